@@ -1,0 +1,78 @@
+namespace NormSharp.Autograd;
+
+/// <summary>
+/// One differentiable operation on the autograd tape: the forward computes a result from its inputs
+/// and keeps only what its backward needs; the backward maps the gradient of the result to the
+/// gradients of the inputs.
+/// </summary>
+/// <remarks>
+/// An op is a small subclass: its forward method computes the output tensor and calls
+/// <see cref="Record"/>, which attaches the function to the output when any input requires
+/// gradients (and grad mode is on). <see cref="NeedsInputGrad"/> tells <see cref="Backward"/> which
+/// gradients anybody will read, so it can skip the others (return null for them).
+/// </remarks>
+public abstract class Function
+{
+    private Tensor[] inputs = [];
+    private bool[] needsInputGrad = [];
+    private Tensor[] saved = [];
+
+    /// <summary>The inputs the output was computed from, in the order they were recorded.</summary>
+    public IReadOnlyList<Tensor> Inputs => inputs;
+
+    /// <summary>For each input, whether its gradient is needed (it requires gradients).</summary>
+    public IReadOnlyList<bool> NeedsInputGrad => needsInputGrad;
+
+    /// <summary>Tensors kept by the forward for the backward.</summary>
+    protected IReadOnlyList<Tensor> SavedTensors => saved;
+
+    /// <summary>A short name for error messages and debugging.</summary>
+    public virtual string Name => GetType().Name;
+
+    /// <summary>Keeps tensors for the backward pass.</summary>
+    protected void SaveForBackward(params Tensor[] tensors) => saved = tensors;
+
+    /// <summary>
+    /// Gradients of the inputs, given the gradient of the output; entries for inputs whose
+    /// <see cref="NeedsInputGrad"/> is false may be null. Each gradient has its input's shape.
+    /// </summary>
+    public abstract Tensor?[] Backward(Tensor gradOutput);
+
+    /// <summary>
+    /// Attaches this function to <paramref name="output"/> when grad mode is on and any of
+    /// <paramref name="inputs"/> requires gradients. Returns <paramref name="output"/>.
+    /// </summary>
+    protected Tensor Record(Tensor output, params Tensor[] inputs)
+    {
+        if (!GradMode.IsEnabled || !AnyRequiresGrad(inputs))
+        {
+            saved = [];
+            return output;
+        }
+        this.inputs = inputs;
+        needsInputGrad = Array.ConvertAll(inputs, t => t.RequiresGrad);
+        output.GradFn = this;
+        output.RequiresGrad = true;
+        return output;
+    }
+
+    /// <summary>True when grad mode is on and any tensor requires gradients: whether a backward will run.</summary>
+    protected static bool AnyRequiresGrad(params Tensor?[] tensors)
+    {
+        if (!GradMode.IsEnabled)
+        {
+            return false;
+        }
+        foreach (var t in tensors)
+        {
+            if (t is { RequiresGrad: true })
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /// <summary>Releases what the backward held, once it has run.</summary>
+    internal void ReleaseSaved() => saved = [];
+}

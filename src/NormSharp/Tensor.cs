@@ -1,0 +1,138 @@
+using NormSharp.Autograd;
+
+namespace NormSharp;
+
+/// <summary>
+/// A float32 tensor: contiguous row-major storage and a shape, with reverse-mode autograd.
+/// </summary>
+/// <remarks>
+/// Storage is always contiguous. Reshapes and batch slices (<see cref="this[int]"/>, <see cref="Slice"/>)
+/// share storage with their source, like PyTorch views of a contiguous tensor; every other op
+/// returns a new tensor. Operations that involve a tensor with <see cref="RequiresGrad"/> record
+/// themselves on the autograd tape unless a <see cref="NoGrad"/> scope is active.
+/// </remarks>
+public partial class Tensor
+{
+    private readonly float[] storage;
+    private readonly int offset;
+    private readonly int[] shape;
+    private bool requiresGrad;
+
+    /// <summary>Wraps existing storage without copying; <paramref name="shape"/> is owned by the tensor.</summary>
+    internal Tensor(float[] storage, int offset, int[] shape)
+    {
+        long count = ShapeUtil.Count(shape);
+        if (offset < 0 || offset + count > storage.Length)
+        {
+            throw new ArgumentException(
+                $"Storage of {storage.Length} elements cannot hold shape {ShapeUtil.Format(shape)} ({count} elements) at offset {offset}.");
+        }
+        this.storage = storage;
+        this.offset = offset;
+        this.shape = shape;
+        Length = (int)count;
+    }
+
+    /// <summary>Wraps a whole array without copying.</summary>
+    internal Tensor(float[] storage, int[] shape) : this(storage, 0, shape)
+    {
+    }
+
+    /// <summary>A copy of the tensor's shape.</summary>
+    public int[] Shape => (int[])shape.Clone();
+
+    /// <summary>The number of dimensions.</summary>
+    public int Rank => shape.Length;
+
+    /// <summary>The number of elements (PyTorch's <c>numel()</c>).</summary>
+    public int Length { get; }
+
+    /// <summary>The size of dimension <paramref name="dim"/>; negative values count from the end.</summary>
+    public int Size(int dim) => shape[ShapeUtil.NormalizeDim(dim, Rank)];
+
+    /// <summary>Internal read-only view of the shape, to avoid copies on hot paths.</summary>
+    internal ReadOnlySpan<int> ShapeSpan => shape;
+
+    /// <summary>The tensor's contiguous storage. Writing through it bypasses autograd.</summary>
+    public Span<float> AsSpan() => storage.AsSpan(offset, Length);
+
+    internal ReadOnlySpan<float> Data => storage.AsSpan(offset, Length);
+
+    /// <summary>A copy of the elements in row-major order.</summary>
+    public float[] ToArray() => AsSpan().ToArray();
+
+    /// <summary>The value of a one-element tensor.</summary>
+    /// <exception cref="InvalidOperationException">The tensor has more or fewer than one element.</exception>
+    public float Item()
+    {
+        if (Length != 1)
+        {
+            throw new InvalidOperationException(
+                $"Item() needs a tensor with exactly one element, got shape {ShapeUtil.Format(shape)} ({Length} elements).");
+        }
+        return storage[offset];
+    }
+
+    /// <summary>
+    /// Whether gradients are computed for this tensor. Set it on leaf tensors (inputs and parameters);
+    /// results of operations on such tensors require gradients automatically.
+    /// </summary>
+    public bool RequiresGrad
+    {
+        get => requiresGrad;
+        set
+        {
+            if (!value && GradFn is not null)
+            {
+                throw new InvalidOperationException(
+                    "RequiresGrad cannot be turned off on a non-leaf tensor; use Detach() to get a tensor outside the graph.");
+            }
+            requiresGrad = value;
+        }
+    }
+
+    /// <summary>The accumulated gradient of a leaf tensor after <see cref="Backward"/>, or null.</summary>
+    public Tensor? Grad { get; set; }
+
+    /// <summary>The function that produced this tensor on the autograd tape; null for leaves.</summary>
+    public Function? GradFn { get; internal set; }
+
+    /// <summary>True when the tensor was not produced by a recorded operation.</summary>
+    public bool IsLeaf => GradFn is null;
+
+    /// <summary>
+    /// Computes the gradient of this tensor with respect to every leaf that requires gradients and
+    /// accumulates it (+=) into their <see cref="Grad"/>.
+    /// </summary>
+    /// <param name="gradient">Upstream gradient, same shape as this tensor. May be omitted only for a one-element tensor.</param>
+    public void Backward(Tensor? gradient = null) => Engine.Backward(this, gradient);
+
+    /// <summary>A tensor sharing this tensor's storage, outside the autograd graph.</summary>
+    public Tensor Detach() => new(storage, offset, shape);
+
+    /// <summary>A deep copy of the data (outside the autograd graph).</summary>
+    public Tensor Clone() => new(ToArray(), Shape);
+
+    /// <inheritdoc/>
+    public override string ToString()
+    {
+        const int shown = 8;
+        var data = Data;
+        var values = string.Join(", ", data[..Math.Min(shown, data.Length)].ToArray().Select(v => v.ToString("G6", System.Globalization.CultureInfo.InvariantCulture)));
+        return $"Tensor{ShapeUtil.Format(shape)} [{values}{(data.Length > shown ? ", ..." : "")}]{(requiresGrad ? " requires_grad" : "")}";
+    }
+
+    internal float[] Storage => storage;
+
+    internal int Offset => offset;
+
+    internal void AccumulateGrad(Tensor gradient)
+    {
+        if (Grad is null)
+        {
+            Grad = gradient.Clone();
+            return;
+        }
+        Kernels.Elementwise.AddInPlace(gradient.Data, Grad.AsSpan());
+    }
+}
