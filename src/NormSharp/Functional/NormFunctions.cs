@@ -102,6 +102,7 @@ internal sealed class RowNormFunction(NormStatistics statistics, string name) : 
 {
     private Tensor input = null!;
     private Tensor? weight;
+    private int[] biasShape = [];
     private double[] invStd = [];
     private int rows, rowLength, affineOuter, affineChannels, affineInner;
     private int weightIndex = -1, biasIndex = -1;
@@ -121,6 +122,7 @@ internal sealed class RowNormFunction(NormStatistics statistics, string name) : 
     {
         this.input = input;
         this.weight = weight;
+        biasShape = bias?.Shape ?? [];
         (this.rows, this.rowLength) = (rows, rowLength);
         (this.affineOuter, this.affineChannels, this.affineInner) = (affineOuter, affineChannels, affineInner);
         Mean = new double[rows];
@@ -174,8 +176,9 @@ internal sealed class RowNormFunction(NormStatistics statistics, string name) : 
         // the affine step: dŷ = dy · w on the affine view, gradWeight = Σ dy · x̂, gradBias = Σ dy
         ReadOnlySpan<float> gradNormalized = gradOutput.Data;
         float[]? scaled = weight is not null && needInput ? new float[gradOutput.Length] : null;
-        Tensor? gradWeight = needWeight ? Tensor.Zeros(affineChannels) : null;
-        Tensor? gradBias = needBias ? Tensor.Zeros(affineChannels) : null;
+        // the parameters may be multi-dimensional (LayerNorm's normalizedShape); the kernel sees them flat
+        Tensor? gradWeight = needWeight ? Tensor.Zeros(weight!.Shape) : null;
+        Tensor? gradBias = needBias ? Tensor.Zeros(biasShape) : null;
         if (scaled is not null || needWeight || needBias)
         {
             float[]? normalized = null;
