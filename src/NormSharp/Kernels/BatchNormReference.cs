@@ -1,3 +1,6 @@
+// Batch normalization reference kernels. Derivation of the forward statistics and the closed-form backward:
+// docs/derivations/batchnorm.md.
+
 using System.Numerics;
 
 namespace NormSharp.Kernels;

@@ -1,3 +1,6 @@
+// Shared normalization reference kernels. Derivations: docs/derivations/batchnorm.md (statistics, closed-form
+// backward) and docs/derivations/layernorm.md (the other views: LayerNorm, GroupNorm, InstanceNorm, RMSNorm).
+
 using System.Numerics;
 
 namespace NormSharp.Kernels;
