@@ -92,11 +92,10 @@ internal sealed class BatchNormFunction : Function
 }
 
 /// <summary>
-/// Normalization with statistics per row of a [rows, rowLength] view and an affine step on a second view
-/// [affineOuter, affineChannels, affineInner] of the same data: LayerNorm (rows = leading dims, affine per
-/// feature), GroupNorm (rows = N · G, affine per channel), InstanceNorm (GroupNorm with G = C), RMSNorm
-/// (mean square instead of mean and variance). One fused autograd op with inputs (input, weight?, bias?);
-/// backward in closed form (docs/derivations/layernorm.md).
+/// Normalization with statistics per row and an affine step on a second view of the same data, as one fused
+/// autograd op with inputs (input, weight?, bias?): LayerNorm, GroupNorm, InstanceNorm (training) and RMSNorm.
+/// The compute is <see cref="RowNormReference"/>; backward in closed form (docs/derivations/layernorm.md).
+/// Keeps the input, the per-row mean and invStd (double) and the weight.
 /// </summary>
 internal sealed class RowNormFunction(NormStatistics statistics, string name) : Function
 {
@@ -128,29 +127,11 @@ internal sealed class RowNormFunction(NormStatistics statistics, string name) : 
         Mean = new double[rows];
         Variance = new double[rows];
         invStd = new double[rows];
-
-        // first: statistics per row (one row = one [1, rows, rowLength] channel)
-        NormalizationReference.Moments(input.Data, 1, rows, rowLength, Mean, Variance);
-        if (statistics == NormStatistics.MeanSquare)
-        {
-            // mean(x²) = variance + mean², both accurate; RMSNorm does not center
-            for (int r = 0; r < rows; r++)
-            {
-                Variance[r] += Mean[r] * Mean[r];
-                Mean[r] = 0;
-            }
-        }
-        NormalizationReference.InvStd(Variance, eps, invStd);
-
-        // then: x̂ per row, and the affine step on its own view
         var output = Tensor.Zeros(input.Shape);
-        NormalizationReference.Normalize<float>(input.Data, 1, rows, rowLength, Mean, invStd, default, default, output.AsSpan());
-        if (weight is not null || bias is not null)
-        {
-            NormalizationReference.ScaleShift(
-                output.Data, affineOuter, affineChannels, affineInner,
-                weight is null ? default : weight.Data, bias is null ? default : bias.Data, output.AsSpan());
-        }
+        RowNormReference.Forward(
+            input.Data, rows, rowLength, affineOuter, affineChannels, affineInner,
+            weight is null ? default : weight.Data, bias is null ? default : bias.Data, eps, statistics,
+            Mean, Variance, invStd, output.AsSpan());
 
         var inputs = new List<Tensor> { input };
         if (weight is not null)
@@ -169,43 +150,17 @@ internal sealed class RowNormFunction(NormStatistics statistics, string name) : 
     public override Tensor?[] Backward(Tensor gradOutput)
     {
         var gradients = new Tensor?[Inputs.Count];
-        bool needInput = NeedsInputGrad[0];
-        bool needWeight = weightIndex >= 0 && NeedsInputGrad[weightIndex];
-        bool needBias = biasIndex >= 0 && NeedsInputGrad[biasIndex];
-
-        // the affine step: dŷ = dy · w on the affine view, gradWeight = Σ dy · x̂, gradBias = Σ dy
-        ReadOnlySpan<float> gradNormalized = gradOutput.Data;
-        float[]? scaled = weight is not null && needInput ? new float[gradOutput.Length] : null;
+        var gradInput = NeedsInputGrad[0] ? Tensor.Zeros(input.Shape) : null;
         // the parameters may be multi-dimensional (LayerNorm's normalizedShape); the kernel sees them flat
-        Tensor? gradWeight = needWeight ? Tensor.Zeros(weight!.Shape) : null;
-        Tensor? gradBias = needBias ? Tensor.Zeros(biasShape) : null;
-        if (scaled is not null || needWeight || needBias)
-        {
-            float[]? normalized = null;
-            if (needWeight)
-            {
-                normalized = new float[input.Length];
-                NormalizationReference.Normalize<float>(input.Data, 1, rows, rowLength, Mean, invStd, default, default, normalized);
-            }
-            NormalizationReference.ScaleShiftBackward(
-                gradOutput.Data, normalized, affineOuter, affineChannels, affineInner,
-                weight is null ? default : weight.Data,
-                scaled, gradWeight is null ? default : gradWeight.AsSpan(), gradBias is null ? default : gradBias.AsSpan());
-            if (scaled is not null)
-            {
-                gradNormalized = scaled;
-            }
-        }
-
-        // the normalization: closed form per row
-        if (needInput)
-        {
-            var gradInput = Tensor.Zeros(input.Shape);
-            NormalizationReference.NormalizeBackward<float>(
-                input.Data, gradNormalized, 1, rows, rowLength, Mean, invStd, default, statistics,
-                gradInput.AsSpan(), default, default);
-            gradients[0] = gradInput;
-        }
+        var gradWeight = weightIndex >= 0 && NeedsInputGrad[weightIndex] ? Tensor.Zeros(weight!.Shape) : null;
+        var gradBias = biasIndex >= 0 && NeedsInputGrad[biasIndex] ? Tensor.Zeros(biasShape) : null;
+        RowNormReference.Backward(
+            input.Data, gradOutput.Data, rows, rowLength, affineOuter, affineChannels, affineInner,
+            weight is null ? default : weight.Data, Mean, invStd, statistics,
+            gradInput is null ? default : gradInput.AsSpan(),
+            gradWeight is null ? default : gradWeight.AsSpan(),
+            gradBias is null ? default : gradBias.AsSpan());
+        gradients[0] = gradInput;
         if (weightIndex >= 0)
         {
             gradients[weightIndex] = gradWeight;
