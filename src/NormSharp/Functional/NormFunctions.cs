@@ -40,7 +40,7 @@ internal sealed class BatchNormFunction(bool relu = false) : Function
         (this.outer, this.channels, this.inner) = (outer, channels, inner);
         mean = new double[channels];
         invStd = new double[channels];
-        var output = Tensor.Zeros(input.Shape);
+        var output = Tensor.Uninitialized(input.Shape);   // every element is written
         ReadOnlySpan<float> w = weight is null ? default : weight.Data;
         ReadOnlySpan<float> b = bias is null ? default : bias.Data;
         // The fast kernels (Kernels/BatchNormFast.cs) are tested against BatchNormReference on every length and layout.
@@ -74,7 +74,7 @@ internal sealed class BatchNormFunction(bool relu = false) : Function
     public override Tensor?[] Backward(Tensor gradOutput)
     {
         var gradients = new Tensor?[Inputs.Count];
-        var gradInput = NeedsInputGrad[0] ? Tensor.Zeros(input.Shape) : null;
+        var gradInput = NeedsInputGrad[0] ? Tensor.Uninitialized(input.Shape) : null;   // every element is written
         var gradWeight = weightIndex >= 0 && NeedsInputGrad[weightIndex] ? Tensor.Zeros(channels) : null;
         var gradBias = biasIndex >= 0 && NeedsInputGrad[biasIndex] ? Tensor.Zeros(channels) : null;
         BatchNormFast.Backward(

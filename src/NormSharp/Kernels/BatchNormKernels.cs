@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 namespace NormSharp.Kernels;
 
 /// <summary>
@@ -135,6 +136,7 @@ internal static unsafe class BatchNormKernels<TVector, TOps>
     }
 
     // Moments of channel c over batch rows [o0, o1), chunk by chunk.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static BatchNormFast.Moments ChannelMoments(BatchNormFast.Plan plan, int c, int o0, int o1)
     {
         var moments = default(BatchNormFast.Moments);
@@ -152,6 +154,7 @@ internal static unsafe class BatchNormKernels<TVector, TOps>
     }
 
     // Σ g and Σ g · (x − Center) of channel c over batch rows [o0, o1), g the (ReLU-masked) upstream gradient.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static (double SumGrad, double SumCentered) ChannelGradSums(BatchNormFast.Plan plan, int c, int o0, int o1)
     {
         double sumGrad = 0, sumCentered = 0;
@@ -164,6 +167,7 @@ internal static unsafe class BatchNormKernels<TVector, TOps>
         return (sumGrad, sumCentered);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ApplyChannel(BatchNormFast.Plan plan, int c, int o0, int o1)
     {
         for (int o = o0; o < o1; o++)
@@ -173,6 +177,7 @@ internal static unsafe class BatchNormKernels<TVector, TOps>
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void GradChannel(BatchNormFast.Plan plan, int c, int o0, int o1)
     {
         for (int o = o0; o < o1; o++)
@@ -218,6 +223,7 @@ internal static unsafe class BatchNormKernels<TVector, TOps>
     // ---------------------------------------------------------------- contiguous runs of one channel
 
     // Exact moments of x[0..n) (n <= ChunkLength): float mean, then centred sums with the rounding correction.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void ChunkMoments(float* x, int n, out double mean, out double m2)
     {
         int vectorEnd = n - n % TOps.Count;
@@ -254,6 +260,7 @@ internal static unsafe class BatchNormKernels<TVector, TOps>
     }
 
     // y[i] = (x[i] − center) · scale + shift, then max(·, 0) with relu.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void Affine(float* x, float* y, int n, float center, float scale, float shift, bool relu)
     {
         int vectorEnd = n - n % TOps.Count;
@@ -281,6 +288,7 @@ internal static unsafe class BatchNormKernels<TVector, TOps>
 
     // sumGrad += Σ g, sumCentered += Σ g · (x − center); g = dy, or dy · [(x − center) · scale + shift > 0] with relu.
     // Float lanes within chunks of ChunkLength, double across chunks.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void GradSums(float* dy, float* x, int n, float center, float scale, float shift, bool relu,
         ref double sumGrad, ref double sumCentered)
     {
@@ -314,6 +322,7 @@ internal static unsafe class BatchNormKernels<TVector, TOps>
     }
 
     // dx[i] = k · g + beta · (x[i] − center) + gamma, g as in GradSums.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void GradInput(float* dy, float* x, float* dx, int n, float center, float scale, float shift, bool relu,
         float k, float beta, float gamma)
     {
@@ -416,6 +425,7 @@ internal static unsafe class BatchNormKernels<TVector, TOps>
 
     // Per-channel moments of rows [r0, r1): blocks of rows reduced exactly in two passes (the block stays in L1),
     // then merged into double moments per channel.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static BatchNormFast.Moments[] RowsMoments(BatchNormFast.Plan plan, int r0, int r1)
     {
         int channels = plan.Channels;
@@ -462,6 +472,7 @@ internal static unsafe class BatchNormKernels<TVector, TOps>
     }
 
     // sum[c] += row[c]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AddRow(float* row, float* sum, int channels)
     {
         int vectorEnd = channels - channels % TOps.Count;
@@ -476,6 +487,7 @@ internal static unsafe class BatchNormKernels<TVector, TOps>
     }
 
     // deviations[c] += row[c] − centre[c]; squares[c] += (row[c] − centre[c])²
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AccumulateCentered(float* row, float* centre, float* deviations, float* squares, int channels)
     {
         int vectorEnd = channels - channels % TOps.Count;
@@ -493,6 +505,7 @@ internal static unsafe class BatchNormKernels<TVector, TOps>
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RowsAffine(BatchNormFast.Plan plan, int r0, int r1)
     {
         int channels = plan.Channels;
@@ -519,6 +532,7 @@ internal static unsafe class BatchNormKernels<TVector, TOps>
     }
 
     // sumGrad[c] += Σ g, sumCentered[c] += Σ g (x − center[c]) over rows [r0, r1); float per block, double across blocks.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RowsGradSums(BatchNormFast.Plan plan, int r0, int r1, double[] sumGrad, double[] sumCentered)
     {
         int channels = plan.Channels;
@@ -572,6 +586,7 @@ internal static unsafe class BatchNormKernels<TVector, TOps>
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RowsGradInput(BatchNormFast.Plan plan, int r0, int r1)
     {
         int channels = plan.Channels;

@@ -215,6 +215,7 @@ internal static class Gemm
 
         // Packs strips [first, last) of the B block: strip t holds columns jc + t*NR .. + NR as kc rows of NR floats,
         // zero-padded past n.
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void PackB(int first, int last)
         {
             int nr = columnBlock;
@@ -253,6 +254,7 @@ internal static class Gemm
         }
 
         // Work item: one MC block of rows times one share of the column strips.
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void Macro(int item)
         {
             int rowBlock = item / stripSplits, split = item % stripSplits;
@@ -313,6 +315,7 @@ internal static class Gemm
 
         // Packs row strips [first, last) of A[:, pc..pc+kc]: strip s holds rows s*MR .. s*MR+MR with element (p, r) at
         // packed[s*MR*kc + p*MR + r], zero-padded past m.
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void PackA(int first, int last, float* packed)
         {
             for (int s = first; s < last; s++)
@@ -457,6 +460,7 @@ internal static class Gemm
     }
 
     // Scalar fallback with the same packed layout: c[0..rows, 0..cols] (+)= packedA[6 x kc] * packedB[kc x nr].
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void KernelScalar(float* a, float* b, int kc, int nr, float* c, int ldc, int rows, int cols, bool accumulate)
     {
         float* tile = stackalloc float[RowBlock * 32];
@@ -477,6 +481,7 @@ internal static class Gemm
     }
 
     // Writes the valid rows x cols corner of a register tile (row stride tileStride) into c.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void StoreTile(float* tile, int tileStride, float* c, int ldc, int rows, int cols, bool accumulate)
     {
         for (int r = 0; r < rows; r++)

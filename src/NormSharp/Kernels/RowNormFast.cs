@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace NormSharp.Kernels;
@@ -210,6 +211,7 @@ internal static unsafe class RowNormKernels<TVector, TOps>
     };
 
     // y[j] = ((x[j] − center) + delta) · invStd · weight[j] + bias[j]; null weight means 1, null bias 0.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Normalize(float* x, float* y, int n, float center, float delta, float invStd, float* weight, float* bias)
     {
         int vectorEnd = n - n % TOps.Count;
@@ -284,6 +286,7 @@ internal static unsafe class RowNormKernels<TVector, TOps>
     };
 
     // Σ ĝ and Σ ĝ x̂ over one row (ĝ = dy · weight); with blocks given, also weightBlock[j] += dy x̂, biasBlock[j] += dy.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static (double SumGrad, double SumGradNormalized) RowSums(
         float* x, float* dy, int n, float center, float delta, float invStd, float* weight, float* weightBlock, float* biasBlock)
     {
@@ -327,6 +330,7 @@ internal static unsafe class RowNormKernels<TVector, TOps>
     }
 
     // dx[j] = invStd · (ĝ − meanGrad − x̂ · meanGradNormalized)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RowGradInput(float* x, float* dy, float* dx, int n, float center, float delta, float invStd, float* weight,
         float meanGrad, float meanGradNormalized)
     {
