@@ -80,6 +80,7 @@ internal static class Gemm
     private const int ColumnPanel = 4096;   // NC, a multiple of every NR
     private const int SharedRowLimit = 4 * RowPanel;   // up to this many rows, A is packed once per step
     private const long ParallelThreshold = 1L << 20;   // multiply-adds below which threads cost more than they save
+    private const long SplitDepthMaxOutput = 1L << 17;  // outputs up to this size split a long depth across threads instead
 
     /// <summary>The fast path with a chosen micro-kernel (tests run every supported one).</summary>
     internal static unsafe void Multiply(
@@ -105,8 +106,70 @@ internal static class Gemm
         }
         fixed (float* pa = a, pb = b, pc = c)
         {
-            var job = new Job(pa, pb, pc, m, n, k, transposeA, transposeB, kernel);
-            job.Run(accumulate);
+            int workers = (long)m * n * k >= ParallelThreshold ? Environment.ProcessorCount : 1;
+            if (workers > 1 && (long)m * n <= SplitDepthMaxOutput && k >= 2 * DepthBlock * workers)
+            {
+                SplitDepth(pa, pb, pc, m, n, k, transposeA, transposeB, accumulate, kernel, workers);
+            }
+            else
+            {
+                new Job(pa, pb, pc, m, n, k, 0, k, transposeA, transposeB, kernel, workers).Run(accumulate);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Small output, long depth (a weight gradient summed over a batch): the depth is cut into one slice per worker,
+    /// each slice multiplied on its own thread into its own buffer (slice 0 straight into c), and the buffers added
+    /// in slice order, so the result does not depend on thread timing. This replaces a thread hand-off per depth
+    /// block with one per call.
+    /// </summary>
+    private static unsafe void SplitDepth(
+        float* a, float* b, float* c, int m, int n, int k, bool transposeA, bool transposeB, bool accumulate, Kernel kernel, int workers)
+    {
+        int blocks = (k + DepthBlock - 1) / DepthBlock;
+        var partials = new float[workers - 1][];
+        try
+        {
+            for (int w = 1; w < workers; w++)
+            {
+                partials[w - 1] = ArrayPool<float>.Shared.Rent(m * n);
+            }
+            Parallel.For(0, workers, w =>
+            {
+                int k0 = Math.Min(k, blocks * w / workers * DepthBlock), k1 = Math.Min(k, blocks * (w + 1) / workers * DepthBlock);
+                if (w == 0)
+                {
+                    new Job(a, b, c, m, n, k, k0, k1, transposeA, transposeB, kernel, 1).Run(accumulate);
+                    return;
+                }
+                fixed (float* partial = partials[w - 1])
+                {
+                    if (k1 > k0)
+                    {
+                        new Job(a, b, partial, m, n, k, k0, k1, transposeA, transposeB, kernel, 1).Run(false);
+                    }
+                    else
+                    {
+                        new Span<float>(partial, m * n).Clear();
+                    }
+                }
+            });
+            var result = new Span<float>(c, m * n);
+            foreach (var partial in partials)
+            {
+                System.Numerics.Tensors.TensorPrimitives.Add(result, partial.AsSpan(0, m * n), result);
+            }
+        }
+        finally
+        {
+            foreach (var partial in partials)
+            {
+                if (partial is not null)
+                {
+                    ArrayPool<float>.Shared.Return(partial);
+                }
+            }
         }
     }
 
@@ -119,6 +182,7 @@ internal static class Gemm
         private readonly Kernel kernel;
         private readonly int columnBlock;   // NR
         private readonly int workers;
+        private readonly int depthStart, depthEnd;
 
         // Per (jc, pc) step, read by the workers.
         private float* packedB;
@@ -126,8 +190,11 @@ internal static class Gemm
         private int jc, nc, pc, kc, strips, rowBlocks, stripSplits;
         private bool accumulateStep;
 
-        public Job(float* a, float* b, float* c, int m, int n, int k, bool transposeA, bool transposeB, Kernel kernel)
+        // Multiplies over the depth range [depthStart, depthEnd) of k; operand strides stay those of the full k.
+        public Job(float* a, float* b, float* c, int m, int n, int k, int depthStart, int depthEnd, bool transposeA, bool transposeB, Kernel kernel, int workers)
         {
+            this.depthStart = depthStart;
+            this.depthEnd = depthEnd;
             this.a = a;
             this.b = b;
             this.c = c;
@@ -138,7 +205,7 @@ internal static class Gemm
             this.transposeB = transposeB;
             this.kernel = kernel;
             columnBlock = kernel == Kernel.Vector512 ? 32 : 16;
-            workers = (long)m * n * k >= ParallelThreshold ? Environment.ProcessorCount : 1;
+            this.workers = workers;
         }
 
         public void Run(bool accumulate)
@@ -156,10 +223,10 @@ internal static class Gemm
                     {
                         nc = Math.Min(ColumnPanel, n - jc);
                         strips = (nc + columnBlock - 1) / columnBlock;
-                        for (pc = 0; pc < k; pc += DepthBlock)
+                        for (pc = depthStart; pc < depthEnd; pc += DepthBlock)
                         {
-                            kc = Math.Min(DepthBlock, k - pc);
-                            accumulateStep = accumulate || pc > 0;
+                            kc = Math.Min(DepthBlock, depthEnd - pc);
+                            accumulateStep = accumulate || pc > depthStart;
                             Step();
                         }
                     }
