@@ -73,17 +73,25 @@ internal static class Program
             .Where(c => filters.Count == 0 || filters.Any(f => (c.Group + " " + c.Name).Contains(f, StringComparison.OrdinalIgnoreCase)))
             .ToList();
         Console.WriteLine($"{cases.Count} cases, {runs} runs each after {warmup} warm-up runs; libtorch threads: {TorchSharp.torch.get_num_threads()}");
+        string loadBefore = LoadAverage();
         var clock = Stopwatch.StartNew();
         var results = new List<CaseResult>();
         foreach (var benchCase in cases)
         {
             results.Add(SideBySide.Measure(benchCase, runs, warmup, Console.WriteLine));
         }
-        string markdown = Report.Markdown(results, runs, warmup, clock.Elapsed);
+        string markdown = Report.Markdown(results, runs, warmup, clock.Elapsed, $"load average {loadBefore} at the start, {LoadAverage()} at the end");
         Console.WriteLine();
         Console.WriteLine(markdown);
         Report.WriteAtomically(output, markdown);
         Console.WriteLine($"written to {Path.GetFullPath(output)}");
         return 0;
+    }
+
+    // The 1-minute load average: other processes on the machine make both sides slower, libtorch's spinning threads more so.
+    private static string LoadAverage()
+    {
+        const string path = "/proc/loadavg";
+        return File.Exists(path) ? File.ReadAllText(path).Split(' ')[0] : "unknown";
     }
 }

@@ -7,7 +7,7 @@ namespace NormSharp.Bench;
 /// <summary>Renders the results as markdown: one table per group, then the targets with measured values.</summary>
 internal static class Report
 {
-    public static string Markdown(IReadOnlyList<CaseResult> results, int runs, int warmup, TimeSpan elapsed)
+    public static string Markdown(IReadOnlyList<CaseResult> results, int runs, int warmup, TimeSpan elapsed, string load)
     {
         var text = new StringBuilder();
         text.AppendLine("# NormSharp vs libtorch, side by side");
@@ -15,7 +15,7 @@ internal static class Report
         text.AppendLine(CultureInfo.InvariantCulture,
             $"{DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC; {Environment.ProcessorCount} cores, {Machine()}; .NET {Environment.Version}; " +
             $"libtorch {TorchSharp.torch.__version__} with {TorchSharp.torch.get_num_threads()} threads; " +
-            $"median of {runs} interleaved runs after {warmup} warm-up runs (fewer where a row says so); total {elapsed.TotalMinutes:F1} min.");
+            $"median of {runs} interleaved runs after {warmup} warm-up runs (the runs column says where a row differs); total {elapsed.TotalMinutes:F1} min; {load}.");
         text.AppendLine();
         text.AppendLine("Speed-up = libtorch time / NormSharp time (above 1: NormSharp is faster). Roofline = (bytes the operation must move / " +
                         "bandwidth of a same-run 2-thread copy of the same working set) / time; the traffic column says which bytes are counted " +
