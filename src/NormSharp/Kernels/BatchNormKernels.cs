@@ -441,20 +441,7 @@ internal static unsafe class BatchNormKernels<TVector, TOps>
                 {
                     int b1 = Math.Min(r1, b0 + blockRows);
                     int n = b1 - b0;
-                    new Span<float>(first, 3 * channels).Clear();
-                    for (int r = b0; r < b1; r++)
-                    {
-                        AddRow(plan.Input + (long)r * channels, first, channels);
-                    }
-                    float inverse = 1f / n;
-                    for (int c = 0; c < channels; c++)
-                    {
-                        first[c] *= inverse;
-                    }
-                    for (int r = b0; r < b1; r++)
-                    {
-                        AccumulateCentered(plan.Input + (long)r * channels, first, deviations, squares, channels);
-                    }
+                    BlockMoments(plan.Input + (long)b0 * channels, n, channels, first, deviations, squares);
                     for (int c = 0; c < channels; c++)
                     {
                         double mean = first[c] + (double)deviations[c] / n;
@@ -471,61 +458,159 @@ internal static unsafe class BatchNormKernels<TVector, TOps>
         return moments;
     }
 
-    // sum[c] += row[c]
+    // For a block of rows x[rows, channels] (L1-resident): first[c] = the float mean of column c, then
+    // deviations[c] = Σ (x − first[c]) and squares[c] = Σ (x − first[c])². Columns go four vectors at a time with the
+    // sums in registers, so the loop over rows carries no memory dependence.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void AddRow(float* row, float* sum, int channels)
+    private static void BlockMoments(float* x, int rows, int channels, float* first, float* deviations, float* squares)
     {
-        int vectorEnd = channels - channels % TOps.Count;
-        for (int c = 0; c < vectorEnd; c += TOps.Count)
+        int width = TOps.Count;
+        float inverse = 1f / rows;
+        var scale = TOps.Broadcast(inverse);
+        int c = 0;
+        for (; c + 4 * width <= channels; c += 4 * width)
         {
-            TOps.Store(sum + c, TOps.Add(TOps.Load(sum + c), TOps.Load(row + c)));
+            TVector s0 = TOps.Zero, s1 = TOps.Zero, s2 = TOps.Zero, s3 = TOps.Zero;
+            float* p = x + c;
+            for (int r = 0; r < rows; r++, p += channels)
+            {
+                s0 = TOps.Add(s0, TOps.Load(p));
+                s1 = TOps.Add(s1, TOps.Load(p + width));
+                s2 = TOps.Add(s2, TOps.Load(p + 2 * width));
+                s3 = TOps.Add(s3, TOps.Load(p + 3 * width));
+            }
+            s0 = TOps.Multiply(s0, scale);
+            s1 = TOps.Multiply(s1, scale);
+            s2 = TOps.Multiply(s2, scale);
+            s3 = TOps.Multiply(s3, scale);
+            TVector d0 = TOps.Zero, d1 = TOps.Zero, d2 = TOps.Zero, d3 = TOps.Zero;
+            TVector q0 = TOps.Zero, q1 = TOps.Zero, q2 = TOps.Zero, q3 = TOps.Zero;
+            // the second pass runs from L1; meanwhile the next block's lines (same columns) are requested
+            p = x + c;
+            long ahead = (long)rows * channels;
+            for (int r = 0; r < rows; r++, p += channels)
+            {
+                TOps.Prefetch(p + ahead);
+                TOps.Prefetch(p + ahead + 16);
+                TOps.Prefetch(p + ahead + 32);
+                TOps.Prefetch(p + ahead + 48);
+                var v0 = TOps.Subtract(TOps.Load(p), s0);
+                var v1 = TOps.Subtract(TOps.Load(p + width), s1);
+                var v2 = TOps.Subtract(TOps.Load(p + 2 * width), s2);
+                var v3 = TOps.Subtract(TOps.Load(p + 3 * width), s3);
+                d0 = TOps.Add(d0, v0);
+                d1 = TOps.Add(d1, v1);
+                d2 = TOps.Add(d2, v2);
+                d3 = TOps.Add(d3, v3);
+                q0 = TOps.MultiplyAdd(v0, v0, q0);
+                q1 = TOps.MultiplyAdd(v1, v1, q1);
+                q2 = TOps.MultiplyAdd(v2, v2, q2);
+                q3 = TOps.MultiplyAdd(v3, v3, q3);
+            }
+            TOps.Store(first + c, s0);
+            TOps.Store(first + c + width, s1);
+            TOps.Store(first + c + 2 * width, s2);
+            TOps.Store(first + c + 3 * width, s3);
+            TOps.Store(deviations + c, d0);
+            TOps.Store(deviations + c + width, d1);
+            TOps.Store(deviations + c + 2 * width, d2);
+            TOps.Store(deviations + c + 3 * width, d3);
+            TOps.Store(squares + c, q0);
+            TOps.Store(squares + c + width, q1);
+            TOps.Store(squares + c + 2 * width, q2);
+            TOps.Store(squares + c + 3 * width, q3);
         }
-        for (int c = vectorEnd; c < channels; c++)
+        for (; c + width <= channels; c += width)
         {
-            sum[c] += row[c];
+            TVector s0 = TOps.Zero;
+            float* p = x + c;
+            for (int r = 0; r < rows; r++, p += channels)
+            {
+                s0 = TOps.Add(s0, TOps.Load(p));
+            }
+            s0 = TOps.Multiply(s0, scale);
+            TVector d0 = TOps.Zero, q0 = TOps.Zero;
+            p = x + c;
+            for (int r = 0; r < rows; r++, p += channels)
+            {
+                var v0 = TOps.Subtract(TOps.Load(p), s0);
+                d0 = TOps.Add(d0, v0);
+                q0 = TOps.MultiplyAdd(v0, v0, q0);
+            }
+            TOps.Store(first + c, s0);
+            TOps.Store(deviations + c, d0);
+            TOps.Store(squares + c, q0);
+        }
+        for (; c < channels; c++)
+        {
+            float sum = 0;
+            for (int r = 0; r < rows; r++)
+            {
+                sum += x[(long)r * channels + c];
+            }
+            float mean = sum * inverse;
+            float deviation = 0, square = 0;
+            for (int r = 0; r < rows; r++)
+            {
+                float v = x[(long)r * channels + c] - mean;
+                deviation += v;
+                square = ScalarOps.MultiplyAdd(v, v, square);
+            }
+            first[c] = mean;
+            deviations[c] = deviation;
+            squares[c] = square;
         }
     }
 
-    // deviations[c] += row[c] − centre[c]; squares[c] += (row[c] − centre[c])²
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void AccumulateCentered(float* row, float* centre, float* deviations, float* squares, int channels)
-    {
-        int vectorEnd = channels - channels % TOps.Count;
-        for (int c = 0; c < vectorEnd; c += TOps.Count)
-        {
-            var d = TOps.Subtract(TOps.Load(row + c), TOps.Load(centre + c));
-            TOps.Store(deviations + c, TOps.Add(TOps.Load(deviations + c), d));
-            TOps.Store(squares + c, TOps.MultiplyAdd(d, d, TOps.Load(squares + c)));
-        }
-        for (int c = vectorEnd; c < channels; c++)
-        {
-            float d = row[c] - centre[c];
-            deviations[c] += d;
-            squares[c] = ScalarOps.MultiplyAdd(d, d, squares[c]);
-        }
-    }
-
+    // y = (x − center) · scale + shift (then ReLU) over rows [r0, r1). Blocks of rows, and within a block two
+    // vectors of columns at a time with their coefficients in registers: the loop over rows loads only x.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RowsAffine(BatchNormFast.Plan plan, int r0, int r1)
     {
         int channels = plan.Channels;
-        int vectorEnd = channels - channels % TOps.Count;
+        int width = TOps.Count;
+        int vectorEnd = channels - channels % width;
+        int blockRows = Math.Max(1, BlockFloats / Math.Max(1, channels));
         bool relu = plan.Relu;
         fixed (float* center = plan.Center, scale = plan.Scale, shift = plan.Shift)
         {
-            for (int r = r0; r < r1; r++)
+            for (int b0 = r0; b0 < r1; b0 += blockRows)
             {
-                float* x = plan.Input + (long)r * channels;
-                float* y = plan.Output + (long)r * channels;
-                for (int c = 0; c < vectorEnd; c += TOps.Count)
+                int rows = Math.Min(r1, b0 + blockRows) - b0;
+                float* x = plan.Input + (long)b0 * channels, y = plan.Output + (long)b0 * channels;
+                int c = 0;
+                for (; c + 2 * width <= vectorEnd; c += 2 * width)
                 {
-                    var v = TOps.MultiplyAdd(TOps.Subtract(TOps.Load(x + c), TOps.Load(center + c)), TOps.Load(scale + c), TOps.Load(shift + c));
-                    TOps.Store(y + c, relu ? TOps.Relu(v) : v);
+                    TVector c0 = TOps.Load(center + c), c1 = TOps.Load(center + c + width);
+                    TVector a0 = TOps.Load(scale + c), a1 = TOps.Load(scale + c + width);
+                    TVector s0 = TOps.Load(shift + c), s1 = TOps.Load(shift + c + width);
+                    long offset = c;
+                    for (int r = 0; r < rows; r++, offset += channels)
+                    {
+                        var v0 = TOps.MultiplyAdd(TOps.Subtract(TOps.Load(x + offset), c0), a0, s0);
+                        var v1 = TOps.MultiplyAdd(TOps.Subtract(TOps.Load(x + offset + width), c1), a1, s1);
+                        TOps.Store(y + offset, relu ? TOps.Relu(v0) : v0);
+                        TOps.Store(y + offset + width, relu ? TOps.Relu(v1) : v1);
+                    }
                 }
-                for (int c = vectorEnd; c < channels; c++)
+                for (; c < vectorEnd; c += width)
                 {
-                    float v = ScalarOps.MultiplyAdd(x[c] - center[c], scale[c], shift[c]);
-                    y[c] = relu ? ScalarOps.Relu(v) : v;
+                    TVector c0 = TOps.Load(center + c), a0 = TOps.Load(scale + c), s0 = TOps.Load(shift + c);
+                    long offset = c;
+                    for (int r = 0; r < rows; r++, offset += channels)
+                    {
+                        var v0 = TOps.MultiplyAdd(TOps.Subtract(TOps.Load(x + offset), c0), a0, s0);
+                        TOps.Store(y + offset, relu ? TOps.Relu(v0) : v0);
+                    }
+                }
+                for (; c < channels; c++)
+                {
+                    long offset = c;
+                    for (int r = 0; r < rows; r++, offset += channels)
+                    {
+                        float v = ScalarOps.MultiplyAdd(x[offset] - center[c], scale[c], shift[c]);
+                        y[offset] = relu ? ScalarOps.Relu(v) : v;
+                    }
                 }
             }
         }
@@ -536,7 +621,6 @@ internal static unsafe class BatchNormKernels<TVector, TOps>
     private static void RowsGradSums(BatchNormFast.Plan plan, int r0, int r1, double[] sumGrad, double[] sumCentered)
     {
         int channels = plan.Channels;
-        int vectorEnd = channels - channels % TOps.Count;
         int blockRows = Math.Max(1, BlockFloats / Math.Max(1, channels));
         bool relu = plan.Relu;
         float[] scratch = BatchNormFast.RentCleared(2 * channels);
@@ -548,30 +632,8 @@ internal static unsafe class BatchNormKernels<TVector, TOps>
                 for (int b0 = r0; b0 < r1; b0 += blockRows)
                 {
                     int b1 = Math.Min(r1, b0 + blockRows);
-                    new Span<float>(buffers, 2 * channels).Clear();
-                    for (int r = b0; r < b1; r++)
-                    {
-                        float* x = plan.Input + (long)r * channels;
-                        float* dy = plan.GradOutput + (long)r * channels;
-                        for (int c = 0; c < vectorEnd; c += TOps.Count)
-                        {
-                            var g = TOps.Load(dy + c);
-                            var d = TOps.Subtract(TOps.Load(x + c), TOps.Load(center + c));
-                            if (relu)
-                            {
-                                g = TOps.WherePositive(TOps.MultiplyAdd(d, TOps.Load(scale + c), TOps.Load(shift + c)), g);
-                            }
-                            TOps.Store(grads + c, TOps.Add(TOps.Load(grads + c), g));
-                            TOps.Store(products + c, TOps.MultiplyAdd(g, d, TOps.Load(products + c)));
-                        }
-                        for (int c = vectorEnd; c < channels; c++)
-                        {
-                            float d = x[c] - center[c];
-                            float g = relu ? ScalarOps.WherePositive(ScalarOps.MultiplyAdd(d, scale[c], shift[c]), dy[c]) : dy[c];
-                            grads[c] += g;
-                            products[c] = ScalarOps.MultiplyAdd(g, d, products[c]);
-                        }
-                    }
+                    BlockGradSums(plan.Input + (long)b0 * channels, plan.GradOutput + (long)b0 * channels, b1 - b0, channels,
+                        center, scale, shift, relu, grads, products);
                     for (int c = 0; c < channels; c++)
                     {
                         sumGrad[c] += grads[c];
@@ -586,35 +648,161 @@ internal static unsafe class BatchNormKernels<TVector, TOps>
         }
     }
 
+    // For a block of rows: grads[c] = Σ g and products[c] = Σ g · (x − center[c]) over the block's rows, g the
+    // (ReLU-masked) upstream gradient; four vectors of columns at a time with the sums in registers. The vector and
+    // scalar columns are those of RowsAffine, so the recomputed ReLU mask matches the forward's output exactly.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void BlockGradSums(float* x, float* dy, int rows, int channels, float* center, float* scale, float* shift, bool relu,
+        float* grads, float* products)
+    {
+        int width = TOps.Count;
+        int c = 0;
+        for (; c + 4 * width <= channels; c += 4 * width)
+        {
+            TVector c0 = TOps.Load(center + c), c1 = TOps.Load(center + c + width), c2 = TOps.Load(center + c + 2 * width), c3 = TOps.Load(center + c + 3 * width);
+            TVector a0 = TOps.Load(scale + c), a1 = TOps.Load(scale + c + width), a2 = TOps.Load(scale + c + 2 * width), a3 = TOps.Load(scale + c + 3 * width);
+            TVector b0 = TOps.Load(shift + c), b1 = TOps.Load(shift + c + width), b2 = TOps.Load(shift + c + 2 * width), b3 = TOps.Load(shift + c + 3 * width);
+            TVector g0 = TOps.Zero, g1 = TOps.Zero, g2 = TOps.Zero, g3 = TOps.Zero;
+            TVector p0 = TOps.Zero, p1 = TOps.Zero, p2 = TOps.Zero, p3 = TOps.Zero;
+            float* px = x + c, pdy = dy + c;
+            for (int r = 0; r < rows; r++, px += channels, pdy += channels)
+            {
+                var d0 = TOps.Subtract(TOps.Load(px), c0);
+                var d1 = TOps.Subtract(TOps.Load(px + width), c1);
+                var d2 = TOps.Subtract(TOps.Load(px + 2 * width), c2);
+                var d3 = TOps.Subtract(TOps.Load(px + 3 * width), c3);
+                var e0 = TOps.Load(pdy);
+                var e1 = TOps.Load(pdy + width);
+                var e2 = TOps.Load(pdy + 2 * width);
+                var e3 = TOps.Load(pdy + 3 * width);
+                if (relu)
+                {
+                    e0 = TOps.WherePositive(TOps.MultiplyAdd(d0, a0, b0), e0);
+                    e1 = TOps.WherePositive(TOps.MultiplyAdd(d1, a1, b1), e1);
+                    e2 = TOps.WherePositive(TOps.MultiplyAdd(d2, a2, b2), e2);
+                    e3 = TOps.WherePositive(TOps.MultiplyAdd(d3, a3, b3), e3);
+                }
+                g0 = TOps.Add(g0, e0);
+                g1 = TOps.Add(g1, e1);
+                g2 = TOps.Add(g2, e2);
+                g3 = TOps.Add(g3, e3);
+                p0 = TOps.MultiplyAdd(e0, d0, p0);
+                p1 = TOps.MultiplyAdd(e1, d1, p1);
+                p2 = TOps.MultiplyAdd(e2, d2, p2);
+                p3 = TOps.MultiplyAdd(e3, d3, p3);
+            }
+            TOps.Store(grads + c, g0);
+            TOps.Store(grads + c + width, g1);
+            TOps.Store(grads + c + 2 * width, g2);
+            TOps.Store(grads + c + 3 * width, g3);
+            TOps.Store(products + c, p0);
+            TOps.Store(products + c + width, p1);
+            TOps.Store(products + c + 2 * width, p2);
+            TOps.Store(products + c + 3 * width, p3);
+        }
+        for (; c + width <= channels; c += width)
+        {
+            TVector c0 = TOps.Load(center + c), a0 = TOps.Load(scale + c), b0 = TOps.Load(shift + c);
+            TVector g0 = TOps.Zero, p0 = TOps.Zero;
+            float* px = x + c, pdy = dy + c;
+            for (int r = 0; r < rows; r++, px += channels, pdy += channels)
+            {
+                var d0 = TOps.Subtract(TOps.Load(px), c0);
+                var e0 = TOps.Load(pdy);
+                if (relu)
+                {
+                    e0 = TOps.WherePositive(TOps.MultiplyAdd(d0, a0, b0), e0);
+                }
+                g0 = TOps.Add(g0, e0);
+                p0 = TOps.MultiplyAdd(e0, d0, p0);
+            }
+            TOps.Store(grads + c, g0);
+            TOps.Store(products + c, p0);
+        }
+        for (; c < channels; c++)
+        {
+            float g = 0, product = 0;
+            for (int r = 0; r < rows; r++)
+            {
+                float d = x[(long)r * channels + c] - center[c];
+                float e = dy[(long)r * channels + c];
+                e = relu ? ScalarOps.WherePositive(ScalarOps.MultiplyAdd(d, scale[c], shift[c]), e) : e;
+                g += e;
+                product = ScalarOps.MultiplyAdd(e, d, product);
+            }
+            grads[c] = g;
+            products[c] = product;
+        }
+    }
+
+    // dx = k · g + beta · (x − center) + gamma over rows [r0, r1), g the (ReLU-masked) upstream gradient; blocked like
+    // RowsAffine, with the same vector and scalar columns (so the mask matches the forward).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RowsGradInput(BatchNormFast.Plan plan, int r0, int r1)
     {
         int channels = plan.Channels;
-        int vectorEnd = channels - channels % TOps.Count;
+        int width = TOps.Count;
+        int vectorEnd = channels - channels % width;
+        int blockRows = Math.Max(1, BlockFloats / Math.Max(1, channels));
         bool relu = plan.Relu;
         fixed (float* center = plan.Center, scale = plan.Scale, shift = plan.Shift,
                k = plan.GradScale, beta = plan.GradBeta, gamma = plan.GradGamma)
         {
-            for (int r = r0; r < r1; r++)
+            for (int b0 = r0; b0 < r1; b0 += blockRows)
             {
-                float* x = plan.Input + (long)r * channels;
-                float* dy = plan.GradOutput + (long)r * channels;
-                float* dx = plan.GradInput + (long)r * channels;
-                for (int c = 0; c < vectorEnd; c += TOps.Count)
+                int rows = Math.Min(r1, b0 + blockRows) - b0;
+                long start = (long)b0 * channels;
+                float* x = plan.Input + start, dy = plan.GradOutput + start, dx = plan.GradInput + start;
+                int c = 0;
+                for (; c + 2 * width <= vectorEnd; c += 2 * width)
                 {
-                    var g = TOps.Load(dy + c);
-                    var d = TOps.Subtract(TOps.Load(x + c), TOps.Load(center + c));
-                    if (relu)
+                    TVector c0 = TOps.Load(center + c), c1 = TOps.Load(center + c + width);
+                    TVector a0 = TOps.Load(scale + c), a1 = TOps.Load(scale + c + width);
+                    TVector s0 = TOps.Load(shift + c), s1 = TOps.Load(shift + c + width);
+                    TVector k0 = TOps.Load(k + c), k1 = TOps.Load(k + c + width);
+                    TVector e0 = TOps.Load(beta + c), e1 = TOps.Load(beta + c + width);
+                    TVector m0 = TOps.Load(gamma + c), m1 = TOps.Load(gamma + c + width);
+                    long offset = c;
+                    for (int r = 0; r < rows; r++, offset += channels)
                     {
-                        g = TOps.WherePositive(TOps.MultiplyAdd(d, TOps.Load(scale + c), TOps.Load(shift + c)), g);
+                        var d0 = TOps.Subtract(TOps.Load(x + offset), c0);
+                        var d1 = TOps.Subtract(TOps.Load(x + offset + width), c1);
+                        var g0 = TOps.Load(dy + offset);
+                        var g1 = TOps.Load(dy + offset + width);
+                        if (relu)
+                        {
+                            g0 = TOps.WherePositive(TOps.MultiplyAdd(d0, a0, s0), g0);
+                            g1 = TOps.WherePositive(TOps.MultiplyAdd(d1, a1, s1), g1);
+                        }
+                        TOps.Store(dx + offset, TOps.MultiplyAdd(g0, k0, TOps.MultiplyAdd(d0, e0, m0)));
+                        TOps.Store(dx + offset + width, TOps.MultiplyAdd(g1, k1, TOps.MultiplyAdd(d1, e1, m1)));
                     }
-                    TOps.Store(dx + c, TOps.MultiplyAdd(g, TOps.Load(k + c), TOps.MultiplyAdd(d, TOps.Load(beta + c), TOps.Load(gamma + c))));
                 }
-                for (int c = vectorEnd; c < channels; c++)
+                for (; c < vectorEnd; c += width)
                 {
-                    float d = x[c] - center[c];
-                    float g = relu ? ScalarOps.WherePositive(ScalarOps.MultiplyAdd(d, scale[c], shift[c]), dy[c]) : dy[c];
-                    dx[c] = ScalarOps.MultiplyAdd(g, k[c], ScalarOps.MultiplyAdd(d, beta[c], gamma[c]));
+                    TVector c0 = TOps.Load(center + c), a0 = TOps.Load(scale + c), s0 = TOps.Load(shift + c);
+                    TVector k0 = TOps.Load(k + c), e0 = TOps.Load(beta + c), m0 = TOps.Load(gamma + c);
+                    long offset = c;
+                    for (int r = 0; r < rows; r++, offset += channels)
+                    {
+                        var d0 = TOps.Subtract(TOps.Load(x + offset), c0);
+                        var g0 = TOps.Load(dy + offset);
+                        if (relu)
+                        {
+                            g0 = TOps.WherePositive(TOps.MultiplyAdd(d0, a0, s0), g0);
+                        }
+                        TOps.Store(dx + offset, TOps.MultiplyAdd(g0, k0, TOps.MultiplyAdd(d0, e0, m0)));
+                    }
+                }
+                for (; c < channels; c++)
+                {
+                    long offset = c;
+                    for (int r = 0; r < rows; r++, offset += channels)
+                    {
+                        float d = x[offset] - center[c];
+                        float g = relu ? ScalarOps.WherePositive(ScalarOps.MultiplyAdd(d, scale[c], shift[c]), dy[offset]) : dy[offset];
+                        dx[offset] = ScalarOps.MultiplyAdd(g, k[c], ScalarOps.MultiplyAdd(d, beta[c], gamma[c]));
+                    }
                 }
             }
         }

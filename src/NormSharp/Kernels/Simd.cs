@@ -82,6 +82,15 @@ internal unsafe interface ISimdOps<TVector>
     static abstract TVector WherePositive(TVector test, TVector value);
 
     static abstract float Sum(TVector value);
+
+    /// <summary>A hint to start loading the cache line at <paramref name="address"/> (never faults; a no-op off x86).</summary>
+    static virtual void Prefetch(float* address)
+    {
+        if (System.Runtime.Intrinsics.X86.Sse.IsSupported)
+        {
+            System.Runtime.Intrinsics.X86.Sse.Prefetch0(address);
+        }
+    }
 }
 
 internal readonly unsafe struct Vector512Ops : ISimdOps<Vector512<float>>
