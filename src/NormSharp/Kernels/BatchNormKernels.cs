@@ -30,9 +30,20 @@ internal static unsafe class BatchNormKernels<TVector, TOps>
     private static void RunChannelsFirst(BatchNormFast.Plan plan, BatchNormFast.Stage stage)
     {
         int channels = plan.Channels;
-        // One channel per work item keeps its data in one core's cache between the two passes; with fewer channels
-        // than twice the threads that would leave a core idle, so the batch is split instead.
-        bool perChannel = plan.Workers == 1 || channels >= 2 * plan.Workers;
+        // Three ways to cut the work:
+        // - per channel: a work item reduces one channel and then writes it while the channel's data is still in the
+        //   core's L2, so memory is read once; for channels of up to SlabBytes and at least two per thread;
+        // - streaming: each thread takes a block of batch rows and walks it in memory order, all channels, with its own
+        //   partial sums; memory is read twice but at full streaming speed; for larger channels;
+        // - split: fewer batch rows than threads as well; each channel's rows are cut into parts reduced in parallel.
+        bool smallChannels = (long)plan.Outer * plan.Inner * sizeof(float) <= SlabBytes;
+        bool perChannel = smallChannels && (plan.Workers == 1 || channels >= 2 * plan.Workers);
+        bool streaming = !perChannel && (plan.Workers == 1 || plan.Outer >= 2 * plan.Workers);
+        if (streaming && stage is BatchNormFast.Stage.TrainForward or BatchNormFast.Stage.BackwardWithSums)
+        {
+            RunStreaming(plan, stage);
+            return;
+        }
         int parts = perChannel ? 1 : Math.Clamp(4 * plan.Workers / Math.Max(1, channels), 1, Math.Max(1, plan.Outer));
         switch (stage)
         {
@@ -135,17 +146,114 @@ internal static unsafe class BatchNormKernels<TVector, TOps>
         }
     }
 
+    /// <summary>Bytes of one channel (outer × inner floats) up to which a channel is reduced and written by one thread from its L2.</summary>
+    private const long SlabBytes = 192 * 1024;
+
+    // Channels first, streaming: parallel over blocks of batch rows in memory order, per-block partial sums per channel.
+    private static void RunStreaming(BatchNormFast.Plan plan, BatchNormFast.Stage stage)
+    {
+        int channels = plan.Channels;
+        int parts = plan.Workers == 1 ? 1 : Math.Min(plan.Outer, 4 * plan.Workers);
+        if (stage == BatchNormFast.Stage.TrainForward)
+        {
+            var partial = new BatchNormFast.Moments[parts][];
+            For(plan, parts, part => partial[part] = RangeMoments(plan, Split(plan.Outer, part, parts), Split(plan.Outer, part + 1, parts)));
+            for (int c = 0; c < channels; c++)
+            {
+                var total = default(BatchNormFast.Moments);
+                foreach (var p in partial)
+                {
+                    total.Merge(p[c].Count, p[c].Mean, p[c].M2);
+                }
+                plan.SetStatistics(c, total);
+                plan.SetForwardCoefficients(c);
+            }
+            ApplySegments(plan);
+            return;
+        }
+        for (int c = 0; c < channels; c++)
+        {
+            plan.SetForwardCoefficients(c);
+        }
+        var grads = new double[parts][];
+        var products = new double[parts][];
+        For(plan, parts, part =>
+        {
+            grads[part] = new double[channels];
+            products[part] = new double[channels];
+            for (int o = Split(plan.Outer, part, parts); o < Split(plan.Outer, part + 1, parts); o++)
+            {
+                for (int c = 0; c < channels; c++)
+                {
+                    long offset = ((long)o * channels + c) * plan.Inner;
+                    GradSums(plan.GradOutput + offset, plan.Input + offset, plan.Inner,
+                        plan.Center[c], plan.Scale[c], plan.Shift[c], plan.Relu, ref grads[part][c], ref products[part][c]);
+                }
+            }
+        });
+        for (int c = 0; c < channels; c++)
+        {
+            for (int part = 0; part < parts; part++)
+            {
+                plan.SumGrad[c] += grads[part][c];
+                plan.SumGradCentered[c] += products[part][c];
+            }
+            plan.SetBackwardCoefficients(c);
+        }
+        if (plan.GradInput is not null)
+        {
+            GradSegments(plan);
+        }
+    }
+
+    // Moments of every channel over batch rows [o0, o1), in memory order.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static BatchNormFast.Moments[] RangeMoments(BatchNormFast.Plan plan, int o0, int o1)
+    {
+        int channels = plan.Channels, inner = plan.Inner;
+        var moments = new BatchNormFast.Moments[channels];
+        for (int o = o0; o < o1; o++)
+        {
+            for (int c = 0; c < channels; c++)
+            {
+                float* segment = plan.Input + ((long)o * channels + c) * inner;
+                for (int start = 0; start < inner; start += BatchNormFast.ChunkLength)
+                {
+                    int length = Math.Min(BatchNormFast.ChunkLength, inner - start);
+                    ChunkMoments(segment + start, length, out double mean, out double m2);
+                    moments[c].Merge(length, mean, m2);
+                }
+            }
+        }
+        return moments;
+    }
+
     // Moments of channel c over batch rows [o0, o1), chunk by chunk.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static BatchNormFast.Moments ChannelMoments(BatchNormFast.Plan plan, int c, int o0, int o1)
     {
         var moments = default(BatchNormFast.Moments);
+        int inner = plan.Inner;
+        long stride = (long)plan.Channels * inner;
+        if (inner > 0 && inner < BatchNormFast.ChunkLength)
+        {
+            // short runs (7 × 7, 14 × 14 maps): several batch rows of the channel form one chunk
+            int perChunk = BatchNormFast.ChunkLength / inner;
+            for (int o = o0; o < o1; o += perChunk)
+            {
+                int segments = Math.Min(perChunk, o1 - o);
+                SegmentMoments(plan.Input + ((long)o * plan.Channels + c) * inner, inner, stride, segments, out double mean, out double m2);
+                moments.Merge((double)segments * inner, mean, m2);
+            }
+            return moments;
+        }
         for (int o = o0; o < o1; o++)
         {
-            float* segment = plan.Input + ((long)o * plan.Channels + c) * plan.Inner;
-            for (int start = 0; start < plan.Inner; start += BatchNormFast.ChunkLength)
+            float* segment = plan.Input + ((long)o * plan.Channels + c) * inner;
+            PrefetchHead(segment + stride, inner);
+            for (int start = 0; start < inner; start += BatchNormFast.ChunkLength)
             {
-                int length = Math.Min(BatchNormFast.ChunkLength, plan.Inner - start);
+                int length = Math.Min(BatchNormFast.ChunkLength, inner - start);
                 ChunkMoments(segment + start, length, out double mean, out double m2);
                 moments.Merge(length, mean, m2);
             }
@@ -153,15 +261,91 @@ internal static unsafe class BatchNormKernels<TVector, TOps>
         return moments;
     }
 
+    // Requests the first KiB of a long run (the hardware prefetcher follows once the run streams).
+    private static void PrefetchHead(float* run, int length)
+    {
+        for (int i = 0; i < Math.Min(length, 256); i += 16)
+        {
+            TOps.Prefetch(run + i);
+        }
+    }
+
+    // Exact moments of `segments` runs of `length` floats, `stride` apart (together at most ChunkLength floats):
+    // the two passes of ChunkMoments over all of them.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void SegmentMoments(float* x, int length, long stride, int segments, out double mean, out double m2)
+    {
+        int vectorEnd = length - length % TOps.Count;
+        double count = (double)segments * length;
+        var sumVector = TOps.Zero;
+        float tail = 0;
+        float* segment = x;
+        for (int s = 0; s < segments; s++, segment += stride)
+        {
+            // the runs are a channel's rows, far apart: ask for the next run's lines while summing this one
+            for (int i = 0; i < length; i += 16)
+            {
+                TOps.Prefetch(segment + stride + i);
+            }
+            for (int i = 0; i < vectorEnd; i += TOps.Count)
+            {
+                sumVector = TOps.Add(sumVector, TOps.Load(segment + i));
+            }
+            for (int i = vectorEnd; i < length; i++)
+            {
+                tail += segment[i];
+            }
+        }
+        float first = count > 0 ? (float)((TOps.Sum(sumVector) + tail) / count) : 0f;
+
+        var centre = TOps.Broadcast(first);
+        TVector deviations = TOps.Zero, squares = TOps.Zero;
+        double tailDeviations = 0, tailSquares = 0;
+        segment = x;
+        for (int s = 0; s < segments; s++, segment += stride)
+        {
+            for (int i = 0; i < vectorEnd; i += TOps.Count)
+            {
+                var d = TOps.Subtract(TOps.Load(segment + i), centre);
+                deviations = TOps.Add(deviations, d);
+                squares = TOps.MultiplyAdd(d, d, squares);
+            }
+            for (int i = vectorEnd; i < length; i++)
+            {
+                double d = segment[i] - first;
+                tailDeviations += d;
+                tailSquares += d * d;
+            }
+        }
+        double sumDeviations = TOps.Sum(deviations) + tailDeviations, sumSquares = TOps.Sum(squares) + tailSquares;
+        mean = count > 0 ? first + sumDeviations / count : 0;
+        m2 = count > 0 ? Math.Max(0, sumSquares - sumDeviations * sumDeviations / count) : 0;
+    }
+
     // Σ g and Σ g · (x − Center) of channel c over batch rows [o0, o1), g the (ReLU-masked) upstream gradient.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static (double SumGrad, double SumCentered) ChannelGradSums(BatchNormFast.Plan plan, int c, int o0, int o1)
     {
         double sumGrad = 0, sumCentered = 0;
+        int inner = plan.Inner;
+        if (inner > 0 && inner < BatchNormFast.ChunkLength)
+        {
+            // short runs: several batch rows per float accumulation, as in ChannelMoments
+            int perChunk = BatchNormFast.ChunkLength / inner;
+            for (int o = o0; o < o1; o += perChunk)
+            {
+                long offset = ((long)o * plan.Channels + c) * inner;
+                SegmentGradSums(plan.GradOutput + offset, plan.Input + offset, inner, (long)plan.Channels * inner, Math.Min(perChunk, o1 - o),
+                    plan.Center[c], plan.Scale[c], plan.Shift[c], plan.Relu, ref sumGrad, ref sumCentered);
+            }
+            return (sumGrad, sumCentered);
+        }
         for (int o = o0; o < o1; o++)
         {
-            long offset = ((long)o * plan.Channels + c) * plan.Inner;
-            GradSums(plan.GradOutput + offset, plan.Input + offset, plan.Inner,
+            long offset = ((long)o * plan.Channels + c) * inner;
+            PrefetchHead(plan.GradOutput + offset + (long)plan.Channels * inner, inner);
+            PrefetchHead(plan.Input + offset + (long)plan.Channels * inner, inner);
+            GradSums(plan.GradOutput + offset, plan.Input + offset, inner,
                 plan.Center[c], plan.Scale[c], plan.Shift[c], plan.Relu, ref sumGrad, ref sumCentered);
         }
         return (sumGrad, sumCentered);
@@ -319,6 +503,46 @@ internal static unsafe class BatchNormKernels<TVector, TOps>
             sumGrad += g;
             sumCentered += (double)g * d;
         }
+    }
+
+    // GradSums over `segments` runs of `length` floats, `stride` apart (together at most ChunkLength floats), with one
+    // float accumulation for all of them; each run splits into vector body and scalar tail exactly as Affine does.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void SegmentGradSums(float* dy, float* x, int length, long stride, int segments,
+        float center, float scale, float shift, bool relu, ref double sumGrad, ref double sumCentered)
+    {
+        TVector c = TOps.Broadcast(center), s = TOps.Broadcast(scale), b = TOps.Broadcast(shift);
+        int vectorEnd = length - length % TOps.Count;
+        TVector grads = TOps.Zero, products = TOps.Zero;
+        double tailGrad = 0, tailProducts = 0;
+        for (int segment = 0; segment < segments; segment++, dy += stride, x += stride)
+        {
+            for (int i = 0; i < length; i += 16)
+            {
+                TOps.Prefetch(dy + stride + i);
+                TOps.Prefetch(x + stride + i);
+            }
+            for (int i = 0; i < vectorEnd; i += TOps.Count)
+            {
+                var g = TOps.Load(dy + i);
+                var d = TOps.Subtract(TOps.Load(x + i), c);
+                if (relu)
+                {
+                    g = TOps.WherePositive(TOps.MultiplyAdd(d, s, b), g);
+                }
+                grads = TOps.Add(grads, g);
+                products = TOps.MultiplyAdd(g, d, products);
+            }
+            for (int i = vectorEnd; i < length; i++)
+            {
+                float d = x[i] - center;
+                float g = relu ? ScalarOps.WherePositive(ScalarOps.MultiplyAdd(d, scale, shift), dy[i]) : dy[i];
+                tailGrad += g;
+                tailProducts += (double)g * d;
+            }
+        }
+        sumGrad += TOps.Sum(grads) + tailGrad;
+        sumCentered += TOps.Sum(products) + tailProducts;
     }
 
     // dx[i] = k · g + beta · (x[i] − center) + gamma, g as in GradSums.
