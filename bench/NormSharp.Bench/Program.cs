@@ -76,7 +76,10 @@ internal static class Program
         string loadBefore = LoadAverage();
         var clock = Stopwatch.StartNew();
         var results = new List<CaseResult>();
-        foreach (var benchCase in cases)
+        // Dequeued one by one so that a measured case's data can be collected before the next case allocates its own.
+        var pending = new Queue<BenchCase>(cases);
+        cases.Clear();
+        while (pending.TryDequeue(out var benchCase))
         {
             results.Add(SideBySide.Measure(benchCase, runs, warmup, Console.WriteLine));
         }

@@ -82,10 +82,14 @@ internal static class SideBySide
                 copyTimes[r] = Time(copy.Run);
             }
         }
-        var result = new CaseResult(benchCase, Median(oursTimes), Median(theirTimes), copy is null ? 0 : Median(copyTimes), runs);
+        // The result keeps the case's description, not its factories (whose closures hold the case's data).
+        var description = benchCase with { NormSharp = Measured, Torch = Measured };
+        var result = new CaseResult(description, Median(oursTimes), Median(theirTimes), copy is null ? 0 : Median(copyTimes), runs);
         log?.Invoke($"{benchCase.Group} | {benchCase.Name}: NormSharp {Format.Milliseconds(result.NormSharp)} ms, libtorch {Format.Milliseconds(result.Torch)} ms, x{result.Speedup:F2}");
         return result;
     }
+
+    private static Side Measured() => throw new InvalidOperationException("This case has been measured; its data is released.");
 
     private static double Time(Action action)
     {
