@@ -61,16 +61,25 @@ public abstract partial class Module
     /// As in PyTorch, a module or parameter reachable by two paths appears under both keys.
     /// </remarks>
     /// <exception cref="InvalidOperationException">Two state entries would share one key.</exception>
-    public Dictionary<string, Tensor> StateDict()
+    public Dictionary<string, Tensor> StateDict() =>
+        LiveState().ToDictionary(p => p.Key, p => p.Value is Int64Scalar ? p.Value : p.Value.Clone(), StringComparer.Ordinal);
+
+    /// <summary>
+    /// The state in <see cref="StateDict"/>'s order without copying: the module's own parameter and
+    /// buffer tensors, and a new <see cref="Int64Scalar"/> per counter. For writers that serialize at once.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">Two state entries would share one key.</exception>
+    internal List<KeyValuePair<string, Tensor>> LiveState()
     {
-        var state = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        var keys = new HashSet<string>(StringComparer.Ordinal);
+        var state = new List<KeyValuePair<string, Tensor>>();
         foreach (var slot in StateSlots())
         {
-            Tensor value = slot.Counter is { } counter ? new Int64Scalar(counter.Get()) : slot.Tensor!.Clone();
-            if (!state.TryAdd(slot.Key, value))
+            if (!keys.Add(slot.Key))
             {
                 throw new InvalidOperationException($"Two state entries of {GetType().Name} share the key \"{slot.Key}\".");
             }
+            state.Add(new(slot.Key, slot.Counter is { } counter ? new Int64Scalar(counter.Get()) : slot.Tensor!));
         }
         return state;
     }

@@ -65,7 +65,8 @@ public static class Checkpoint
         ArgumentNullException.ThrowIfNull(path);
         ArgumentNullException.ThrowIfNull(module);
         var entries = new List<SafeTensorsEntry>();
-        foreach (var (key, value) in module.StateDict())
+        // The live tensors, not StateDict()'s copies: the entries below copy each tensor once anyway.
+        foreach (var (key, value) in module.LiveState())
         {
             if (key.StartsWith(OptimizerPrefix, StringComparison.Ordinal))
             {
