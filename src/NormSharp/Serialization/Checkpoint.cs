@@ -5,14 +5,15 @@ namespace NormSharp.Serialization;
 /// <summary>
 /// An object whose state round-trips through a name → tensor map: what <see cref="Checkpoint"/> needs
 /// from an optimizer (keys such as <c>state.0.momentum_buffer</c>, <c>state.0.exp_avg</c>, <c>state.0.step</c>).
+/// A float step count is exact to 2^24; an <see cref="Int64Scalar"/> step is stored as I64 and exact.
 /// </summary>
 public interface IStateful
 {
     /// <summary>The state as copies (integers as <see cref="Int64Scalar"/> to keep them exact).</summary>
     Dictionary<string, Tensor> StateDict();
 
-    /// <summary>Restores state written by <see cref="StateDict"/>.</summary>
-    void LoadStateDict(Dictionary<string, Tensor> state);
+    /// <summary>Restores state written by <see cref="StateDict"/>; throws (changing nothing) when it does not fit.</summary>
+    void LoadStateDict(IReadOnlyDictionary<string, Tensor> state);
 }
 
 /// <summary>

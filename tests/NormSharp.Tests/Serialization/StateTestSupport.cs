@@ -143,7 +143,7 @@ internal sealed class TestOptimizer(IEnumerable<Parameter> parameters, bool adam
         return state;
     }
 
-    public void LoadStateDict(Dictionary<string, Tensor> state)
+    public void LoadStateDict(IReadOnlyDictionary<string, Tensor> state)
     {
         first.Clear();
         second.Clear();
