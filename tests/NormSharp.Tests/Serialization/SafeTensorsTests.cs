@@ -307,7 +307,10 @@ public class SafeTensorsTests
             long before = GC.GetAllocatedBytesForCurrentThread();
             try
             {
-                ReadBytes(file);
+                foreach (var entry in ReadBytes(file).Entries)
+                {
+                    entry.ToTensor();
+                }
                 read++;
             }
             catch (InvalidDataException)
