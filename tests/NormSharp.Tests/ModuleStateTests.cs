@@ -165,10 +165,50 @@ public class ModuleStateTests
     public void NamedCounters_reports_dotted_names_and_values()
     {
         var model = new Net(new Generator(2));
-        ((ToyNorm)model.Features[1]).NumBatchesTracked = 42;
+        ((BatchNorm1d)model.Features[1]).NumBatchesTracked = 42;
         var counter = Assert.Single(model.NamedCounters());
         Assert.Equal("features.1.num_batches_tracked", counter.Key);
         Assert.Equal(42, counter.Value);
+    }
+
+    public static TheoryData<string, Module, string[]> NormalizationLayers() => new()
+    {
+        { "BatchNorm2d", new BatchNorm2d(3), ["weight", "bias", "running_mean", "running_var", "num_batches_tracked"] },
+        { "BatchNorm1d affine: false", new BatchNorm1d(3, affine: false), ["running_mean", "running_var", "num_batches_tracked"] },
+        { "BatchNorm3d untracked", new BatchNorm3d(3, trackRunningStats: false), ["weight", "bias"] },
+        { "InstanceNorm2d default", new InstanceNorm2d(3), [] },
+        { "InstanceNorm1d tracked", new InstanceNorm1d(3, affine: true, trackRunningStats: true), ["weight", "bias", "running_mean", "running_var", "num_batches_tracked"] },
+        { "LayerNorm", new LayerNorm([4]), ["weight", "bias"] },
+        { "GroupNorm", new GroupNorm(2, 4), ["weight", "bias"] },
+        { "RMSNorm", new RMSNorm([4]), ["weight"] },
+    };
+
+    [Theory]
+    [MemberData(nameof(NormalizationLayers))]
+    public void Normalization_layers_have_pytorchs_state_keys(string name, Module layer, string[] keys)
+    {
+        Assert.True(keys.SequenceEqual(layer.StateDict().Keys), $"{name}: {string.Join(", ", layer.StateDict().Keys)}");
+    }
+
+    [Fact]
+    public void Batch_norm_counter_round_trips_and_drives_the_cumulative_average()
+    {
+        var generator = new Generator(13);
+        var trained = new BatchNorm2d(3, momentum: null);
+        for (int step = 0; step < 5; step++)
+        {
+            trained.Forward(Tensor.Randn(generator, 4, 3, 2, 2));
+        }
+        var copy = new BatchNorm2d(3, momentum: null);
+        copy.LoadStateDict(trained.StateDict());
+        Assert.Equal(5, copy.NumBatchesTracked);
+        Assert.Equal(5, Assert.IsType<Int64Scalar>(trained.StateDict()["num_batches_tracked"]).Value);
+
+        // The sixth batch is averaged in with weight 1/6 in both, so the running statistics stay equal.
+        var batch = Tensor.Randn(generator, 4, 3, 2, 2);
+        trained.Forward(batch);
+        copy.Forward(batch);
+        StateAssert.Equal(trained.StateDict(), copy.StateDict());
     }
 
     private sealed class CollidingModule : Module

@@ -77,7 +77,7 @@ public class CheckpointTests
 
     /// <summary>
     /// Builds any module from its public constructor with the fewest required arguments: size arguments
-    /// get 4 (so grouped layers divide evenly), optional ones their defaults, child-module lists a Linear.
+    /// get 4 (so grouped layers divide evenly), switches true, other optional ones their defaults, child-module lists a Linear.
     /// A module whose constructor needs anything else fails here with a message asking for a case.
     /// </summary>
     private static Module Construct(Type type, int seed)
@@ -96,6 +96,11 @@ public class CheckpointTests
         {
             return new Generator(seed);
         }
+        if (type == typeof(bool))
+        {
+            // Switches on: affine, trackRunningStats, bias ... so that every optional piece of state exists.
+            return true;
+        }
         if (parameter.IsOptional)
         {
             return parameter.DefaultValue is DBNull ? null : parameter.DefaultValue;
@@ -111,10 +116,6 @@ public class CheckpointTests
         if (type == typeof(double) || type == typeof(float))
         {
             return Convert.ChangeType(0.5, type, System.Globalization.CultureInfo.InvariantCulture);
-        }
-        if (type == typeof(bool))
-        {
-            return true;
         }
         if (type == typeof(Module[]))
         {
@@ -280,7 +281,7 @@ public class CheckpointTests
         Assert.Equal(straightLosses.Select(BitConverter.SingleToInt32Bits), firstLosses.Concat(resumedLosses).Select(BitConverter.SingleToInt32Bits));
         StateAssert.Equal(straight.StateDict(), resumed.StateDict());
         StateAssert.Equal(straightOptimizer.StateDict(), resumedOptimizer.StateDict());
-        Assert.Equal(totalSteps, ((ToyNorm)resumed.Features[1]).NumBatchesTracked);
+        Assert.Equal(totalSteps, ((BatchNorm1d)resumed.Features[1]).NumBatchesTracked);
     }
 
     /// <summary>Steps [from, to) of a deterministic regression run: batch k of a fixed data set, mean squared error.</summary>

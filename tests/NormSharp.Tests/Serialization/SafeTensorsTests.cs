@@ -127,6 +127,34 @@ public class SafeTensorsTests
         }
     }
 
+    [Fact]
+    public void Foreign_state_dict_loads_into_batch_norm_and_computes_its_eval_output()
+    {
+        using var folder = new TempFolder();
+        string path = folder.File("foreign.safetensors");
+        File.WriteAllBytes(path, ForeignStateDict());
+        var model = new Sequential(new Linear(2, 3), new BatchNorm1d(3));
+        Assert.True(Checkpoint.Load(path, model).Module.IsClean);
+        Assert.Equal((1L << 53) + 1, ((BatchNorm1d)model[1]).NumBatchesTracked);
+
+        // y = ((x Wᵀ + b) - runningMean) / √(runningVar + eps) · γ + β, in double.
+        double[,] w = { { 0.1, -0.2 }, { 0.3, 1e-3 }, { 12345.678, -7 } };
+        double[] b = { 1, -2, 0.333251953125 }, gamma = { 1, 3.140625, -0.5 }, beta = { 1.5, -2.25, 3 };
+        double[] mean = { 0.25, 0.5, 0.75 }, variance = { 1, 2, 16777216 };
+        float[] x = { 0.5f, -1.25f, 2f, 0.75f };
+        model.Eval();
+        var y = model.Forward(Tensor.FromArray(x, 2, 2)).ToArray();
+        for (int n = 0; n < 2; n++)
+        {
+            for (int c = 0; c < 3; c++)
+            {
+                double linear = (float)w[c, 0] * (double)x[n * 2] + (float)w[c, 1] * (double)x[n * 2 + 1] + b[c];
+                double expected = (linear - mean[c]) / Math.Sqrt(variance[c] + 1e-5) * gamma[c] + beta[c];
+                Assert.True(Math.Abs(expected - y[n * 3 + c]) <= 1e-5 * Math.Max(1, Math.Abs(expected)), $"y[{n},{c}] = {y[n * 3 + c]}, expected {expected}");
+            }
+        }
+    }
+
     [Theory]
     [InlineData("\"dtype\":\"I64\",\"shape\":[1],\"data_offsets\":[0,8]", 0)]
     [InlineData("\"dtype\":\"I32\",\"shape\":[],\"data_offsets\":[0,4]", 1)]

@@ -51,12 +51,15 @@ internal sealed class ToyNorm : Module
     }
 }
 
-/// <summary>A module with a named child, for nested keys (<c>features.1.running_mean</c>).</summary>
+/// <summary>
+/// A module with a named child, for nested keys (<c>features.1.running_mean</c>). Its batch norm keeps a
+/// cumulative average (momentum: null), so its running statistics depend on num_batches_tracked.
+/// </summary>
 internal sealed class Net : Module
 {
     public Net(Generator generator)
     {
-        Features = RegisterModule("features", new Sequential(new Linear(3, 4, generator: generator), new ToyNorm(4), new ReLU()));
+        Features = RegisterModule("features", new Sequential(new Linear(3, 4, generator: generator), new BatchNorm1d(4, momentum: null), new ReLU()));
         Head = RegisterModule("head", new Linear(4, 2, bias: false, generator: generator));
     }
 
