@@ -1,20 +1,8 @@
+using System.Globalization;
 using NormSharp.Nn;
+using NormSharp.Optim;
 
 namespace NormSharp.Serialization;
-
-/// <summary>
-/// An object whose state round-trips through a name → tensor map: what <see cref="Checkpoint"/> needs
-/// from an optimizer (keys such as <c>state.0.momentum_buffer</c>, <c>state.0.exp_avg</c>, <c>state.0.step</c>).
-/// A float step count is exact to 2^24; an <see cref="Int64Scalar"/> step is stored as I64 and exact.
-/// </summary>
-public interface IStateful
-{
-    /// <summary>The state as copies (integers as <see cref="Int64Scalar"/> to keep them exact).</summary>
-    Dictionary<string, Tensor> StateDict();
-
-    /// <summary>Restores state written by <see cref="StateDict"/>; throws (changing nothing) when it does not fit.</summary>
-    void LoadStateDict(IReadOnlyDictionary<string, Tensor> state);
-}
 
 /// <summary>
 /// Checkpoints: a module's state dict, optionally an optimizer's state and a string metadata map, in
@@ -26,11 +14,14 @@ public interface IStateful
 /// <c>features.1.num_batches_tracked</c>), so that other tools read them as an ordinary safetensors
 /// state dict; optimizer entries under <see cref="OptimizerPrefix"/> (<c>optimizer.state.0.exp_avg</c>).
 /// Float state is F32 (bit for bit); integer state (<see cref="Int64Scalar"/>) is I64 of shape [].
-/// Metadata keys starting with <c>normsharp.</c> are reserved: <see cref="FormatKey"/> and
-/// <see cref="OptimizerKey"/> (the optimizer's type name, present when optimizer state was saved).
+/// Metadata keys starting with <c>normsharp.</c> are reserved: <see cref="FormatKey"/>, and with optimizer
+/// state <see cref="OptimizerKey"/> (the optimizer's type name) and <see cref="LearningRateKey"/> (its current
+/// learning rate, round-trip exact; restored on load as PyTorch's <c>load_state_dict</c> restores
+/// <c>lr</c>). A learning-rate schedule is restored by creating it over the optimizer <i>before</i> loading
+/// and then setting <see cref="LRScheduler.LastEpoch"/> (keep the epoch in <c>metadata</c>).
 /// What a checkpoint does not hold: random-number generator state (re-create data loaders and dropout
-/// generators from a seed and the epoch) and the optimizer's constructor arguments unless its
-/// state dict includes them (pass them in <c>metadata</c> if needed).
+/// generators from a seed and the epoch) and the optimizer's other constructor arguments (momentum,
+/// betas, weight decay: build the optimizer with the same ones).
 /// </remarks>
 public static class Checkpoint
 {
@@ -42,6 +33,9 @@ public static class Checkpoint
 
     /// <summary>Metadata key present when the file holds optimizer state; its value is the optimizer's type name.</summary>
     public const string OptimizerKey = "normsharp.optimizer";
+
+    /// <summary>Metadata key of the optimizer's learning rate at the time of saving (invariant culture, round-trip format).</summary>
+    public const string LearningRateKey = "normsharp.optimizer.learning_rate";
 
     /// <summary>The value of <see cref="FormatKey"/> this version writes.</summary>
     public const string FormatVersion = "normsharp-checkpoint-1";
@@ -55,13 +49,13 @@ public static class Checkpoint
     /// </summary>
     /// <exception cref="ArgumentException">A module key starts with <see cref="OptimizerPrefix"/> (a child
     /// named "optimizer"), or a metadata key starts with the reserved <c>normsharp.</c>.</exception>
-    public static void Save(string path, Module module, IStateful? optimizer = null, IReadOnlyDictionary<string, string>? metadata = null) =>
+    public static void Save(string path, Module module, Optimizer? optimizer = null, IReadOnlyDictionary<string, string>? metadata = null) =>
         Save(path, module, optimizer, metadata, beforeRename: null);
 
-    /// <summary><see cref="Save(string, Module, IStateful?, IReadOnlyDictionary{string, string}?)"/> with a test hook
+    /// <summary><see cref="Save(string, Module, Optimizer?, IReadOnlyDictionary{string, string}?)"/> with a test hook
     /// that runs after the temporary file is written and flushed, before the rename.</summary>
     internal static void Save(
-        string path, Module module, IStateful? optimizer, IReadOnlyDictionary<string, string>? metadata, Action<string>? beforeRename)
+        string path, Module module, Optimizer? optimizer, IReadOnlyDictionary<string, string>? metadata, Action<string>? beforeRename)
     {
         ArgumentNullException.ThrowIfNull(path);
         ArgumentNullException.ThrowIfNull(module);
@@ -93,6 +87,7 @@ public static class Checkpoint
         if (optimizer is not null)
         {
             allMetadata[OptimizerKey] = optimizer.GetType().Name;
+            allMetadata[LearningRateKey] = optimizer.LearningRate.ToString("R", CultureInfo.InvariantCulture);
             foreach (var (key, value) in optimizer.StateDict())
             {
                 entries.Add(SafeTensorsEntry.FromTensor(OptimizerPrefix + key, value));
@@ -135,17 +130,37 @@ public static class Checkpoint
     /// <param name="module">The model, built with the same architecture.</param>
     /// <param name="optimizer">The optimizer to restore, built over <paramref name="module"/>'s parameters with the same settings.</param>
     /// <param name="strict">True: every module key must match (else nothing changes and the exception lists every
-    /// missing key, unexpected key and shape mismatch), and optimizer state must be present if an optimizer is
-    /// given. False: what matches is loaded and the rest reported in the result.</param>
-    /// <exception cref="InvalidDataException">The file is malformed, or (strict) does not match the module or lacks
-    /// optimizer state. Nothing is changed in that case.</exception>
-    public static CheckpointLoadResult Load(string path, Module module, IStateful? optimizer = null, bool strict = true)
+    /// missing key, unexpected key and shape mismatch), and optimizer state of the same optimizer type must be
+    /// present if an optimizer is given. False: what matches is loaded and the rest reported in the result.</param>
+    /// <remarks>The optimizer's state and learning rate are restored (the learning rate when the file has
+    /// <see cref="LearningRateKey"/>); its other hyperparameters are its own.</remarks>
+    /// <exception cref="InvalidDataException">The file is malformed, or (strict) does not match the module, lacks
+    /// optimizer state or holds another optimizer type's. Nothing is changed in that case.</exception>
+    /// <exception cref="ArgumentException">The optimizer rejects the state (e.g. a buffer's shape differs from its
+    /// parameter's). Nothing is changed in that case.</exception>
+    public static CheckpointLoadResult Load(string path, Module module, Optimizer? optimizer = null, bool strict = true)
     {
         ArgumentNullException.ThrowIfNull(module);
         var contents = Read(path);
-        if (optimizer is not null && contents.OptimizerState is null && strict)
+        double? learningRate = null;
+        if (optimizer is not null)
         {
-            throw new InvalidDataException($"{path}: checkpoint has no optimizer state (no \"{OptimizerKey}\" metadata or \"{OptimizerPrefix}\" entries).");
+            if (contents.OptimizerState is null && strict)
+            {
+                throw new InvalidDataException($"{path}: checkpoint has no optimizer state (no \"{OptimizerKey}\" metadata or \"{OptimizerPrefix}\" entries).");
+            }
+            if (strict && contents.Metadata.TryGetValue(OptimizerKey, out var savedType) && savedType != optimizer.GetType().Name)
+            {
+                throw new InvalidDataException($"{path}: checkpoint holds {savedType} state, the optimizer is {optimizer.GetType().Name}.");
+            }
+            if (contents.Metadata.TryGetValue(LearningRateKey, out var text))
+            {
+                if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double value) || !(value >= 0))
+                {
+                    throw new InvalidDataException($"{path}: metadata \"{LearningRateKey}\" is \"{text}\", not a learning rate >= 0.");
+                }
+                learningRate = value;
+            }
         }
         // Kept so that the module can be put back if the optimizer rejects its state: a load either
         // happens entirely or not at all.
@@ -170,6 +185,10 @@ public static class Checkpoint
             {
                 module.LoadStateDict(previous!, strict: false);
                 throw;
+            }
+            if (learningRate is double rate)
+            {
+                optimizer.LearningRate = rate;
             }
             optimizerLoaded = true;
         }

@@ -1,6 +1,7 @@
 using System.Reflection;
 using Module = NormSharp.Nn.Module;
 using NormSharp.Nn;
+using NormSharp.Optim;
 using NormSharp.Serialization;
 
 namespace NormSharp.Tests.Serialization;
@@ -77,7 +78,7 @@ public class CheckpointTests
 
     /// <summary>
     /// Builds any module from its public constructor with the fewest required arguments: size arguments
-    /// get 4 (so grouped layers divide evenly), switches true, other optional ones their defaults, child-module lists a Linear.
+    /// get 4 (so grouped layers divide evenly), kernel sizes 3×2, switches true, other optional ones their defaults, child-module lists a Linear.
     /// A module whose constructor needs anything else fails here with a message asking for a case.
     /// </summary>
     private static Module Construct(Type type, int seed)
@@ -108,6 +109,10 @@ public class CheckpointTests
         if (type == typeof(int) || type == typeof(long))
         {
             return Convert.ChangeType(4, type, System.Globalization.CultureInfo.InvariantCulture);
+        }
+        if (type == typeof(Size2d))
+        {
+            return new Size2d(3, 2); // not square, so that a transposed kernel would show
         }
         if (type == typeof(int[]))
         {
@@ -204,24 +209,32 @@ public class CheckpointTests
     }
 
     [Fact]
-    public void Optimizer_state_round_trips_under_its_prefix()
+    public void Optimizer_state_and_learning_rate_round_trip_under_the_prefix()
     {
         using var folder = new TempFolder();
         string path = folder.File("train.safetensors");
         var model = new Net(new Generator(7));
-        var optimizer = new TestOptimizer(model.Parameters(), adam: true, learningRate: 0.01f);
+        var optimizer = new Adam(model.Parameters(), lr: 0.01);
         TrainSteps(model, optimizer, 0, 3);
+        optimizer.LearningRate = 0.1 / 3; // not exact in decimal: the metadata must round-trip it
         Checkpoint.Save(path, model, optimizer);
 
         var contents = Checkpoint.Read(path);
-        Assert.Equal(nameof(TestOptimizer), contents.Metadata[Checkpoint.OptimizerKey]);
+        Assert.Equal("Adam", contents.Metadata[Checkpoint.OptimizerKey]);
+        Assert.Equal(0.1 / 3, double.Parse(contents.Metadata[Checkpoint.LearningRateKey], System.Globalization.CultureInfo.InvariantCulture));
         StateAssert.Equal(optimizer.StateDict(), contents.OptimizerState!);
-        Assert.Equal(3, ((Int64Scalar)contents.OptimizerState!["state.0.step"]).Value);
+        Assert.Equal(3f, contents.OptimizerState!["state.0.step"].Item());
+        Assert.Equal(3 * model.Parameters().Count(), contents.OptimizerState.Count);
         Assert.DoesNotContain(contents.ModuleState.Keys, k => k.StartsWith("optimizer", StringComparison.Ordinal));
-        Assert.Equal(SafeTensorsDType.I64, SafeTensors.ReadFile(path)["optimizer.state.0.step"].DType);
+        Assert.Equal(new[] { 4, 3 }, SafeTensors.ReadFile(path)["optimizer.state.0.exp_avg"].Shape);
+
+        var restored = new Adam(new Net(new Generator(8)).Parameters(), lr: 5);
+        Assert.True(Checkpoint.Load(path, new Net(new Generator(8)), restored).OptimizerLoaded);
+        Assert.Equal(0.1 / 3, restored.LearningRate);
+        StateAssert.Equal(optimizer.StateDict(), restored.StateDict());
 
         // A module-only load ignores the optimizer entries, strict or not.
-        Assert.True(Checkpoint.Load(path, new Net(new Generator(8))).Module.IsClean);
+        Assert.True(Checkpoint.Load(path, new Net(new Generator(9))).Module.IsClean);
     }
 
     [Fact]
@@ -231,61 +244,133 @@ public class CheckpointTests
         string path = folder.File("model-only.safetensors");
         var model = new Net(new Generator(9));
         Checkpoint.Save(path, model);
-        var optimizer = new TestOptimizer(model.Parameters(), adam: false, learningRate: 0.1f);
+        var optimizer = new SGD(model.Parameters(), lr: 0.1, momentum: 0.9);
         var ex = Assert.Throws<InvalidDataException>(() => Checkpoint.Load(path, model, optimizer));
         Assert.Contains("no optimizer state", ex.Message, StringComparison.Ordinal);
         Assert.False(Checkpoint.Load(path, model, optimizer, strict: false).OptimizerLoaded);
+        Assert.Equal(0.1, optimizer.LearningRate);
     }
 
     [Fact]
-    public void Optimizer_rejecting_its_state_leaves_the_module_unchanged()
+    public void Strict_load_refuses_another_optimizer_types_state()
+    {
+        using var folder = new TempFolder();
+        string path = folder.File("adam.safetensors");
+        var model = new Net(new Generator(10));
+        var adam = new Adam(model.Parameters(), lr: 0.01);
+        TrainSteps(model, adam, 0, 2);
+        Checkpoint.Save(path, model, adam);
+
+        var target = new Net(new Generator(11));
+        var before = target.StateDict();
+        var adamW = new AdamW(target.Parameters(), lr: 0.5);
+        var ex = Assert.Throws<InvalidDataException>(() => Checkpoint.Load(path, target, adamW));
+        Assert.Contains("holds Adam state, the optimizer is AdamW", ex.Message, StringComparison.Ordinal);
+        StateAssert.Equal(before, target.StateDict());
+        Assert.Equal(0.5, adamW.LearningRate);
+
+        // Non-strict: the same keys fit, so the state loads.
+        Assert.True(Checkpoint.Load(path, target, adamW, strict: false).OptimizerLoaded);
+        StateAssert.Equal(adam.StateDict(), adamW.StateDict());
+    }
+
+    [Fact]
+    public void Optimizer_rejecting_its_state_leaves_module_and_learning_rate_unchanged()
     {
         using var folder = new TempFolder();
         string path = folder.File("adam.safetensors");
         var saved = new Net(new Generator(10));
-        var adam = new TestOptimizer(saved.Parameters(), adam: true, learningRate: 0.01f);
+        var adam = new Adam(saved.Parameters(), lr: 0.01);
         TrainSteps(saved, adam, 0, 2);
         Checkpoint.Save(path, saved, adam);
 
-        // Adam state offered to an SGD optimizer: its LoadStateDict throws on exp_avg.
+        // Adam's exp_avg offered to SGD with momentum: SGD's LoadStateDict throws on the unknown key.
         var model = new Net(new Generator(11));
         var before = model.StateDict();
-        var sgd = new TestOptimizer(model.Parameters(), adam: false, learningRate: 0.1f);
-        Assert.Throws<ArgumentException>(() => Checkpoint.Load(path, model, sgd));
+        var sgd = new SGD(model.Parameters(), lr: 0.1, momentum: 0.9);
+        var ex = Assert.Throws<ArgumentException>(() => Checkpoint.Load(path, model, sgd, strict: false));
+        Assert.Contains("exp_avg", ex.Message, StringComparison.Ordinal);
         StateAssert.Equal(before, model.StateDict());
+        Assert.Equal(0.1, sgd.LearningRate);
+        Assert.Empty(sgd.StateDict());
     }
 
+    public static TheoryData<string, bool> ResumeCases() => new()
+    {
+        { "sgd", false }, { "sgd", true }, { "adam", false }, { "adam", true }, { "adamw", false },
+    };
+
+    private static Optimizer MakeOptimizer(string kind, Net model, double lr) => kind switch
+    {
+        "sgd" => new SGD(model.Parameters(), lr, momentum: 0.9, weightDecay: 1e-3, nesterov: true),
+        "adam" => new Adam(model.Parameters(), lr),
+        _ => new AdamW(model.Parameters(), lr),
+    };
+
+    /// <summary>
+    /// Training 10 steps straight equals training 4, saving, and resuming in a fresh model and optimizer for 6:
+    /// same losses, parameters, batch-norm statistics and optimizer state, bit for bit. Without a schedule the
+    /// run halves the learning rate by hand after step 2 and the resumed optimizer is built with a wrong one,
+    /// so the rate must come from the checkpoint; with a StepLR schedule the epoch comes from the metadata.
+    /// </summary>
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void Resumed_training_equals_uninterrupted_training_bit_for_bit(bool adam)
+    [MemberData(nameof(ResumeCases))]
+    public void Resumed_training_equals_uninterrupted_training_bit_for_bit(string kind, bool schedule)
     {
         const int totalSteps = 10, stopAfter = 4;
+        const double lr = 0.05;
         var straight = new Net(new Generator(12));
-        var straightOptimizer = new TestOptimizer(straight.Parameters(), adam, learningRate: 0.05f);
-        var straightLosses = TrainSteps(straight, straightOptimizer, 0, totalSteps);
+        var straightOptimizer = MakeOptimizer(kind, straight, lr);
+        var straightSchedule = schedule ? new StepLR(straightOptimizer, stepSize: 3, gamma: 0.5) : null;
+        var straightLosses = TrainSteps(straight, straightOptimizer, 0, totalSteps, straightSchedule);
 
         using var folder = new TempFolder();
         string path = folder.File("resume.safetensors");
         var first = new Net(new Generator(12));
-        var firstOptimizer = new TestOptimizer(first.Parameters(), adam, learningRate: 0.05f);
-        var firstLosses = TrainSteps(first, firstOptimizer, 0, stopAfter);
-        Checkpoint.Save(path, first, firstOptimizer);
+        var firstOptimizer = MakeOptimizer(kind, first, lr);
+        var firstSchedule = schedule ? new StepLR(firstOptimizer, stepSize: 3, gamma: 0.5) : null;
+        var firstLosses = TrainSteps(first, firstOptimizer, 0, stopAfter, firstSchedule);
+        Checkpoint.Save(path, first, firstOptimizer, new Dictionary<string, string> { ["epoch"] = stopAfter.ToString(System.Globalization.CultureInfo.InvariantCulture) });
 
-        // A fresh process: different initial weights, a new optimizer, everything from the file.
+        // A fresh process: different initial weights, a new optimizer, everything else from the file.
         var resumed = new Net(new Generator(777));
-        var resumedOptimizer = new TestOptimizer(resumed.Parameters(), adam, learningRate: 0.05f);
-        Assert.True(Checkpoint.Load(path, resumed, resumedOptimizer).OptimizerLoaded);
-        var resumedLosses = TrainSteps(resumed, resumedOptimizer, stopAfter, totalSteps);
+        var resumedOptimizer = MakeOptimizer(kind, resumed, schedule ? lr : 0.999);
+        var resumedSchedule = schedule ? new StepLR(resumedOptimizer, stepSize: 3, gamma: 0.5) : null;
+        var loaded = Checkpoint.Load(path, resumed, resumedOptimizer);
+        Assert.True(loaded.OptimizerLoaded);
+        if (resumedSchedule is not null)
+        {
+            resumedSchedule.LastEpoch = int.Parse(loaded.Metadata["epoch"], System.Globalization.CultureInfo.InvariantCulture);
+        }
+        var resumedLosses = TrainSteps(resumed, resumedOptimizer, stopAfter, totalSteps, resumedSchedule);
 
         Assert.Equal(straightLosses.Select(BitConverter.SingleToInt32Bits), firstLosses.Concat(resumedLosses).Select(BitConverter.SingleToInt32Bits));
         StateAssert.Equal(straight.StateDict(), resumed.StateDict());
         StateAssert.Equal(straightOptimizer.StateDict(), resumedOptimizer.StateDict());
+        Assert.Equal(straightOptimizer.LearningRate, resumedOptimizer.LearningRate);
         Assert.Equal(totalSteps, ((BatchNorm1d)resumed.Features[1]).NumBatchesTracked);
     }
 
-    /// <summary>Steps [from, to) of a deterministic regression run: batch k of a fixed data set, mean squared error.</summary>
-    private static List<float> TrainSteps(Net model, TestOptimizer optimizer, int from, int to)
+    [Fact]
+    public void Resuming_without_the_optimizer_state_diverges()
+    {
+        // The control for the test above: the comparison is sharp enough to see a missing momentum buffer.
+        var straight = new Net(new Generator(12));
+        var straightLosses = TrainSteps(straight, MakeOptimizer("sgd", straight, 0.05), 0, 6);
+        var first = new Net(new Generator(12));
+        TrainSteps(first, MakeOptimizer("sgd", first, 0.05), 0, 3);
+        var resumed = new Net(new Generator(1));
+        resumed.LoadStateDict(first.StateDict());
+        var optimizer = MakeOptimizer("sgd", resumed, 0.05);
+        var resumedLosses = TrainSteps(resumed, optimizer, 3, 6);
+        Assert.NotEqual(straightLosses[3..], resumedLosses);
+    }
+
+    /// <summary>
+    /// Steps [from, to) of a deterministic regression run: batch k of a fixed data set, mean squared error; one
+    /// schedule epoch per step; without a schedule the learning rate is halved by hand after step 2.
+    /// </summary>
+    private static List<float> TrainSteps(Net model, Optimizer optimizer, int from, int to, LRScheduler? schedule = null)
     {
         var generator = new Generator(2024);
         var inputs = Tensor.Randn(generator, 32, 3);
@@ -297,10 +382,18 @@ public class CheckpointTests
             int start = step % 4 * 8;
             var error = model.Forward(inputs.Slice(start, 8)) - targets.Slice(start, 8);
             var loss = (error * error).Mean();
-            model.ZeroGrad();
+            optimizer.ZeroGrad();
             loss.Backward();
             optimizer.Step();
             losses.Add(loss.Item());
+            if (schedule is not null)
+            {
+                schedule.Step();
+            }
+            else if (step == 2)
+            {
+                optimizer.LearningRate *= 0.5;
+            }
         }
         return losses;
     }

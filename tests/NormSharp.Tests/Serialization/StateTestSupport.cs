@@ -1,6 +1,5 @@
 using NormSharp.Autograd;
 using NormSharp.Nn;
-using NormSharp.Serialization;
 
 namespace NormSharp.Tests.Serialization;
 
@@ -68,120 +67,6 @@ internal sealed class Net : Module
     public Linear Head { get; }
 
     public override Tensor Forward(Tensor input) => Head.Forward(Features.Forward(input));
-}
-
-/// <summary>
-/// Test-only SGD with momentum and Adam implementing <see cref="IStateful"/> with the key layout the
-/// library's optimizers use (state.{i}.momentum_buffer, state.{i}.exp_avg, state.{i}.exp_avg_sq,
-/// state.{i}.step), so that checkpoints can be tested independently of the Optim folder.
-/// </summary>
-internal sealed class TestOptimizer(IEnumerable<Parameter> parameters, bool adam, float learningRate) : IStateful
-{
-    private readonly List<Parameter> parameters = [.. parameters];
-    private readonly Dictionary<int, float[]> first = [];
-    private readonly Dictionary<int, float[]> second = [];
-    private readonly Dictionary<int, long> steps = [];
-
-    public void Step()
-    {
-        for (int i = 0; i < parameters.Count; i++)
-        {
-            var p = parameters[i];
-            if (p.Grad is null)
-            {
-                continue;
-            }
-            var grad = p.Grad.ToArray();
-            var value = p.AsSpan();
-            long step = steps[i] = steps.GetValueOrDefault(i) + 1;
-            if (!adam)
-            {
-                // PyTorch SGD, momentum 0.9, dampening 0: buf = grad at the first step, then 0.9 buf + grad.
-                if (!first.TryGetValue(i, out var buffer))
-                {
-                    first[i] = buffer = (float[])grad.Clone();
-                }
-                else
-                {
-                    for (int j = 0; j < grad.Length; j++)
-                    {
-                        buffer[j] = 0.9f * buffer[j] + grad[j];
-                    }
-                }
-                for (int j = 0; j < grad.Length; j++)
-                {
-                    value[j] -= learningRate * buffer[j];
-                }
-                continue;
-            }
-            var m = first.TryGetValue(i, out var m0) ? m0 : first[i] = new float[grad.Length];
-            var v = second.TryGetValue(i, out var v0) ? v0 : second[i] = new float[grad.Length];
-            double correction1 = 1 - Math.Pow(0.9, step), correction2 = 1 - Math.Pow(0.999, step);
-            for (int j = 0; j < grad.Length; j++)
-            {
-                m[j] = 0.9f * m[j] + 0.1f * grad[j];
-                v[j] = 0.999f * v[j] + 0.001f * grad[j] * grad[j];
-                value[j] -= (float)(learningRate * (m[j] / correction1) / (Math.Sqrt(v[j] / correction2) + 1e-8));
-            }
-        }
-    }
-
-    public Dictionary<string, Tensor> StateDict()
-    {
-        var state = new Dictionary<string, Tensor>(StringComparer.Ordinal);
-        foreach (var (i, step) in steps)
-        {
-            int[] shape = parameters[i].Shape;
-            if (adam)
-            {
-                state[$"state.{i}.exp_avg"] = Tensor.FromArray(first[i], shape);
-                state[$"state.{i}.exp_avg_sq"] = Tensor.FromArray(second[i], shape);
-                state[$"state.{i}.step"] = new Int64Scalar(step);
-            }
-            else
-            {
-                state[$"state.{i}.momentum_buffer"] = Tensor.FromArray(first[i], shape);
-            }
-        }
-        return state;
-    }
-
-    public void LoadStateDict(IReadOnlyDictionary<string, Tensor> state)
-    {
-        first.Clear();
-        second.Clear();
-        steps.Clear();
-        foreach (var (key, value) in state)
-        {
-            var parts = key.Split('.');
-            if (parts.Length != 3 || parts[0] != "state" || !int.TryParse(parts[1], out int i) || i < 0 || i >= parameters.Count)
-            {
-                throw new ArgumentException($"Unexpected optimizer state key \"{key}\".", nameof(state));
-            }
-            if ((parts[2] == "momentum_buffer") == adam)
-            {
-                throw new ArgumentException($"Optimizer state key \"{key}\" belongs to another optimizer.", nameof(state));
-            }
-            switch (parts[2])
-            {
-                case "momentum_buffer":
-                    first[i] = value.ToArray();
-                    steps[i] = 1;
-                    break;
-                case "exp_avg":
-                    first[i] = value.ToArray();
-                    break;
-                case "exp_avg_sq":
-                    second[i] = value.ToArray();
-                    break;
-                case "step":
-                    steps[i] = ((Int64Scalar)value).Value;
-                    break;
-                default:
-                    throw new ArgumentException($"Unexpected optimizer state key \"{key}\".", nameof(state));
-            }
-        }
-    }
 }
 
 internal static class StateAssert
