@@ -13,7 +13,8 @@ namespace NormSharp.Serialization;
 /// Layout of the file: module entries under their PyTorch keys (<c>0.weight</c>,
 /// <c>features.1.num_batches_tracked</c>), so that other tools read them as an ordinary safetensors
 /// state dict; optimizer entries under <see cref="OptimizerPrefix"/> (<c>optimizer.state.0.exp_avg</c>).
-/// Float state is F32 (bit for bit); integer state (<see cref="Int64Scalar"/>) is I64 of shape [].
+/// Float state is F32 (bit for bit); integer state (<see cref="Int64Scalar"/>) is I64 of shape []. An
+/// optimizer's step counts are whatever its state dict holds (float32 scalars, as in PyTorch: exact to 2^24).
 /// Metadata keys starting with <c>normsharp.</c> are reserved: <see cref="FormatKey"/>, and with optimizer
 /// state <see cref="OptimizerKey"/> (the optimizer's type name) and <see cref="LearningRateKey"/> (its current
 /// learning rate, round-trip exact; restored on load as PyTorch's <c>load_state_dict</c> restores
