@@ -16,11 +16,12 @@ internal static class Differential
     /// </summary>
     public static void ForwardBackward(
         OracleCase check, Inputs inputs, Tensor[] leaves, string[] names,
-        Func<Tensor[], Tensor> normSharp, Func<TorchTensor[], TorchTensor> libTorch,
-        ScalarType oracleType = ScalarType.Float32)
+        Func<Tensor[], Tensor> normSharp, Func<TorchTensor[], TorchTensor> libTorch)
     {
         using var scope = NewDisposeScope();
-        var torchLeaves = leaves.Select(t => LibTorch.From(t, t.RequiresGrad, oracleType)).ToArray();
+        // The asserted reference in float64, and the same computation in float32 for the report.
+        var torchLeaves = leaves.Select(t => LibTorch.From(t, t.RequiresGrad, OracleCase.OracleType)).ToArray();
+        var float32Leaves = leaves.Select(t => LibTorch.From(t, t.RequiresGrad, ScalarType.Float32)).ToArray();
         foreach (var leaf in leaves)
         {
             leaf.Grad = null;
@@ -28,7 +29,8 @@ internal static class Differential
 
         var output = normSharp(leaves);
         var expected = libTorch(torchLeaves);
-        check.Close("output", output, expected);
+        var float32 = libTorch(float32Leaves);
+        check.Close("output", output, expected, float32);
 
         if (!leaves.Any(t => t.RequiresGrad))
         {
@@ -36,12 +38,13 @@ internal static class Differential
         }
         var upstream = inputs.Randn(output.Shape);
         output.Backward(upstream);
-        expected.backward([LibTorch.From(upstream, dtype: oracleType)]);
+        expected.backward([LibTorch.From(upstream, dtype: OracleCase.OracleType)]);
+        float32.backward([LibTorch.From(upstream, dtype: ScalarType.Float32)]);
         for (int i = 0; i < leaves.Length; i++)
         {
             if (leaves[i].RequiresGrad)
             {
-                check.Close("grad " + names[i], leaves[i].Grad, torchLeaves[i].grad);
+                check.Close("grad " + names[i], leaves[i].Grad, torchLeaves[i].grad, float32Leaves[i].grad);
             }
         }
     }

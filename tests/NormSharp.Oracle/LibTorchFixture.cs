@@ -39,7 +39,7 @@ public sealed class LibTorchFixture : IDisposable
         text.Append(CultureInfo.InvariantCulture,
             $"NormSharp.Oracle: {ErrorLog.TotalCases} differential cases in {clock.Elapsed.TotalSeconds:F1} s; ");
         text.Append(CultureInfo.InvariantCulture,
-            $"tolerance |NormSharp - libtorch| <= {OracleCase.Tolerance:G} * max(1, |libtorch|)").AppendLine();
+            $"per tensor max |NormSharp - libtorch| <= {OracleCase.Tolerance:G} * max(1, max |libtorch|), libtorch in {OracleCase.OracleType}").AppendLine();
         text.Append(ErrorLog.Format());
         diagnostics.OnMessage(new DiagnosticMessage(text.ToString()));
         try
