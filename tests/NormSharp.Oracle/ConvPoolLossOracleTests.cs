@@ -13,9 +13,10 @@ namespace NormSharp.Oracle;
 /// <remarks>
 /// The float32 figure the suite reports for Conv2d is large (order 1) on the AMD EPYC machines this runs on:
 /// libtorch's float32 convolution goes through oneDNN, whose backward-data kernel there returns wrong, run-to-run
-/// different input gradients (sometimes NaN) for stride-1 convolutions such as [2, 3, 8, 8] with a 3×3 kernel.
+/// different input gradients for stride-1 convolutions such as [2, 3, 8, 8] with a 3×3 kernel (conv_transpose2d,
+/// the same kernel, once returned NaN).
 /// Setting ONEDNN_MAX_CPU_ISA=SSE41 makes them correct again; float64 does not use oneDNN and agrees with
-/// NormSharp to 1e-7. This is one more reason the asserted reference is float64 (see <see cref="OracleCase"/>).
+/// NormSharp to better than 1e-6. This is one more reason the asserted reference is float64 (see <see cref="OracleCase"/>).
 /// </remarks>
 [Collection(LibTorchCollection.Name)]
 public class ConvPoolLossOracleTests
