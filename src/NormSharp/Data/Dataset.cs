@@ -117,6 +117,18 @@ public sealed class Dataset
     public static Dataset FromIdx(Stream images, Stream labels, string imagesName = "images", string labelsName = "labels", float mean = 0f, float std = 1f) =>
         FromIdx(IdxReader.ReadImages(images, imagesName), IdxReader.ReadLabels(labels, labelsName), imagesName, labelsName, mean, std);
 
+    /// <summary>
+    /// A data set of shape [N, 1, rows, columns] from images and labels already read, standardized as
+    /// (pixel / 255 - <paramref name="mean"/>) / <paramref name="std"/>.
+    /// </summary>
+    /// <exception cref="InvalidDataException">The image and label counts differ.</exception>
+    public static Dataset FromImages(IdxImages images, int[] labels, float mean = 0f, float std = 1f)
+    {
+        ArgumentNullException.ThrowIfNull(images);
+        ArgumentNullException.ThrowIfNull(labels);
+        return FromIdx(images, labels, "images", "labels", mean, std);
+    }
+
     private static Dataset FromIdx(IdxImages images, int[] labels, string imagesName, string labelsName, float mean, float std)
     {
         if (!(std > 0) || !float.IsFinite(std) || !float.IsFinite(mean))

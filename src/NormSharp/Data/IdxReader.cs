@@ -23,6 +23,33 @@ public sealed record IdxImages(int Count, int Rows, int Columns, byte[] Pixels)
         }
         return result;
     }
+
+    /// <summary>Mean and standard deviation (population) of all pixels on the [0, 1] scale, accumulated in double.</summary>
+    public (double Mean, double Std) PixelStatistics()
+    {
+        if (Pixels.Length == 0)
+        {
+            return (0, 0);
+        }
+        // Bytes take 256 values: a histogram gives exact sums with no cancellation.
+        Span<long> histogram = stackalloc long[256];
+        foreach (byte p in Pixels)
+        {
+            histogram[p]++;
+        }
+        double sum = 0;
+        for (int v = 0; v < 256; v++)
+        {
+            sum += histogram[v] * (v / 255.0);
+        }
+        double mean = sum / Pixels.Length, squares = 0;
+        for (int v = 0; v < 256; v++)
+        {
+            double d = v / 255.0 - mean;
+            squares += histogram[v] * d * d;
+        }
+        return (mean, Math.Sqrt(squares / Pixels.Length));
+    }
 }
 
 /// <summary>
