@@ -93,10 +93,13 @@ internal static class CommonOptions
     }
 
     /// <summary>Loads the data with a spinner and prints which source was used.</summary>
-    public static LoadedData LoadData(IAnsiConsole console, string? dataDirectory)
+    public static LoadedData LoadData(IAnsiConsole console, string? dataDirectory, LoadedData? preloaded = null)
     {
-        LoadedData? data = null;
-        console.Status().Start("Loading data ...", _ => data = DataSource.Load(dataDirectory));
+        LoadedData? data = preloaded;
+        if (data is null)
+        {
+            console.Status().Start("Loading data ...", _ => data = DataSource.Load(dataDirectory));
+        }
         console.MarkupLine($"[bold]Data:[/] {Markup.Escape(data!.Description)}");
         return data;
     }

@@ -9,7 +9,7 @@ namespace NormSharp.Cli;
 /// <summary>Settings of <c>normsharp compare</c>.</summary>
 internal sealed record CompareSettings(
     ModelKind Model, NormKind[] Norms, OptimizerKind Optimizer, int Epochs, int BatchSize, double LearningRate,
-    double Momentum, double WeightDecay, int Seed, string? DataDirectory, string? OutputDirectory, int? TrainLimit, int EvalSamples = 2000);
+    double Momentum, double WeightDecay, int Seed, string? DataDirectory, string? OutputDirectory, int? TrainLimit, int EvalSamples = 2000, LoadedData? Preloaded = null);
 
 /// <summary>
 /// <c>normsharp compare --norm batch,layer,group,none</c>: trains the same network (same seed, same
@@ -54,7 +54,7 @@ internal static class CompareCommand
     public static (List<RunResult> Results, OutputFolder Folder) Execute(CompareSettings settings, IAnsiConsole console, CancellationToken cancellation = default)
     {
         TrainCommand.Validate(settings.Epochs, settings.BatchSize, settings.LearningRate);
-        var loaded = CommonOptions.LoadData(console, settings.DataDirectory);
+        var loaded = CommonOptions.LoadData(console, settings.DataDirectory, settings.Preloaded);
         var train = settings.TrainLimit is int limit ? loaded.Train.Take(limit) : loaded.Train;
         var evalSet = loaded.Test.Take(settings.EvalSamples);
         int stepsPerEpoch = train.Count / settings.BatchSize;

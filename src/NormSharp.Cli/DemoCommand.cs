@@ -8,7 +8,8 @@ using Spectre.Console;
 namespace NormSharp.Cli;
 
 /// <summary>Settings of one demo run.</summary>
-internal sealed record DemoSettings(DemoBudget Budget, string? OutputDirectory, string? DataDirectory, int Seed);
+/// <param name="Preloaded">Data already in memory (tests); null to resolve --data / Debian / embedded.</param>
+internal sealed record DemoSettings(DemoBudget Budget, string? OutputDirectory, string? DataDirectory, int Seed, LoadedData? Preloaded = null);
 
 /// <summary>
 /// <c>normsharp demo</c>: the batch norm paper's experiments on Fashion-MNIST, with progress bars,
@@ -48,7 +49,7 @@ internal static class DemoCommand
         var clock = Stopwatch.StartNew();
         var budget = settings.Budget;
         console.Write(new Rule("[bold]NormSharp demo[/]: batch normalization (Ioffe & Szegedy, 2015) on Fashion-MNIST").LeftJustified());
-        var loaded = CommonOptions.LoadData(console, settings.DataDirectory);
+        var loaded = CommonOptions.LoadData(console, settings.DataDirectory, settings.Preloaded);
         var folder = OutputFolder.Create(settings.OutputDirectory, DateTime.Now);
         var train = budget.TrainSamples is int limit ? loaded.Train.Take(limit) : loaded.Train;
         var data = new ExperimentData(train, loaded.Test, loaded.Test.Take(budget.EvalSamples), loaded.Test.Take(budget.ProbeSamples));

@@ -10,7 +10,7 @@ namespace NormSharp.Cli;
 /// <summary>Settings of <c>normsharp train</c>.</summary>
 internal sealed record TrainSettings(
     ModelKind Model, NormKind Norm, OptimizerKind Optimizer, int Epochs, int BatchSize, double LearningRate,
-    double Momentum, double WeightDecay, int Seed, string? DataDirectory, string? OutputDirectory, int? TrainLimit);
+    double Momentum, double WeightDecay, int Seed, string? DataDirectory, string? OutputDirectory, int? TrainLimit, LoadedData? Preloaded = null);
 
 /// <summary>
 /// <c>normsharp train</c>: trains one network, printing loss and accuracy after every epoch, and
@@ -53,7 +53,7 @@ internal static class TrainCommand
     public static (RunResult Result, OutputFolder Folder) Execute(TrainSettings settings, IAnsiConsole console, CancellationToken cancellation = default)
     {
         Validate(settings.Epochs, settings.BatchSize, settings.LearningRate);
-        var loaded = CommonOptions.LoadData(console, settings.DataDirectory);
+        var loaded = CommonOptions.LoadData(console, settings.DataDirectory, settings.Preloaded);
         var train = settings.TrainLimit is int limit ? loaded.Train.Take(limit) : loaded.Train;
         int stepsPerEpoch = train.Count / settings.BatchSize;
         var spec = new RunSpec($"{Choices.Name(settings.Model)}, {Choices.Label(settings.Norm)}", settings.Model, settings.Norm, settings.Optimizer,

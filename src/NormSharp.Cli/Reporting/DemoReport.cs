@@ -261,7 +261,7 @@ internal static class DemoReport
             (int, null) => "",
             _ => "",
         };
-        yield return $"Paper MLP, steps to {Percent(target)} test accuracy: with batch norm {StepsTo(mlp.WithBatchNorm, target)}, without {StepsTo(mlp.WithoutNorm, target)}{ratio}.";
+        yield return $"Paper MLP, steps to {Percent(target)} test accuracy: with batch norm {StepsTo(mlp.WithBatchNorm, target)}, without batch norm {StepsTo(mlp.WithoutNorm, target)}{ratio}.";
         yield return $"Paper MLP, final test accuracy after {mlp.WithBatchNorm.StepsDone:N0} / {mlp.WithoutNorm.StepsDone:N0} steps: " +
             $"with batch norm **{F3(mlp.WithBatchNorm.FinalTestAccuracy)}**, without **{F3(mlp.WithoutNorm.FinalTestAccuracy)}**.";
         var sweep = results.Sweep;
@@ -282,7 +282,7 @@ internal static class DemoReport
     private static double Score(double accuracy) => double.IsFinite(accuracy) ? accuracy : -1;
 
     private static string StepsTo(RunResult run, double target) =>
-        run.StepsToAccuracy(target) is int s ? s.ToString("N0", CultureInfo.InvariantCulture) : $"not reached ({run.StepsDone:N0} steps)";
+        run.StepsToAccuracy(target) is int s ? s.ToString("N0", CultureInfo.InvariantCulture) : $"not reached in {run.StepsDone:N0} steps";
 
     public static string F1(double value) => double.IsFinite(value) ? value.ToString("0.0", CultureInfo.InvariantCulture) : "n/a";
 
