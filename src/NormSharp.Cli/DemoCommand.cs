@@ -52,9 +52,10 @@ internal static class DemoCommand
         var loaded = CommonOptions.LoadData(console, settings.DataDirectory, settings.Preloaded);
         var folder = OutputFolder.Create(settings.OutputDirectory, DateTime.Now);
         var train = budget.TrainSamples is int limit ? loaded.Train.Take(limit) : loaded.Train;
-        var data = new ExperimentData(train, loaded.Test, loaded.Test.Take(budget.EvalSamples), loaded.Test.Take(budget.ProbeSamples));
+        var test = budget.TestSamples is int testLimit ? loaded.Test.Take(testLimit) : loaded.Test;
+        var data = new ExperimentData(train, test, test.Take(budget.EvalSamples), test.Take(budget.ProbeSamples));
         console.MarkupLine($"[bold]Budget:[/] {budget.Name}, at most {budget.TotalSeconds:0} s of training on {Environment.ProcessorCount} cores " +
-            $"({train.Count:N0} training images; paper MLP {budget.MlpSteps:N0} steps per run, {budget.SweepLearningRates.Length} learning rates × 2 × {budget.SweepSteps:N0} steps, CNN {budget.CnnSteps:N0} steps)");
+            $"({train.Count:N0} training and {test.Count:N0} test images; paper MLP {budget.MlpSteps:N0} steps per run, {budget.SweepLearningRates.Length} learning rates × 2 × {budget.SweepSteps:N0} steps, CNN {budget.CnnSteps:N0} steps)");
         console.MarkupLine($"[bold]Output:[/] {Markup.Escape(folder.Path)}");
 
         var time = new TimeBudget(budget.TotalSeconds);
@@ -84,7 +85,7 @@ internal static class DemoCommand
             }
         });
 
-        var results = new DemoResults(loaded.Description, budget, settings.Seed, train.Count, loaded.Test.Count, mlp!, sweep!, cnn, cnnSkipped, 0);
+        var results = new DemoResults(loaded.Description, budget, settings.Seed, train.Count, test.Count, mlp!, sweep!, cnn, cnnSkipped, 0);
         console.Status().Start("Writing figures and report ...", _ => DemoReport.WriteAll(folder, results with { TotalSeconds = clock.Elapsed.TotalSeconds }));
         PrintSummary(console, results, folder, clock.Elapsed);
         return folder;

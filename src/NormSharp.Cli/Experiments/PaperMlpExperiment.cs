@@ -40,11 +40,11 @@ internal static class PaperMlpExperiment
         int steps = budget.MlpSteps;
         // The slower model (with BN) runs first; the other then takes no more steps than it managed.
         var bnTrace = new PercentileTrace();
-        var bn = Trainer.Run(Spec("paper MLP, batch norm", NormKind.Batch, budget, seed), data.Train, data.Test, data.EvalSet, steps, budget.MlpEvalEvery,
+        var bn = Trainer.Run(Spec("paper MLP, batch norm", NormKind.Batch, budget, seed), data.Train, data.Test, data.EvalSet, steps, budget.MlpEval,
             TimeBudget.RunDeadline(stageDeadline, 2), batchNormProgress.Observer((p, m) => Record(bnTrace, p, m, data.Probe)), cancellation);
         batchNormProgress.Complete(bn);
         var noTrace = new PercentileTrace();
-        var none = Trainer.Run(Spec("paper MLP, no norm", NormKind.None, budget, seed), data.Train, data.Test, data.EvalSet, Math.Min(steps, bn.StepsDone), budget.MlpEvalEvery,
+        var none = Trainer.Run(Spec("paper MLP, no norm", NormKind.None, budget, seed), data.Train, data.Test, data.EvalSet, Math.Min(steps, bn.StepsDone), budget.MlpEval,
             TimeBudget.RunDeadline(stageDeadline, 1), noNormProgress.Observer((p, m) => Record(noTrace, p, m, data.Probe)), cancellation);
         noNormProgress.Complete(none);
         return new PaperMlpResult(bn, none, bnTrace, noTrace, Unit);
