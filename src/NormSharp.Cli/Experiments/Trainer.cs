@@ -108,10 +108,17 @@ internal static class Trainer
         var trainClock = new Stopwatch();
         double lossSum = 0;
         int correct = 0, seen = 0, batchesSinceEval = 0;
+        bool separateFinal = !ReferenceEquals(evalSet, test);
+        // The evaluations still owed after training stops (the last curve point, the whole test set), so that
+        // the run stops early enough to finish them by the deadline.
+        var owedAfterStop = TimeSpan.Zero;
 
         void Evaluate(int step)
         {
+            var evalClock = Stopwatch.StartNew();
             var (accuracy, loss) = Evaluation.Accuracy(model, evalSet);
+            var evalTime = evalClock.Elapsed;
+            owedAfterStop = evalTime * (1 + (separateFinal ? (double)test.Count / Math.Max(1, evalSet.Count) : 0));
             var point = new EvalPoint(step, (double)step / loader.Count,
                 batchesSinceEval > 0 ? lossSum / batchesSinceEval : double.NaN,
                 seen > 0 ? (double)correct / seen : double.NaN, accuracy, loss);
@@ -136,7 +143,7 @@ internal static class Trainer
                 {
                     break;
                 }
-                if ((deadline is { } end && DateTime.UtcNow >= end) || cancellation.IsCancellationRequested)
+                if ((deadline is { } end && DateTime.UtcNow + owedAfterStop >= end) || cancellation.IsCancellationRequested)
                 {
                     result.StoppedByBudget = true;
                     break;
@@ -170,7 +177,7 @@ internal static class Trainer
         }
         result.StepsDone = step;
         result.TrainSeconds = trainClock.Elapsed.TotalSeconds;
-        (result.FinalTestAccuracy, result.FinalTestLoss) = ReferenceEquals(evalSet, test) ? (result.Points[^1].TestAccuracy, result.Points[^1].TestLoss) : Evaluation.Accuracy(model, test);
+        (result.FinalTestAccuracy, result.FinalTestLoss) = separateFinal ? Evaluation.Accuracy(model, test) : (result.Points[^1].TestAccuracy, result.Points[^1].TestLoss);
         result.TotalSeconds = total.Elapsed.TotalSeconds;
         return result;
     }
