@@ -97,10 +97,12 @@ internal static class TrainCommand
     }
 
     /// <summary>
-    /// INTEGRATION POINT (checkpoints): the checkpoint API is being written on another branch. When
-    /// it lands, save <paramref name="model"/> here to <c>model.ckpt</c> in the output folder (through
-    /// <see cref="OutputFolder.Write"/>, which renames a finished temporary file into place), and add
-    /// <c>--resume PATH</c> to <see cref="Create"/>, loading before <c>Trainer.Run</c>.
+    /// INTEGRATION POINT (checkpoints): the checkpoint API is being written on branch `ckpt`
+    /// (<c>NormSharp.Serialization.Checkpoint.Save(path, module, optimizer, metadata)</c>, atomic). When it
+    /// lands: save <paramref name="model"/> here as <c>model.safetensors</c> in the output folder (add the
+    /// name to <see cref="OutputFolder.Files"/>), have <c>Trainer.Run</c> return its optimizer too so its
+    /// state is saved, and add <c>--resume PATH</c> to <see cref="Create"/>, calling
+    /// <c>Checkpoint.Load(path, model, optimizer)</c> before training.
     /// </summary>
     private static void SaveCheckpoint(Sequential model, OutputFolder folder, IAnsiConsole console)
     {

@@ -12,6 +12,13 @@ internal static class Plots
     public const int Width = 900;
     public const int Height = 560;
 
+    /// <summary>
+    /// The font family of every text element. SkiaSharp's self-contained Linux build has no fontconfig,
+    /// so a family is found by name only after its files are registered; DejaVu Sans ships with Debian
+    /// and Ubuntu (fonts-dejavu-core). Without it, ScottPlot's default font is used.
+    /// </summary>
+    private static readonly string FontName = RegisterSansFont();
+
     /// <summary>A color per normalization, the same in every figure (batch norm blue, no norm red).</summary>
     public static Color ColorOf(NormKind norm) => norm switch
     {
@@ -147,10 +154,27 @@ internal static class Plots
         plot.XLabel(xLabel, size: 15);
         plot.YLabel(yLabel, size: 15);
         // After the labels, so that every text element (titles included) takes the sans-serif font.
-        plot.Font.Set(Fonts.Sans);
+        plot.Font.Set(FontName);
         plot.Axes.Bottom.TickLabelStyle.FontSize = 13;
         plot.Axes.Left.TickLabelStyle.FontSize = 13;
         plot.Legend.FontSize = 13;
+    }
+
+    private static string RegisterSansFont()
+    {
+        const string family = "DejaVu Sans";
+        string[] folders = ["/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/dejavu", "/usr/share/fonts/TTF"];
+        foreach (var folder in folders)
+        {
+            string regular = Path.Combine(folder, "DejaVuSans.ttf"), bold = Path.Combine(folder, "DejaVuSans-Bold.ttf");
+            if (File.Exists(regular))
+            {
+                Fonts.AddFontFile(family, regular, bold: false, italic: false);
+                Fonts.AddFontFile(family, File.Exists(bold) ? bold : regular, bold: true, italic: false);
+                return family;
+            }
+        }
+        return Fonts.Default;
     }
 
     private static void AddLines(Plot plot, IEnumerable<Series> series)
