@@ -59,6 +59,15 @@ public class AutogradTests
     }
 
     [Fact]
+    public void Backward_on_non_scalar_names_expected_and_actual()
+    {
+        var y = GradCheck.RandomLeaf(1, 4, 2) * 3f;
+        var ex = Assert.Throws<InvalidOperationException>(() => y.Backward());
+        Assert.Contains("one-element", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("[4, 2]", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Broadcast_arithmetic_gradients_match_finite_differences()
     {
         var a = GradCheck.RandomLeaf(1, 2, 3, 4);

@@ -1,0 +1,174 @@
+using NormSharp.Autograd;
+using NormSharp.Kernels;
+
+namespace NormSharp.Functional;
+
+/// <summary>
+/// Batch normalization as one fused autograd op: inputs (input, weight?, bias?), output y.
+/// The backward is the closed form of docs/derivations/batchnorm.md, not a composition of primitive ops;
+/// in training the statistics depend on the input, in evaluation (running statistics) they are constants.
+/// Keeps the input, the per-channel mean and invStd (double) and the weight: exactly what the backward reads.
+/// </summary>
+internal sealed class BatchNormFunction : Function
+{
+    private Tensor input = null!;
+    private Tensor? weight;
+    private double[] mean = [];
+    private double[] invStd = [];
+    private bool training;
+    private int outer, channels, inner;
+    private int weightIndex = -1, biasIndex = -1;
+
+    public override string Name => "BatchNorm";
+
+    /// <summary>
+    /// Normalizes the [outer, channels, inner] view of <paramref name="input"/> per channel. Training: batch
+    /// statistics, and the running statistics (when given) move with factor <paramref name="momentum"/>.
+    /// Otherwise: the running statistics. Arguments are validated by the caller.
+    /// </summary>
+    public Tensor Forward(
+        Tensor input, Tensor? weight, Tensor? bias, Tensor? runningMean, Tensor? runningVar,
+        bool training, double momentum, double eps, int outer, int channels, int inner)
+    {
+        this.input = input;
+        this.weight = weight;
+        this.training = training;
+        (this.outer, this.channels, this.inner) = (outer, channels, inner);
+        mean = new double[channels];
+        invStd = new double[channels];
+        var output = Tensor.Zeros(input.Shape);
+        ReadOnlySpan<float> w = weight is null ? default : weight.Data;
+        ReadOnlySpan<float> b = bias is null ? default : bias.Data;
+        if (training)
+        {
+            BatchNormReference.ForwardTraining(
+                input.Data, outer, channels, inner, w, b, eps, momentum,
+                runningMean is null ? default : runningMean.AsSpan(), runningVar is null ? default : runningVar.AsSpan(),
+                mean, invStd, output.AsSpan());
+        }
+        else
+        {
+            BatchNormReference.ForwardInference(
+                input.Data, outer, channels, inner, w, b, runningMean!.Data, runningVar!.Data, eps,
+                mean, invStd, output.AsSpan());
+        }
+        var inputs = new List<Tensor> { input };
+        if (weight is not null)
+        {
+            weightIndex = inputs.Count;
+            inputs.Add(weight);
+        }
+        if (bias is not null)
+        {
+            biasIndex = inputs.Count;
+            inputs.Add(bias);
+        }
+        return Record(output, [.. inputs]);
+    }
+
+    public override Tensor?[] Backward(Tensor gradOutput)
+    {
+        var gradients = new Tensor?[Inputs.Count];
+        var gradInput = NeedsInputGrad[0] ? Tensor.Zeros(input.Shape) : null;
+        var gradWeight = weightIndex >= 0 && NeedsInputGrad[weightIndex] ? Tensor.Zeros(channels) : null;
+        var gradBias = biasIndex >= 0 && NeedsInputGrad[biasIndex] ? Tensor.Zeros(channels) : null;
+        BatchNormReference.Backward(
+            input.Data, gradOutput.Data, outer, channels, inner,
+            weight is null ? default : weight.Data, mean, invStd, training,
+            gradInput is null ? default : gradInput.AsSpan(),
+            gradWeight is null ? default : gradWeight.AsSpan(),
+            gradBias is null ? default : gradBias.AsSpan());
+        gradients[0] = gradInput;
+        if (weightIndex >= 0)
+        {
+            gradients[weightIndex] = gradWeight;
+        }
+        if (biasIndex >= 0)
+        {
+            gradients[biasIndex] = gradBias;
+        }
+        return gradients;
+    }
+}
+
+/// <summary>
+/// Normalization with statistics per row and an affine step on a second view of the same data, as one fused
+/// autograd op with inputs (input, weight?, bias?): LayerNorm, GroupNorm, InstanceNorm (training) and RMSNorm.
+/// The compute is <see cref="RowNormReference"/>; backward in closed form (docs/derivations/layernorm.md).
+/// Keeps the input, the per-row mean and invStd (double) and the weight.
+/// </summary>
+internal sealed class RowNormFunction(NormStatistics statistics, string name) : Function
+{
+    private Tensor input = null!;
+    private Tensor? weight;
+    private int[] biasShape = [];
+    private double[] invStd = [];
+    private int rows, rowLength, affineOuter, affineChannels, affineInner;
+    private int weightIndex = -1, biasIndex = -1;
+
+    public override string Name => name;
+
+    /// <summary>Per-row mean (0 for <see cref="NormStatistics.MeanSquare"/>), after <see cref="Forward"/>.</summary>
+    public double[] Mean { get; private set; } = [];
+
+    /// <summary>Per-row biased variance (the mean square for <see cref="NormStatistics.MeanSquare"/>), after <see cref="Forward"/>.</summary>
+    public double[] Variance { get; private set; } = [];
+
+    /// <summary>Normalizes; the affine parameters have affineChannels elements. Arguments are validated by the caller.</summary>
+    public Tensor Forward(
+        Tensor input, Tensor? weight, Tensor? bias, double eps,
+        int rows, int rowLength, int affineOuter, int affineChannels, int affineInner)
+    {
+        this.input = input;
+        this.weight = weight;
+        biasShape = bias?.Shape ?? [];
+        (this.rows, this.rowLength) = (rows, rowLength);
+        (this.affineOuter, this.affineChannels, this.affineInner) = (affineOuter, affineChannels, affineInner);
+        Mean = new double[rows];
+        Variance = new double[rows];
+        invStd = new double[rows];
+        var output = Tensor.Zeros(input.Shape);
+        RowNormReference.Forward(
+            input.Data, rows, rowLength, affineOuter, affineChannels, affineInner,
+            weight is null ? default : weight.Data, bias is null ? default : bias.Data, eps, statistics,
+            Mean, Variance, invStd, output.AsSpan());
+
+        var inputs = new List<Tensor> { input };
+        if (weight is not null)
+        {
+            weightIndex = inputs.Count;
+            inputs.Add(weight);
+        }
+        if (bias is not null)
+        {
+            biasIndex = inputs.Count;
+            inputs.Add(bias);
+        }
+        return Record(output, [.. inputs]);
+    }
+
+    public override Tensor?[] Backward(Tensor gradOutput)
+    {
+        var gradients = new Tensor?[Inputs.Count];
+        var gradInput = NeedsInputGrad[0] ? Tensor.Zeros(input.Shape) : null;
+        // the parameters may be multi-dimensional (LayerNorm's normalizedShape); the kernel sees them flat
+        var gradWeight = weightIndex >= 0 && NeedsInputGrad[weightIndex] ? Tensor.Zeros(weight!.Shape) : null;
+        var gradBias = biasIndex >= 0 && NeedsInputGrad[biasIndex] ? Tensor.Zeros(biasShape) : null;
+        RowNormReference.Backward(
+            input.Data, gradOutput.Data, rows, rowLength, affineOuter, affineChannels, affineInner,
+            weight is null ? default : weight.Data, Mean, invStd, statistics,
+            gradInput is null ? default : gradInput.AsSpan(),
+            gradWeight is null ? default : gradWeight.AsSpan(),
+            gradBias is null ? default : gradBias.AsSpan());
+        gradients[0] = gradInput;
+        if (weightIndex >= 0)
+        {
+            gradients[weightIndex] = gradWeight;
+        }
+        if (biasIndex >= 0)
+        {
+            gradients[biasIndex] = gradBias;
+        }
+        return gradients;
+    }
+}
