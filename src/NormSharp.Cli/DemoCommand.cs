@@ -64,7 +64,6 @@ internal static class DemoCommand
         PaperMlpResult? mlp = null;
         SweepResult? sweep = null;
         RunResult? cnn = null;
-        string? cnnSkipped = null;
         Progress(console).Start(context =>
         {
             RunProgress Bar(string name, int steps) => new(context.AddTask(Markup.Escape(name), autoStart: true, maxValue: steps), name);
@@ -75,18 +74,10 @@ internal static class DemoCommand
 
             mlp = PaperMlpExperiment.Run(data, budget, settings.Seed, time.StageDeadline(mlpShare, mlpShare + sweepShare + cnnShare), bnBar, noneBar, cancellation);
             sweep = LearningRateSweep.Run(data, budget, settings.Seed, time.StageDeadline(sweepShare, sweepShare + cnnShare), sweepBars, cancellation);
-            try
-            {
-                cnn = CnnExperiment.Run(data, budget, settings.Seed, time.StageDeadline(cnnShare, cnnShare), cnnBar, cancellation);
-            }
-            catch (NotSupportedException ex)
-            {
-                cnnSkipped = ex.Message;
-                cnnBar.Skip(ex.Message);
-            }
+            cnn = CnnExperiment.Run(data, budget, settings.Seed, time.StageDeadline(cnnShare, cnnShare), cnnBar, cancellation);
         });
 
-        var results = new DemoResults(loaded.Description, budget, settings.Seed, train.Count, test.Count, mlp!, sweep!, cnn, cnnSkipped, 0);
+        var results = new DemoResults(loaded.Description, budget, settings.Seed, train.Count, test.Count, mlp!, sweep!, cnn!, 0);
         console.Status().Start("Writing figures and report ...", _ => DemoReport.WriteAll(folder, results with { TotalSeconds = clock.Elapsed.TotalSeconds }));
         PrintSummary(console, results, folder, clock.Elapsed);
         return folder;

@@ -17,11 +17,7 @@ public class DemoCommandTests
             var folder = DemoCommand.Execute(new DemoSettings(DemoBudget.Tiny, outDir, null, Seed: 3, TestConsole.Embedded), console);
             Assert.Equal(Path.GetFullPath(outDir), folder.Path);
 
-            // TEMPORARY until the stack branch lands: the CNN is skipped when Conv2d is missing.
-            bool cnn = !File.ReadAllText(Path.Combine(outDir, DemoReport.ReportMd)).Contains("Skipped: The CNN needs Conv2d", StringComparison.Ordinal);
-            string[] pngs = cnn
-                ? [DemoReport.MlpAccuracyPng, DemoReport.PercentilesPng, DemoReport.SweepPng, DemoReport.CnnPng]
-                : [DemoReport.MlpAccuracyPng, DemoReport.PercentilesPng, DemoReport.SweepPng];
+            string[] pngs = [DemoReport.MlpAccuracyPng, DemoReport.PercentilesPng, DemoReport.SweepPng, DemoReport.CnnPng];
             foreach (var png in pngs)
             {
                 var bytes = File.ReadAllBytes(Path.Combine(outDir, png));
@@ -31,11 +27,8 @@ public class DemoCommandTests
             AssertCsv(outDir, DemoReport.MlpAccuracyCsv, "run,model,norm,step,epoch,train_loss,train_accuracy,test_accuracy,test_loss", minRows: 2 * 5);
             AssertCsv(outDir, DemoReport.PercentilesCsv, "norm,step,p15,p50,p85", minRows: 2 * 5);
             AssertCsv(outDir, DemoReport.SweepCsv, "learning_rate,norm,steps,final_test_accuracy,final_test_loss", minRows: 4);
-            if (cnn)
-            {
-                AssertCsv(outDir, DemoReport.CnnCsv, "run,model,norm,step,epoch,train_loss,train_accuracy,test_accuracy,test_loss", minRows: 2);
-            }
-            AssertCsv(outDir, DemoReport.RunsCsv, "run,model,norm,optimizer,learning_rate,batch_size,steps,stopped_by_time_budget,steps_to_0.8,final_test_accuracy,final_test_loss,seconds_per_epoch,train_seconds,total_seconds", minRows: cnn ? 7 : 6);
+            AssertCsv(outDir, DemoReport.CnnCsv, "run,model,norm,step,epoch,train_loss,train_accuracy,test_accuracy,test_loss", minRows: 2);
+            AssertCsv(outDir, DemoReport.RunsCsv, "run,model,norm,optimizer,learning_rate,batch_size,steps,stopped_by_time_budget,steps_to_0.8,final_test_accuracy,final_test_loss,seconds_per_epoch,train_seconds,total_seconds", minRows: 7);
 
             var markdown = File.ReadAllText(Path.Combine(outDir, DemoReport.ReportMd));
             var html = File.ReadAllText(Path.Combine(outDir, DemoReport.ReportHtml));
@@ -43,7 +36,7 @@ public class DemoCommandTests
             {
                 Assert.Contains($"]({png})", markdown, StringComparison.Ordinal);
             }
-            Assert.Equal(pngs.Length, CountOf(html, "src=\"data:image/png;base64,"));
+            Assert.Equal(4, CountOf(html, "src=\"data:image/png;base64,"));
             Assert.Contains("embedded", markdown, StringComparison.Ordinal);
             Assert.Contains("steps to 80%", markdown, StringComparison.Ordinal);
 

@@ -1,26 +1,13 @@
+using NormSharp.Functional;
 using NormSharp.Nn;
+using NormSharp.Optim;
 
 namespace NormSharp.Cli.Experiments;
 
-/// <summary>An optimizer as the trainer sees it: one update from the parameters' gradients, and a learning rate.</summary>
-internal interface ITrainingOptimizer
-{
-    double LearningRate { get; set; }
-
-    void Step();
-
-    void ZeroGrad();
-}
-
 /// <summary>
-/// The one place where the CLI builds networks, losses and optimizers from the library's layers.
+/// The one place where the CLI builds networks, losses and optimizers from the library's layers, so
+/// that every command trains exactly the same architectures.
 /// </summary>
-/// <remarks>
-/// INTEGRATION POINT: until the `stack` (Conv2d, pooling, CrossEntropyLoss, Optim) and `norm`
-/// (BatchNorm1d/2d, LayerNorm, GroupNorm, InstanceNorm) branches land on main, the MLP pieces come
-/// from <see cref="Interim"/>; after the merge this file switches to the library types and
-/// Interim.cs is deleted.
-/// </remarks>
 internal static class Models
 {
     /// <summary>Builds <paramref name="model"/> with <paramref name="norm"/> before each activation; input is one sample shape, e.g. [1, 28, 28].</summary>
@@ -37,15 +24,15 @@ internal static class Models
     }
 
     /// <summary>Mean cross-entropy of <paramref name="logits"/> [N, classes] against class indices.</summary>
-    public static Tensor Loss(Tensor logits, int[] labels) => Interim.CrossEntropy(logits, labels);
+    public static Tensor Loss(Tensor logits, int[] labels) => F.CrossEntropy(logits, labels);
 
     /// <summary>Creates the optimizer; momentum applies to SGD only.</summary>
-    public static ITrainingOptimizer CreateOptimizer(OptimizerKind kind, IEnumerable<Parameter> parameters, double learningRate, double momentum = 0, double weightDecay = 0) =>
+    public static Optimizer CreateOptimizer(OptimizerKind kind, IEnumerable<Parameter> parameters, double learningRate, double momentum = 0, double weightDecay = 0) =>
         kind switch
         {
-            OptimizerKind.Sgd => new Interim.Sgd(parameters, learningRate, momentum, weightDecay),
-            OptimizerKind.Adam => new Interim.Adam(parameters, learningRate, weightDecay, decoupled: false),
-            _ => new Interim.Adam(parameters, learningRate, weightDecay, decoupled: true),
+            OptimizerKind.Sgd => new SGD(parameters, learningRate, momentum: momentum, weightDecay: weightDecay),
+            OptimizerKind.Adam => new Adam(parameters, learningRate, weightDecay: weightDecay),
+            _ => new AdamW(parameters, learningRate, weightDecay: weightDecay),
         };
 
     /// <summary>The index in <paramref name="model"/> of its last activation module, whose input the percentile plot follows.</summary>
@@ -79,18 +66,55 @@ internal static class Models
         return layers;
     }
 
+    /// <summary>Normalization of [N, features] activations.</summary>
     private static Module FullyConnectedNorm(NormKind norm, int features) => norm switch
     {
-        NormKind.Batch => new Interim.BatchNorm1d(features),
-        NormKind.Layer => new Interim.LayerNorm(features),
-        NormKind.Instance => throw new ArgumentException(
+        NormKind.Batch => new BatchNorm1d(features),
+        NormKind.Layer => new LayerNorm([features]),
+        NormKind.Group => new GroupNorm(GroupCount(features), features),
+        _ => throw new ArgumentException(
             "Instance norm normalizes each channel over its spatial positions; a fully connected layer has none. Use --model cnn."),
-        _ => throw new NotSupportedException($"{Choices.Label(norm)} lands with the norm branch (not merged yet)."),
     };
 
+    /// <summary>Normalization of [N, channels, height, width] feature maps; layer norm covers (C, H, W), as GroupNorm with one group.</summary>
+    private static Module ConvolutionNorm(NormKind norm, int channels, int height, int width) => norm switch
+    {
+        NormKind.Batch => new BatchNorm2d(channels),
+        NormKind.Layer => new LayerNorm([channels, height, width]),
+        NormKind.Group => new GroupNorm(GroupCount(channels), channels),
+        _ => new InstanceNorm2d(channels, affine: true),
+    };
+
+    /// <summary>The largest of 8, 4, 2, 1 groups that divides <paramref name="channels"/> (GroupNorm's paper uses 32 for wide layers; ours are narrow).</summary>
+    private static int GroupCount(int channels) => new[] { 8, 4, 2, 1 }.First(g => channels % g == 0);
+
+    /// <summary>
+    /// conv 3×3 (32, padding 1) → norm → ReLU → max pool 2 → conv 3×3 (64, padding 1) → norm → ReLU → max pool 2
+    /// → flatten → Linear(64·H/4·W/4, 128) → ReLU → Linear(128, classes). The convolutions keep their bias only without normalization.
+    /// </summary>
     private static Sequential Cnn(int[] sampleShape, int classCount, NormKind norm, Generator generator)
     {
-        _ = (sampleShape, classCount, norm, generator);
-        throw new NotSupportedException("The CNN needs Conv2d and MaxPool2d from the stack branch (not merged yet).");
+        if (sampleShape.Length != 3)
+        {
+            throw new ArgumentException($"The CNN needs images of shape [channels, height, width], got {string.Join(" × ", sampleShape)}.");
+        }
+        int channels = sampleShape[0], height = sampleShape[1], width = sampleShape[2];
+        var layers = new Sequential();
+        foreach (int outChannels in new[] { 32, 64 })
+        {
+            layers.Add(new Conv2d(channels, outChannels, 3, padding: 1, bias: norm == NormKind.None, generator: generator));
+            if (norm != NormKind.None)
+            {
+                layers.Add(ConvolutionNorm(norm, outChannels, height, width));
+            }
+            layers.Add(new ReLU());
+            layers.Add(new MaxPool2d(2));
+            (channels, height, width) = (outChannels, height / 2, width / 2);
+        }
+        layers.Add(new Flatten());
+        layers.Add(new Linear(channels * height * width, 128, generator: generator));
+        layers.Add(new ReLU());
+        layers.Add(new Linear(128, classCount, generator: generator));
+        return layers;
     }
 }

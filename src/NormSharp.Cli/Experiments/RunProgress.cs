@@ -42,15 +42,4 @@ internal sealed class RunProgress(ProgressTask? task, string name)
         task.Value = task.MaxValue;
         task.StopTask();
     }
-
-    /// <summary>Marks the run as not done, with the reason.</summary>
-    public void Skip(string reason)
-    {
-        if (task is null)
-        {
-            return;
-        }
-        task.Description = $"{Markup.Escape(Name)} [yellow]skipped: {Markup.Escape(reason)}[/]";
-        task.StopTask();
-    }
 }

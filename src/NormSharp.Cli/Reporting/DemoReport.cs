@@ -12,8 +12,7 @@ internal sealed record DemoResults(
     int TestSamples,
     PaperMlpResult Mlp,
     SweepResult Sweep,
-    RunResult? Cnn,
-    string? CnnSkipped,
+    RunResult Cnn,
     double TotalSeconds);
 
 /// <summary>Writes the demo's CSV files, figures, report.md and report.html into the output folder.</summary>
@@ -36,10 +35,7 @@ internal static class DemoReport
         WriteMlp(folder, results);
         WritePercentiles(folder, results.Mlp);
         WriteSweep(folder, results.Sweep);
-        if (results.Cnn is { } cnn)
-        {
-            WriteCurves(folder, CnnPng, CnnCsv, "Small CNN with batch norm (Adam): training and test curves", [cnn]);
-        }
+        WriteCurves(folder, CnnPng, CnnCsv, "Small CNN with batch norm (Adam): training and test curves", [results.Cnn]);
         folder.WriteText(RunsCsv, RunsTable(AllRuns(results)).ToString());
         var report = Build(results, folder);
         folder.WriteText(ReportMd, report.ToMarkdown());
@@ -56,10 +52,7 @@ internal static class DemoReport
             yield return results.Sweep.WithBatchNorm[i];
             yield return results.Sweep.WithoutNorm[i];
         }
-        if (results.Cnn is { } cnn)
-        {
-            yield return cnn;
-        }
+        yield return results.Cnn;
     }
 
     /// <summary>The long-format curve table shared by the MLP, CNN and compare outputs.</summary>
@@ -218,22 +211,16 @@ internal static class DemoReport
             }));
 
         doc.Heading("4. A small CNN with batch norm");
-        if (results.Cnn is { } cnn)
-        {
-            doc.Paragraph($"Conv 3×3 (32) → BatchNorm2d → ReLU → MaxPool 2 → Conv 3×3 (64) → BatchNorm2d → ReLU → MaxPool 2 → Linear 3136→128 → ReLU → Linear 128→10; " +
-                $"Adam, learning rate {cnn.Spec.LearningRate.ToString("0.####", CultureInfo.InvariantCulture)}, batch {cnn.Spec.BatchSize}. " +
-                $"{cnn.StepsDone:N0} steps ({(double)cnn.StepsDone / cnn.StepsPerEpoch:0.##} epochs){(cnn.StoppedByBudget ? ", stopped by the time budget" : "")}.");
-            doc.Figure(CnnPng, "CNN accuracy and loss against epochs: test (solid) and running training average (dashed).");
-            doc.Table(["step", "epoch", "train loss", "train accuracy", "test accuracy"],
-                cnn.Points.Where(p => p.Step > 0).Select(p => new[]
-                {
-                    p.Step.ToString("N0", CultureInfo.InvariantCulture), F2(p.Epoch), F3(p.TrainLoss), F3(p.TrainAccuracy), F3(p.TestAccuracy),
-                }));
-        }
-        else
-        {
-            doc.Paragraph($"Skipped: {results.CnnSkipped}");
-        }
+        var cnn = results.Cnn;
+        doc.Paragraph($"Conv 3×3 (32) → BatchNorm2d → ReLU → MaxPool 2 → Conv 3×3 (64) → BatchNorm2d → ReLU → MaxPool 2 → Linear 3136→128 → ReLU → Linear 128→10; " +
+            $"Adam, learning rate {cnn.Spec.LearningRate.ToString("0.####", CultureInfo.InvariantCulture)}, batch {cnn.Spec.BatchSize}. " +
+            $"{cnn.StepsDone:N0} steps ({(double)cnn.StepsDone / cnn.StepsPerEpoch:0.##} epochs){(cnn.StoppedByBudget ? ", stopped by the time budget" : "")}.");
+        doc.Figure(CnnPng, "CNN accuracy and loss against epochs: test (solid) and running training average (dashed).");
+        doc.Table(["step", "epoch", "train loss", "train accuracy", "test accuracy"],
+            cnn.Points.Where(p => p.Step > 0).Select(p => new[]
+            {
+                p.Step.ToString("N0", CultureInfo.InvariantCulture), F2(p.Epoch), F3(p.TrainLoss), F3(p.TrainAccuracy), F3(p.TestAccuracy),
+            }));
 
         doc.Heading("All runs");
         doc.Table(["run", "steps", $"steps to {Percent(target)}", "final test accuracy", "s / epoch", "train s", "total s"],
@@ -270,9 +257,8 @@ internal static class DemoReport
         yield return $"Learning-rate sweep: best with batch norm {F3(sweep.WithBatchNorm[bestBn].FinalTestAccuracy)} at lr {LearningRateSweep.Format(sweep.LearningRates[bestBn])}, " +
             $"without {F3(sweep.WithoutNorm[bestNone].FinalTestAccuracy)} at lr {LearningRateSweep.Format(sweep.LearningRates[bestNone])}; " +
             $"at the largest rate ({LearningRateSweep.Format(sweep.LearningRates[^1])}): {F3(sweep.WithBatchNorm[^1].FinalTestAccuracy)} vs {F3(sweep.WithoutNorm[^1].FinalTestAccuracy)}.";
-        yield return results.Cnn is { } cnn
-            ? $"CNN with batch norm: test accuracy **{F3(cnn.FinalTestAccuracy)}** after {(double)cnn.StepsDone / cnn.StepsPerEpoch:0.##} epochs ({F1(cnn.SecondsPerEpoch)} s per epoch)."
-            : $"CNN: skipped ({results.CnnSkipped}).";
+        var cnn = results.Cnn;
+        yield return $"CNN with batch norm: test accuracy **{F3(cnn.FinalTestAccuracy)}** after {(double)cnn.StepsDone / cnn.StepsPerEpoch:0.##} epochs ({F1(cnn.SecondsPerEpoch)} s per epoch).";
         yield return $"Time per epoch (training only): paper MLP {F1(mlp.WithoutNorm.SecondsPerEpoch)} s without, {F1(mlp.WithBatchNorm.SecondsPerEpoch)} s with batch norm.";
     }
 
