@@ -167,7 +167,7 @@ internal static class DemoReport
             $".NET {Environment.Version}, budget `{budget.Name}` ({budget.TotalSeconds:0} s of training at most), seed {results.Seed}, " +
             $"{results.TotalSeconds:0} s in all.");
         doc.Paragraph($"**Data:** {results.DataDescription}. Training used {results.TrainSamples:N0} images; curves are evaluated on the first " +
-            $"{budget.EvalSamples:N0} test images, final accuracies on all {results.TestSamples:N0}. Inputs are standardized with the training set's pixel mean and standard deviation.");
+            $"{budget.EvalSamples:N0} test images, final accuracies on {(results.TestSamples == budget.EvalSamples ? "the same" : "all")} {results.TestSamples:N0}. Inputs are standardized with the training set's pixel mean and standard deviation.");
 
         doc.Heading("Summary");
         doc.Bullets(SummaryLines(results));
