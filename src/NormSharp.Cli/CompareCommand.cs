@@ -71,9 +71,9 @@ internal static class CompareCommand
             $"{settings.Epochs} epochs × {stepsPerEpoch:N0} steps; output {Markup.Escape(folder.Path)}");
 
         var results = new List<RunResult>();
-        DemoCommand.Progress(console).Start(context =>
+        RunProgress.Display(console, bar =>
         {
-            var bars = specs.Select(s => new RunProgress(context.AddTask(Markup.Escape(s.Name), maxValue: Math.Max(1, steps)), s.Name)).ToList();
+            var bars = specs.Select(s => bar(s.Name, steps)).ToList();
             for (int i = 0; i < specs.Count; i++)
             {
                 var result = Trainer.Run(specs[i], train, loaded.Test, evalSet, steps, Math.Max(1, stepsPerEpoch / 4), null, bars[i].Observer(), cancellation);

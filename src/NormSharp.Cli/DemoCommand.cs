@@ -64,9 +64,8 @@ internal static class DemoCommand
         PaperMlpResult? mlp = null;
         SweepResult? sweep = null;
         RunResult? cnn = null;
-        Progress(console).Start(context =>
+        RunProgress.Display(console, Bar =>
         {
-            RunProgress Bar(string name, int steps) => new(context.AddTask(Markup.Escape(name), autoStart: true, maxValue: steps), name);
             var bnBar = Bar("paper MLP, batch norm", budget.MlpSteps);
             var noneBar = Bar("paper MLP, no norm", budget.MlpSteps);
             var sweepBars = LearningRateSweep.RunNames(budget).Select(n => Bar(n, budget.SweepSteps)).ToList();
@@ -82,12 +81,6 @@ internal static class DemoCommand
         PrintSummary(console, results, folder, clock.Elapsed);
         return folder;
     }
-
-    /// <summary>The progress display: one bar per run, with elapsed time.</summary>
-    public static Progress Progress(IAnsiConsole console) => console.Progress()
-        .AutoClear(false)
-        .HideCompleted(false)
-        .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new SpinnerColumn());
 
     private static void PrintSummary(IAnsiConsole console, DemoResults results, OutputFolder folder, TimeSpan elapsed)
     {

@@ -65,28 +65,20 @@ internal static class TrainCommand
             $"batch {spec.BatchSize}, {settings.Epochs} epochs × {stepsPerEpoch:N0} steps, seed {spec.Seed}; output {Markup.Escape(folder.Path)}");
 
         RunResult? result = null;
-        DemoCommand.Progress(console).Start(context =>
+        RunProgress.Display(console, bar =>
         {
-            var task = context.AddTask("training", maxValue: Math.Max(1, settings.Epochs * stepsPerEpoch));
-            var observer = new TrainObserver
+            var progress = bar(spec.Name, settings.Epochs * stepsPerEpoch);
+            var observer = progress.Observer((point, _) =>
             {
-                OnStep = (step, steps) =>
+                if (point.Step > 0)
                 {
-                    task.Value = step;
-                    task.Description = $"epoch {Math.Min(settings.Epochs, step / Math.Max(1, stepsPerEpoch) + 1)}/{settings.Epochs}";
-                },
-                OnEval = (point, _) =>
-                {
-                    if (point.Step > 0)
-                    {
-                        console.MarkupLine(
-                            $"epoch {point.Epoch,3:0}  train loss {point.TrainLoss:0.0000}  train acc {point.TrainAccuracy:0.0000}  " +
-                            $"[bold]test loss {point.TestLoss:0.0000}  test acc {point.TestAccuracy:0.0000}[/]");
-                    }
-                },
-            };
+                    console.MarkupLine(
+                        $"epoch {point.Epoch,3:0}  train loss {point.TrainLoss:0.0000}  train acc {point.TrainAccuracy:0.0000}  " +
+                        $"[bold]test loss {point.TestLoss:0.0000}  test acc {point.TestAccuracy:0.0000}[/]  {point.Seconds:0} s");
+                }
+            });
             result = Trainer.Run(spec, train, loaded.Test, loaded.Test, settings.Epochs * stepsPerEpoch, stepsPerEpoch, null, observer, cancellation);
-            task.Description = "done";
+            progress.Complete(result);
         });
 
         DemoReport.WriteCurves(folder, "train-curves.png", "train-curves.csv", $"{spec.Name}: training and test curves", [result!]);

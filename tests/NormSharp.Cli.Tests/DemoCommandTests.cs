@@ -80,18 +80,16 @@ public class DemoCommandTests
     [Fact]
     public void Default_output_folder_is_timestamped_under_normsharp_out()
     {
-        string cwd = Environment.CurrentDirectory;
         string root = TestConsole.TempPath();
         Directory.CreateDirectory(root);
         try
         {
-            Environment.CurrentDirectory = root;
-            var folder = OutputFolder.Create(null, new DateTime(2026, 1, 2, 3, 4, 5));
+            var folder = OutputFolder.Create(null, new DateTime(2026, 1, 2, 3, 4, 5), root);
             Assert.Equal(Path.Combine(Path.GetFullPath(root), "normsharp-out", "20260102-030405"), folder.Path);
+            Assert.True(Directory.Exists(folder.Path));
         }
         finally
         {
-            Environment.CurrentDirectory = cwd;
             Directory.Delete(root, recursive: true);
         }
     }

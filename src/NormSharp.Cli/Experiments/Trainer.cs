@@ -24,7 +24,8 @@ internal sealed record RunSpec(
 /// <param name="TrainAccuracy">Training accuracy over those steps (on the batches as they were trained, in training mode).</param>
 /// <param name="TestAccuracy">Accuracy on the evaluation set, in evaluation mode.</param>
 /// <param name="TestLoss">Mean cross-entropy on the evaluation set.</param>
-internal sealed record EvalPoint(int Step, double Epoch, double TrainLoss, double TrainAccuracy, double TestAccuracy, double TestLoss);
+/// <param name="Seconds">Wall-clock seconds since the run started.</param>
+internal sealed record EvalPoint(int Step, double Epoch, double TrainLoss, double TrainAccuracy, double TestAccuracy, double TestLoss, double Seconds);
 
 /// <summary>How a training run went.</summary>
 internal sealed class RunResult(RunSpec spec, Sequential model, int stepsPerEpoch)
@@ -121,7 +122,7 @@ internal static class Trainer
             owedAfterStop = evalTime * (1 + (separateFinal ? (double)test.Count / Math.Max(1, evalSet.Count) : 0));
             var point = new EvalPoint(step, (double)step / loader.Count,
                 batchesSinceEval > 0 ? lossSum / batchesSinceEval : double.NaN,
-                seen > 0 ? (double)correct / seen : double.NaN, accuracy, loss);
+                seen > 0 ? (double)correct / seen : double.NaN, accuracy, loss, total.Elapsed.TotalSeconds);
             result.Points.Add(point);
             if (observer?.OnEval is { } onEval)
             {

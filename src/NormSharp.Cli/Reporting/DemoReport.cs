@@ -91,16 +91,19 @@ internal static class DemoReport
         foreach (var run in runs)
         {
             var color = Plots.ColorOf(run.Spec.Norm);
+            // The untrained point (step 0, chance accuracy) stays in the CSV but would squash the curves.
             var trained = run.Points.Where(p => p.Step > 0).ToArray();
             var label = runs.Count == 1 ? "" : Choices.Label(run.Spec.Norm) + ", ";
-            double[] epochs = [.. run.Points.Select(p => p.Epoch)];
-            accuracy.Add(new Series(label + "test", color, epochs, [.. run.Points.Select(p => p.TestAccuracy)]));
-            accuracy.Add(new Series(label + "train (running)", color, [.. trained.Select(p => p.Epoch)], [.. trained.Select(p => p.TrainAccuracy)], Dashed: true));
-            loss.Add(new Series(label + "test", color, epochs, [.. run.Points.Select(p => p.TestLoss)]));
-            loss.Add(new Series(label + "train (running)", color, [.. trained.Select(p => p.Epoch)], [.. trained.Select(p => p.TrainLoss)], Dashed: true));
+            double[] epochs = [.. trained.Select(p => p.Epoch)];
+            accuracy.Add(new Series(label + "test", color, epochs, [.. trained.Select(p => p.TestAccuracy)]));
+            accuracy.Add(new Series(label + "train (running)", color, epochs, [.. trained.Select(p => p.TrainAccuracy)], Dashed: true));
+            loss.Add(new Series(label + "test", color, epochs, [.. trained.Select(p => p.TestLoss)]));
+            loss.Add(new Series(label + "train (running)", color, epochs, [.. trained.Select(p => p.TrainLoss)], Dashed: true));
         }
+        var shown = accuracy.SelectMany(s => s.Y).Where(double.IsFinite).DefaultIfEmpty(0).ToArray();
+        (double, double) accuracyRange = (Math.Max(0, Math.Floor((shown.Min() - 0.02) * 20) / 20), Math.Min(1.0, shown.Max() + 0.03));
         Plots.TwoPanels(folder, png,
-            (title, "epoch", "accuracy", accuracy, ScottPlot.Alignment.LowerRight, null),
+            (title, "epoch", "accuracy", accuracy, ScottPlot.Alignment.LowerRight, accuracyRange),
             ("Cross-entropy loss", "epoch", "loss", loss, ScottPlot.Alignment.UpperRight, null));
     }
 

@@ -18,11 +18,15 @@ internal sealed class OutputFolder
     /// <summary>Files written so far, in order, as names relative to <see cref="Path"/>.</summary>
     public List<string> Files { get; } = [];
 
-    /// <summary>Creates the folder: <paramref name="requested"/> (from --out) or the timestamped default.</summary>
-    public static OutputFolder Create(string? requested, DateTime now)
+    /// <summary>
+    /// Creates the folder: <paramref name="requested"/> (from --out) or the timestamped default, relative
+    /// to <paramref name="workingDirectory"/> (default: the current directory).
+    /// </summary>
+    public static OutputFolder Create(string? requested, DateTime now, string? workingDirectory = null)
     {
-        string basePath = System.IO.Path.GetFullPath(requested
-            ?? System.IO.Path.Combine("normsharp-out", now.ToString("yyyyMMdd-HHmmss", System.Globalization.CultureInfo.InvariantCulture)));
+        string basePath = System.IO.Path.GetFullPath(
+            requested ?? System.IO.Path.Combine("normsharp-out", now.ToString("yyyyMMdd-HHmmss", System.Globalization.CultureInfo.InvariantCulture)),
+            workingDirectory ?? Environment.CurrentDirectory);
         for (int attempt = 1; ; attempt++)
         {
             string candidate = attempt == 1 ? basePath : $"{basePath}-{attempt}";
