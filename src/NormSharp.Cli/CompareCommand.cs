@@ -76,7 +76,7 @@ internal static class CompareCommand
             var bars = specs.Select(s => bar(s.Name, steps)).ToList();
             for (int i = 0; i < specs.Count; i++)
             {
-                var result = Trainer.Run(specs[i], train, loaded.Test, evalSet, steps, Math.Max(1, stepsPerEpoch / 4), null, bars[i].Observer(), cancellation);
+                var result = Trainer.Run(specs[i], train, loaded.Test, evalSet, steps, EvalSchedule.PerEpoch(stepsPerEpoch, 4), null, bars[i].Observer(), cancellation);
                 bars[i].Complete(result);
                 results.Add(result);
             }

@@ -63,4 +63,14 @@ public class ReportingTests
         var ex = Assert.Throws<ArgumentException>(() => Models.Create(ModelKind.Mlp, NormKind.Instance, [1, 28, 28], 10, new Generator(0)));
         Assert.Contains("--model cnn", ex.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Eval_schedules_hit_the_expected_steps()
+    {
+        var dense = new EvalSchedule(Every: 100, DenseEvery: 20, DenseUntil: 200);
+        Assert.Equal(new[] { 20, 40, 60, 80, 100, 120, 140, 160, 180, 200, 300, 400 }, Enumerable.Range(1, 400).Where(dense.IsDue));
+        // 93 steps per epoch, 4 points: the epoch's end is always one of them.
+        var perEpoch = EvalSchedule.PerEpoch(93, 4);
+        Assert.Equal(new[] { 24, 47, 70, 93, 117, 140, 163, 186 }, Enumerable.Range(1, 186).Where(perEpoch.IsDue));
+    }
 }

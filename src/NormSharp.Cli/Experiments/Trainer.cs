@@ -70,8 +70,24 @@ internal readonly record struct EvalSchedule(int Every, int DenseEvery = 0, int 
 {
     public static implicit operator EvalSchedule(int every) => new(every);
 
-    public bool IsDue(int step) =>
-        step % Math.Max(1, Every) == 0 || (DenseEvery > 0 && step <= DenseUntil && step % DenseEvery == 0);
+    /// <summary><paramref name="points"/> evaluations per epoch, the last one at the epoch's end, whether or not points divides the epoch.</summary>
+    public static EvalSchedule PerEpoch(int stepsPerEpoch, int points) =>
+        new(int.MaxValue) { StepsPerEpoch = Math.Max(1, stepsPerEpoch), PointsPerEpoch = Math.Max(1, points) };
+
+    /// <summary>With <see cref="PointsPerEpoch"/> > 0, the schedule is per epoch and the other fields are ignored.</summary>
+    public int PointsPerEpoch { get; private init; }
+
+    public int StepsPerEpoch { get; private init; }
+
+    public bool IsDue(int step)
+    {
+        if (PointsPerEpoch > 0)
+        {
+            // Due when step crosses a multiple of StepsPerEpoch / PointsPerEpoch (integer arithmetic, no drift).
+            return (long)step * PointsPerEpoch / StepsPerEpoch > (long)(step - 1) * PointsPerEpoch / StepsPerEpoch;
+        }
+        return step % Math.Max(1, Every) == 0 || (DenseEvery > 0 && step <= DenseUntil && step % DenseEvery == 0);
+    }
 }
 
 /// <summary>Callbacks a run reports to; all optional.</summary>
