@@ -8,7 +8,7 @@ namespace NormSharp.Nn;
 /// Names follow PyTorch's so that checkpoint keys match: a parameter <c>weight</c> of child
 /// <c>features</c> → <c>features.weight</c>; children of a <see cref="Sequential"/> are named 0, 1, 2 ...
 /// </remarks>
-public abstract class Module
+public abstract partial class Module
 {
     private readonly List<string> parameterNames = [];
     private readonly Dictionary<string, Parameter?> parameters = [];

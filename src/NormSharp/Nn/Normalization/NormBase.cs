@@ -62,6 +62,11 @@ public abstract class NormBase : Module
         Bias = RegisterParameter("bias", affine ? new Parameter(Tensor.Zeros(numFeatures)) : null);
         RunningMean = RegisterBuffer("running_mean", trackRunningStats ? Tensor.Zeros(numFeatures) : null);
         RunningVar = RegisterBuffer("running_var", trackRunningStats ? Tensor.Ones(numFeatures) : null);
+        if (trackRunningStats)
+        {
+            // State key num_batches_tracked, an exact int64 scalar in state dicts and checkpoints (PyTorch's buffer).
+            RegisterCounter("num_batches_tracked", () => NumBatchesTracked, value => NumBatchesTracked = value);
+        }
     }
 
     /// <summary>C, the number of channels the layer expects.</summary>
