@@ -23,6 +23,13 @@ public partial class Tensor
     /// <summary>A tensor of zeros.</summary>
     public static Tensor Zeros(params int[] shape) => new(new float[ShapeUtil.Count(shape)], (int[])shape.Clone());
 
+    /// <summary>
+    /// A tensor whose storage is not cleared (PyTorch's <c>torch.empty</c>): for kernel outputs that write every
+    /// element, so that a large output is not written twice.
+    /// </summary>
+    internal static Tensor Uninitialized(params int[] shape) =>
+        new(GC.AllocateUninitializedArray<float>(checked((int)ShapeUtil.Count(shape))), (int[])shape.Clone());
+
     /// <summary>A tensor of ones.</summary>
     public static Tensor Ones(params int[] shape) => Full(1f, shape);
 

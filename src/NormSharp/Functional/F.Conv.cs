@@ -93,79 +93,73 @@ public static partial class F
     }
 
     /// <summary>
-    /// Convolution as im2col + GEMM per sample: y_n[outC, L] = W[outC, C·kH·kW] · cols(x_n)[C·kH·kW, L], one GEMM per
-    /// channel group. Backward: dW = Σ_n dy_n · cols(x_n)ᵀ, dx_n = col2im(Wᵀ · dy_n), db = Σ_{n, L} dy.
-    /// Samples are split into contiguous ranges run in parallel; each range sums its own dW, and the ranges
-    /// are added in order, so the result does not depend on thread timing.
+    /// Convolution as im2col + GEMM: y[outC, L] = W[outC, C·kH·kW] · cols(x)[C·kH·kW, L], one GEMM per channel group.
+    /// Backward: dW = dy · cols(x)ᵀ, dx = col2im(Wᵀ · dy), db = Σ_{n, L} dy. The GEMMs run over a chunk of samples at once: the chunk's columns are unfolded side by side into
+    /// cols[C·kH·kW, samples · outPlane], so that one large, well-blocked matrix product per group (threaded inside
+    /// <see cref="Gemm"/>) replaces one small product per sample. Unfold, fold and the layout copies run in parallel
+    /// over samples; every buffer is pooled. The chunk is as many samples as fit in <see cref="ColumnBudget"/> floats.
     /// </summary>
     private sealed class Conv2dFunction(Window2d window, int groups) : Function
     {
+        /// <summary>Floats of column buffer per chunk (16 MiB): a whole batch of the demo CNN in one product.</summary>
+        private const int ColumnBudget = 1 << 22;
+
         private bool hasBias;
 
         public override string Name => "Conv2d";
 
-        // A 1x1 kernel with stride 1 and no padding reads every pixel once, in order: the columns are the image itself.
-        private bool ColumnsAreInput =>
-            window is { KernelHeight: 1, KernelWidth: 1, StrideHeight: 1, StrideWidth: 1, PaddingHeight: 0, PaddingWidth: 0 };
-
         public Tensor Forward(Tensor input, Tensor weight, Tensor? bias)
         {
             int batch = input.Size(0), channels = input.Size(1), outChannels = weight.Size(0);
-            var output = Tensor.Zeros(batch, outChannels, window.OutHeight, window.OutWidth);
+            var output = Tensor.Uninitialized(batch, outChannels, window.OutHeight, window.OutWidth);
             hasBias = bias is not null;
-            long workPerSample = (long)outChannels * (channels / groups) * window.KernelArea * window.OutPlane;
-            Parallelism.For(batch, workPerSample, (_, start, end) => ForwardSamples(input, weight, bias, output, start, end));
-            SaveForBackward(input, weight);
-            return bias is null ? Record(output, input, weight) : Record(output, input, weight, bias);
-        }
-
-        private void ForwardSamples(Tensor input, Tensor weight, Tensor? bias, Tensor output, int start, int end)
-        {
-            int channels = input.Size(1), outChannels = weight.Size(0);
-            int plane = window.Plane, outPlane = window.OutPlane;
             int columnRows = channels * window.KernelArea, groupRows = columnRows / groups, groupOut = outChannels / groups;
-            bool direct = ColumnsAreInput;
-            float[]? buffer = direct ? null : ArrayPool<float>.Shared.Rent(columnRows * outPlane);
+            int outPlane = window.OutPlane, chunk = ChunkSize(columnRows, outChannels);
+            float[] columns = ArrayPool<float>.Shared.Rent(Math.Max(1, columnRows * chunk * outPlane));
+            float[] products = ArrayPool<float>.Shared.Rent(Math.Max(1, outChannels * chunk * outPlane));
             try
             {
-                var weights = weight.Data;
-                for (int n = start; n < end; n++)
+                for (int n0 = 0; n0 < batch; n0 += chunk)
                 {
-                    var x = input.Data.Slice(n * channels * plane, channels * plane);
-                    ReadOnlySpan<float> columns = x;
-                    if (!direct)
-                    {
-                        var unfolded = buffer.AsSpan(0, columnRows * outPlane);
-                        Im2Col.Unfold(x, channels, window, unfolded);
-                        columns = unfolded;
-                    }
-                    var y = output.AsSpan().Slice(n * outChannels * outPlane, outChannels * outPlane);
-                    if (bias is not null)
-                    {
-                        var b = bias.Data;
-                        for (int o = 0; o < outChannels; o++)
-                        {
-                            y.Slice(o * outPlane, outPlane).Fill(b[o]);
-                        }
-                    }
+                    int count = Math.Min(chunk, batch - n0), width = count * outPlane;
+                    UnfoldChunk(input, n0, count, columns);
                     for (int g = 0; g < groups; g++)
                     {
-                        // y_g[groupOut, L] (+)= W_g[groupOut, groupRows] · cols_g[groupRows, L]
+                        // y_g[groupOut, samples·L] = W_g[groupOut, groupRows] · cols_g[groupRows, samples·L]
                         Gemm.Multiply(
-                            weights.Slice(g * groupOut * groupRows, groupOut * groupRows),
-                            columns.Slice(g * groupRows * outPlane, groupRows * outPlane),
-                            groupOut, outPlane, groupRows, false, false, bias is not null,
-                            y.Slice(g * groupOut * outPlane, groupOut * outPlane));
+                            weight.Data.Slice(g * groupOut * groupRows, groupOut * groupRows),
+                            columns.AsSpan(g * groupRows * width, groupRows * width),
+                            groupOut, width, groupRows, false, false, false,
+                            products.AsSpan(g * groupOut * width, groupOut * width));
                     }
+                    // [outChannels, samples·L] → output[n, o, L], plus the bias
+                    var y = output.Storage;
+                    float[]? b = bias?.ToArray();
+                    ForSamples(count, outChannels * outPlane, s =>
+                    {
+                        for (int o = 0; o < outChannels; o++)
+                        {
+                            var source = products.AsSpan(o * width + s * outPlane, outPlane);
+                            var destination = y.AsSpan(((n0 + s) * outChannels + o) * outPlane, outPlane);
+                            if (b is null)
+                            {
+                                source.CopyTo(destination);
+                            }
+                            else
+                            {
+                                TensorPrimitives.Add(source, b[o], destination);
+                            }
+                        }
+                    });
                 }
             }
             finally
             {
-                if (buffer is not null)
-                {
-                    ArrayPool<float>.Shared.Return(buffer);
-                }
+                ArrayPool<float>.Shared.Return(columns);
+                ArrayPool<float>.Shared.Return(products);
             }
+            SaveForBackward(input, weight);
+            return bias is null ? Record(output, input, weight) : Record(output, input, weight, bias);
         }
 
         public override Tensor?[] Backward(Tensor gradOutput)
@@ -174,108 +168,129 @@ public static partial class F
             var weight = SavedTensors[1];
             int batch = input.Size(0), channels = input.Size(1), outChannels = weight.Size(0);
             bool needInput = NeedsInputGrad[0], needWeight = NeedsInputGrad[1];
-            var gradInput = needInput ? Tensor.ZerosLike(input) : null;
-            var gradWeight = needWeight ? Tensor.ZerosLike(weight) : null;
+            var gradInput = needInput ? Tensor.Uninitialized(input.Shape) : null;
+            var gradWeight = needWeight ? Tensor.Zeros(weight.Shape) : null;
             if (needInput || needWeight)
             {
-                long workPerSample = (long)outChannels * (channels / groups) * window.KernelArea * window.OutPlane * ((needInput ? 1 : 0) + (needWeight ? 1 : 0));
-                int ranges = Parallelism.RangeCount(batch, workPerSample);
-                // Range 0 sums into gradWeight itself; the others into their own buffers, added afterwards in order.
-                var partials = new float[]?[ranges];
+                int columnRows = channels * window.KernelArea, groupRows = columnRows / groups, groupOut = outChannels / groups;
+                int outPlane = window.OutPlane, chunk = ChunkSize(columnRows, outChannels);
+                float[] columns = ArrayPool<float>.Shared.Rent(Math.Max(1, columnRows * chunk * outPlane));
+                float[] gradProducts = ArrayPool<float>.Shared.Rent(Math.Max(1, outChannels * chunk * outPlane));
                 try
                 {
-                    if (needWeight)
+                    for (int n0 = 0; n0 < batch; n0 += chunk)
                     {
-                        for (int r = 1; r < ranges; r++)
+                        int count = Math.Min(chunk, batch - n0), width = count * outPlane;
+                        // dy[n, o, L] → dY[outChannels, samples·L]
+                        var dy = gradOutput.Storage;
+                        int dyOffset = gradOutput.Offset;
+                        ForSamples(count, outChannels * outPlane, s =>
                         {
-                            partials[r] = ArrayPool<float>.Shared.Rent(weight.Length);
-                            partials[r].AsSpan(0, weight.Length).Clear();
+                            for (int o = 0; o < outChannels; o++)
+                            {
+                                dy.AsSpan(dyOffset + ((n0 + s) * outChannels + o) * outPlane, outPlane)
+                                    .CopyTo(gradProducts.AsSpan(o * width + s * outPlane, outPlane));
+                            }
+                        });
+                        if (gradWeight is not null)
+                        {
+                            UnfoldChunk(input, n0, count, columns);
+                            for (int g = 0; g < groups; g++)
+                            {
+                                // dW_g[groupOut, groupRows] += dY_g[groupOut, samples·L] · cols_g[groupRows, samples·L]ᵀ
+                                Gemm.Multiply(
+                                    gradProducts.AsSpan(g * groupOut * width, groupOut * width),
+                                    columns.AsSpan(g * groupRows * width, groupRows * width),
+                                    groupOut, groupRows, width, false, true, true,
+                                    gradWeight.AsSpan().Slice(g * groupOut * groupRows, groupOut * groupRows));
+                            }
                         }
-                    }
-                    Parallelism.ForRanges(batch, ranges, (r, start, end) =>
-                        BackwardSamples(input, weight, gradOutput, gradInput, r == 0 ? gradWeight?.Storage : partials[r], start, end));
-                    for (int r = 1; r < ranges && gradWeight is not null; r++)
-                    {
-                        Elementwise.AddInPlace(partials[r].AsSpan(0, weight.Length), gradWeight.AsSpan());
+                        if (gradInput is not null)
+                        {
+                            for (int g = 0; g < groups; g++)
+                            {
+                                // dcols_g[groupRows, samples·L] = W_g[groupOut, groupRows]ᵀ · dY_g[groupOut, samples·L]
+                                Gemm.Multiply(
+                                    weight.Data.Slice(g * groupOut * groupRows, groupOut * groupRows),
+                                    gradProducts.AsSpan(g * groupOut * width, groupOut * width),
+                                    groupRows, width, groupOut, true, false, false,
+                                    columns.AsSpan(g * groupRows * width, groupRows * width));
+                            }
+                            FoldChunk(columns, n0, count, channels, gradInput);
+                        }
                     }
                 }
                 finally
                 {
-                    foreach (var partial in partials)
-                    {
-                        if (partial is not null)
-                        {
-                            ArrayPool<float>.Shared.Return(partial);
-                        }
-                    }
+                    ArrayPool<float>.Shared.Return(columns);
+                    ArrayPool<float>.Shared.Return(gradProducts);
                 }
             }
             Tensor? gradBias = hasBias && NeedsInputGrad[2] ? BiasGradient(gradOutput, outChannels) : null;
             return hasBias ? [gradInput, gradWeight, gradBias] : [gradInput, gradWeight];
         }
 
-        private void BackwardSamples(
-            Tensor input, Tensor weight, Tensor gradOutput, Tensor? gradInput, float[]? gradWeight, int start, int end)
+        // Samples per chunk: as many as keep the column and product buffers within ColumnBudget floats, at least one.
+        private int ChunkSize(int columnRows, int outChannels) =>
+            Math.Max(1, ColumnBudget / Math.Max(1, Math.Max(columnRows, outChannels) * window.OutPlane));
+
+        // cols[r, s·L + l] = unfold(input[n0 + s])[r, l] for the chunk's samples.
+        private void UnfoldChunk(Tensor input, int n0, int count, float[] columns)
         {
-            int channels = input.Size(1), outChannels = weight.Size(0);
-            int plane = window.Plane, outPlane = window.OutPlane;
-            int columnRows = channels * window.KernelArea, groupRows = columnRows / groups, groupOut = outChannels / groups;
-            bool direct = ColumnsAreInput;
-            float[]? buffer = direct ? null : ArrayPool<float>.Shared.Rent(columnRows * outPlane);
-            try
+            int channels = input.Size(1), plane = window.Plane, outPlane = window.OutPlane;
+            int columnRows = channels * window.KernelArea, width = count * outPlane;
+            var x = input.Storage;
+            int offset = input.Offset;
+            ForSamples(count, columnRows * outPlane, s =>
             {
-                var weights = weight.Data;
-                for (int n = start; n < end; n++)
+                float[] sample = ArrayPool<float>.Shared.Rent(columnRows * outPlane);
+                try
                 {
-                    var dy = gradOutput.Data.Slice(n * outChannels * outPlane, outChannels * outPlane);
-                    if (gradWeight is not null)
+                    Im2Col.Unfold(x.AsSpan(offset + (n0 + s) * channels * plane, channels * plane), channels, window, sample);
+                    for (int r = 0; r < columnRows; r++)
                     {
-                        var x = input.Data.Slice(n * channels * plane, channels * plane);
-                        ReadOnlySpan<float> columns = x;
-                        if (!direct)
-                        {
-                            var unfolded = buffer.AsSpan(0, columnRows * outPlane);
-                            Im2Col.Unfold(x, channels, window, unfolded);
-                            columns = unfolded;
-                        }
-                        for (int g = 0; g < groups; g++)
-                        {
-                            // dW_g[groupOut, groupRows] += dy_g[groupOut, L] · cols_g[groupRows, L]ᵀ
-                            Gemm.Multiply(
-                                dy.Slice(g * groupOut * outPlane, groupOut * outPlane),
-                                columns.Slice(g * groupRows * outPlane, groupRows * outPlane),
-                                groupOut, groupRows, outPlane, false, true, true,
-                                gradWeight.AsSpan(g * groupOut * groupRows, groupOut * groupRows));
-                        }
-                    }
-                    if (gradInput is not null)
-                    {
-                        var dx = gradInput.AsSpan().Slice(n * channels * plane, channels * plane);
-                        var gradColumns = direct ? dx : buffer.AsSpan(0, columnRows * outPlane);
-                        for (int g = 0; g < groups; g++)
-                        {
-                            // dcols_g[groupRows, L] = W_g[groupOut, groupRows]ᵀ · dy_g[groupOut, L]
-                            Gemm.Multiply(
-                                weights.Slice(g * groupOut * groupRows, groupOut * groupRows),
-                                dy.Slice(g * groupOut * outPlane, groupOut * outPlane),
-                                groupRows, outPlane, groupOut, true, false, false,
-                                gradColumns.Slice(g * groupRows * outPlane, groupRows * outPlane));
-                        }
-                        if (!direct)
-                        {
-                            Im2Col.Fold(gradColumns, channels, window, dx);
-                        }
+                        sample.AsSpan(r * outPlane, outPlane).CopyTo(columns.AsSpan(r * width + s * outPlane, outPlane));
                     }
                 }
-            }
-            finally
-            {
-                if (buffer is not null)
+                finally
                 {
-                    ArrayPool<float>.Shared.Return(buffer);
+                    ArrayPool<float>.Shared.Return(sample);
                 }
-            }
+            });
         }
+
+        // gradInput[n0 + s] = fold(dcols[:, s·L .. s·L + L]) for the chunk's samples.
+        private void FoldChunk(float[] columns, int n0, int count, int channels, Tensor gradInput)
+        {
+            int plane = window.Plane, outPlane = window.OutPlane;
+            int columnRows = channels * window.KernelArea, width = count * outPlane;
+            var dx = gradInput.Storage;
+            ForSamples(count, columnRows * outPlane, s =>
+            {
+                float[] sample = ArrayPool<float>.Shared.Rent(columnRows * outPlane);
+                try
+                {
+                    for (int r = 0; r < columnRows; r++)
+                    {
+                        columns.AsSpan(r * width + s * outPlane, outPlane).CopyTo(sample.AsSpan(r * outPlane, outPlane));
+                    }
+                    Im2Col.Fold(sample, channels, window, dx.AsSpan((n0 + s) * channels * plane, channels * plane));
+                }
+                finally
+                {
+                    ArrayPool<float>.Shared.Return(sample);
+                }
+            });
+        }
+
+        private static void ForSamples(int count, long workPerSample, Action<int> body) =>
+            Parallelism.For(count, workPerSample, (_, start, end) =>
+            {
+                for (int s = start; s < end; s++)
+                {
+                    body(s);
+                }
+            });
 
         private Tensor BiasGradient(Tensor gradOutput, int outChannels)
         {

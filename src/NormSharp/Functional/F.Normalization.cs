@@ -27,6 +27,12 @@ public static partial class F
     public static Tensor BatchNorm(
         Tensor input, Tensor? runningMean, Tensor? runningVar, Tensor? weight = null, Tensor? bias = null,
         bool training = false, double momentum = 0.1, double eps = 1e-5, int channelAxis = 1)
+        => BatchNorm(input, runningMean, runningVar, weight, bias, training, momentum, eps, channelAxis, relu: false);
+
+    /// <summary><see cref="BatchNorm(Tensor, Tensor?, Tensor?, Tensor?, Tensor?, bool, double, double, int)"/>, followed by a fused ReLU when <paramref name="relu"/> is set.</summary>
+    internal static Tensor BatchNorm(
+        Tensor input, Tensor? runningMean, Tensor? runningVar, Tensor? weight, Tensor? bias,
+        bool training, double momentum, double eps, int channelAxis, bool relu)
     {
         ArgumentNullException.ThrowIfNull(input);
         CheckEps(eps, "BatchNorm");
@@ -55,7 +61,7 @@ public static partial class F
             throw new ArgumentException(
                 "BatchNorm with training: false normalizes with the running statistics, but runningMean and runningVar are null; pass them, or training: true to use batch statistics.");
         }
-        return new BatchNormFunction().Forward(input, weight, bias, runningMean, runningVar, training, momentum, eps, outer, channels, inner);
+        return new BatchNormFunction(relu).Forward(input, weight, bias, runningMean, runningVar, training, momentum, eps, outer, channels, inner);
     }
 
     /// <summary>

@@ -7,19 +7,22 @@ namespace NormSharp.Functional;
 /// Batch normalization as one fused autograd op: inputs (input, weight?, bias?), output y.
 /// The backward is the closed form of docs/derivations/batchnorm.md, not a composition of primitive ops;
 /// in training the statistics depend on the input, in evaluation (running statistics) they are constants.
-/// Keeps the input, the per-channel mean and invStd (double) and the weight: exactly what the backward reads.
+/// Keeps the input, the per-channel mean and invStd (double), the weight, and the bias (which the backward reads only
+/// with <c>relu</c>, to recompute the ReLU mask). Compute: <see cref="BatchNormFast"/>. With <c>relu</c> the op is
+/// max(0, BatchNorm(x)) in one pass each way (F.BatchNormRelu; used by Sequential for BatchNorm followed by ReLU).
 /// </summary>
-internal sealed class BatchNormFunction : Function
+internal sealed class BatchNormFunction(bool relu = false) : Function
 {
     private Tensor input = null!;
     private Tensor? weight;
+    private Tensor? bias;
     private double[] mean = [];
     private double[] invStd = [];
     private bool training;
     private int outer, channels, inner;
     private int weightIndex = -1, biasIndex = -1;
 
-    public override string Name => "BatchNorm";
+    public override string Name => relu ? "BatchNormReLU" : "BatchNorm";
 
     /// <summary>
     /// Normalizes the [outer, channels, inner] view of <paramref name="input"/> per channel. Training: batch
@@ -32,25 +35,27 @@ internal sealed class BatchNormFunction : Function
     {
         this.input = input;
         this.weight = weight;
+        this.bias = bias;
         this.training = training;
         (this.outer, this.channels, this.inner) = (outer, channels, inner);
         mean = new double[channels];
         invStd = new double[channels];
-        var output = Tensor.Zeros(input.Shape);
+        var output = Tensor.Uninitialized(input.Shape);   // every element is written
         ReadOnlySpan<float> w = weight is null ? default : weight.Data;
         ReadOnlySpan<float> b = bias is null ? default : bias.Data;
+        // The fast kernels (Kernels/BatchNormFast.cs) are tested against BatchNormReference on every length and layout.
         if (training)
         {
-            BatchNormReference.ForwardTraining(
+            BatchNormFast.ForwardTraining(
                 input.Data, outer, channels, inner, w, b, eps, momentum,
                 runningMean is null ? default : runningMean.AsSpan(), runningVar is null ? default : runningVar.AsSpan(),
-                mean, invStd, output.AsSpan());
+                mean, invStd, output.AsSpan(), relu);
         }
         else
         {
-            BatchNormReference.ForwardInference(
+            BatchNormFast.ForwardInference(
                 input.Data, outer, channels, inner, w, b, runningMean!.Data, runningVar!.Data, eps,
-                mean, invStd, output.AsSpan());
+                mean, invStd, output.AsSpan(), relu);
         }
         var inputs = new List<Tensor> { input };
         if (weight is not null)
@@ -69,15 +74,15 @@ internal sealed class BatchNormFunction : Function
     public override Tensor?[] Backward(Tensor gradOutput)
     {
         var gradients = new Tensor?[Inputs.Count];
-        var gradInput = NeedsInputGrad[0] ? Tensor.Zeros(input.Shape) : null;
+        var gradInput = NeedsInputGrad[0] ? Tensor.Uninitialized(input.Shape) : null;   // every element is written
         var gradWeight = weightIndex >= 0 && NeedsInputGrad[weightIndex] ? Tensor.Zeros(channels) : null;
         var gradBias = biasIndex >= 0 && NeedsInputGrad[biasIndex] ? Tensor.Zeros(channels) : null;
-        BatchNormReference.Backward(
+        BatchNormFast.Backward(
             input.Data, gradOutput.Data, outer, channels, inner,
-            weight is null ? default : weight.Data, mean, invStd, training,
+            weight is null ? default : weight.Data, bias is null ? default : bias.Data, mean, invStd, training,
             gradInput is null ? default : gradInput.AsSpan(),
             gradWeight is null ? default : gradWeight.AsSpan(),
-            gradBias is null ? default : gradBias.AsSpan());
+            gradBias is null ? default : gradBias.AsSpan(), relu);
         gradients[0] = gradInput;
         if (weightIndex >= 0)
         {
@@ -94,7 +99,8 @@ internal sealed class BatchNormFunction : Function
 /// <summary>
 /// Normalization with statistics per row and an affine step on a second view of the same data, as one fused
 /// autograd op with inputs (input, weight?, bias?): LayerNorm, GroupNorm, InstanceNorm (training) and RMSNorm.
-/// The compute is <see cref="RowNormReference"/>; backward in closed form (docs/derivations/layernorm.md).
+/// The compute is <see cref="RowNormFast"/> where it applies, else <see cref="RowNormReference"/>; backward in
+/// closed form (docs/derivations/layernorm.md).
 /// Keeps the input, the per-row mean and invStd (double) and the weight.
 /// </summary>
 internal sealed class RowNormFunction(NormStatistics statistics, string name) : Function
@@ -105,6 +111,7 @@ internal sealed class RowNormFunction(NormStatistics statistics, string name) : 
     private double[] invStd = [];
     private int rows, rowLength, affineOuter, affineChannels, affineInner;
     private int weightIndex = -1, biasIndex = -1;
+    private bool fast;
 
     public override string Name => name;
 
@@ -128,10 +135,23 @@ internal sealed class RowNormFunction(NormStatistics statistics, string name) : 
         Variance = new double[rows];
         invStd = new double[rows];
         var output = Tensor.Zeros(input.Shape);
-        RowNormReference.Forward(
-            input.Data, rows, rowLength, affineOuter, affineChannels, affineInner,
-            weight is null ? default : weight.Data, bias is null ? default : bias.Data, eps, statistics,
-            Mean, Variance, invStd, output.AsSpan());
+        // LayerNorm and RMSNorm (affine per element of a row), and any row norm without affine parameters, run the
+        // fast kernels (Kernels/RowNormFast.cs, tested against RowNormReference); GroupNorm and InstanceNorm with
+        // affine parameters keep the reference kernel.
+        fast = (weight is null && bias is null) || (affineOuter == rows && affineChannels == rowLength && affineInner == 1);
+        if (fast)
+        {
+            RowNormFast.Forward(
+                input.Data, rows, rowLength, weight is null ? default : weight.Data, bias is null ? default : bias.Data,
+                eps, statistics == NormStatistics.MeanSquare, Mean, Variance, invStd, output.AsSpan());
+        }
+        else
+        {
+            RowNormReference.Forward(
+                input.Data, rows, rowLength, affineOuter, affineChannels, affineInner,
+                weight is null ? default : weight.Data, bias is null ? default : bias.Data, eps, statistics,
+                Mean, Variance, invStd, output.AsSpan());
+        }
 
         var inputs = new List<Tensor> { input };
         if (weight is not null)
@@ -154,12 +174,24 @@ internal sealed class RowNormFunction(NormStatistics statistics, string name) : 
         // the parameters may be multi-dimensional (LayerNorm's normalizedShape); the kernel sees them flat
         var gradWeight = weightIndex >= 0 && NeedsInputGrad[weightIndex] ? Tensor.Zeros(weight!.Shape) : null;
         var gradBias = biasIndex >= 0 && NeedsInputGrad[biasIndex] ? Tensor.Zeros(biasShape) : null;
-        RowNormReference.Backward(
-            input.Data, gradOutput.Data, rows, rowLength, affineOuter, affineChannels, affineInner,
-            weight is null ? default : weight.Data, Mean, invStd, statistics,
-            gradInput is null ? default : gradInput.AsSpan(),
-            gradWeight is null ? default : gradWeight.AsSpan(),
-            gradBias is null ? default : gradBias.AsSpan());
+        if (fast)
+        {
+            RowNormFast.Backward(
+                input.Data, gradOutput.Data, rows, rowLength, weight is null ? default : weight.Data, Mean, invStd,
+                statistics == NormStatistics.MeanSquare,
+                gradInput is null ? default : gradInput.AsSpan(),
+                gradWeight is null ? default : gradWeight.AsSpan(),
+                gradBias is null ? default : gradBias.AsSpan());
+        }
+        else
+        {
+            RowNormReference.Backward(
+                input.Data, gradOutput.Data, rows, rowLength, affineOuter, affineChannels, affineInner,
+                weight is null ? default : weight.Data, Mean, invStd, statistics,
+                gradInput is null ? default : gradInput.AsSpan(),
+                gradWeight is null ? default : gradWeight.AsSpan(),
+                gradBias is null ? default : gradBias.AsSpan());
+        }
         gradients[0] = gradInput;
         if (weightIndex >= 0)
         {

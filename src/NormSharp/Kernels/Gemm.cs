@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -7,9 +8,11 @@ namespace NormSharp.Kernels;
 
 /// <summary>
 /// General matrix multiply, row-major: c[m, n] (+)= sum_k op(a)[m, k] * op(b)[k, n], where op transposes
-/// when asked. <see cref="Reference"/> is the readable definition; <see cref="Multiply"/> is the fast
-/// path (transposed operands copied to row-major, register-blocked SIMD micro-kernel, parallel over
-/// column panels) and is tested against it.
+/// when asked. <see cref="Reference"/> is the readable definition; <c>Multiply</c> is the fast
+/// path and is tested against it: operands are packed into cache-sized panels (transposes are folded
+/// into the packing), a register-blocked micro-kernel (6x32 with Vector512, 6x16 with Vector256 + FMA,
+/// scalar otherwise) computes each tile, and blocks of rows and columns run in parallel. Pack buffers
+/// come from <see cref="ArrayPool{T}"/>, not from a fresh allocation per call.
 /// </summary>
 internal static class Gemm
 {
@@ -35,12 +38,60 @@ internal static class Gemm
         }
     }
 
+    /// <summary>Which micro-kernel the blocked GEMM uses; <see cref="Best"/> is the widest the machine runs natively.</summary>
+    internal enum Kernel
+    {
+        /// <summary>Plain scalar loops (machines without AVX2/FMA).</summary>
+        Scalar,
+
+        /// <summary>6x16 register block with Vector256 FMA.</summary>
+        Vector256,
+
+        /// <summary>6x32 register block with Vector512 FMA.</summary>
+        Vector512,
+    }
+
+    /// <summary>The micro-kernel <c>Multiply</c> uses on this machine.</summary>
+    internal static Kernel Best { get; } =
+        Vector512.IsHardwareAccelerated && Avx512F.IsSupported ? Kernel.Vector512
+        : Vector256.IsHardwareAccelerated && Fma.IsSupported ? Kernel.Vector256
+        : Kernel.Scalar;
+
+    /// <summary>Whether <paramref name="kernel"/> runs on this machine (tests try each one that does).</summary>
+    internal static bool IsSupported(Kernel kernel) => kernel switch
+    {
+        Kernel.Vector512 => Avx512F.IsSupported,
+        Kernel.Vector256 => Fma.IsSupported && Avx.IsSupported,
+        _ => true,
+    };
+
     /// <summary>The fast path; same contract as <see cref="Reference"/> (up to float rounding order).</summary>
     public static void Multiply(
         ReadOnlySpan<float> a, ReadOnlySpan<float> b, int m, int n, int k,
         bool transposeA, bool transposeB, bool accumulate, Span<float> c)
+        => Multiply(a, b, m, n, k, transposeA, transposeB, accumulate, c, Best);
+
+    // Blocking, in the usual Goto/BLIS loop order (jc, pc: pack B; ic: pack A; jr, ir: micro-kernel).
+    // A packed B micro-panel (KC x NR floats: 32 KiB for NR = 32) stays in L1 while the A block
+    // (MC x KC: 144 KiB) streams from L2, and the packed B block (KC x NC: 4 MiB at most) lives in L3.
+    private const int RowBlock = 6;         // MR: rows of c per micro-kernel call
+    private const int DepthBlock = 256;     // KC
+    private const int RowPanel = 144;       // MC, a multiple of RowBlock
+    private const int ColumnPanel = 4096;   // NC, a multiple of every NR
+    private const int SharedRowLimit = 4 * RowPanel;   // up to this many rows, A is packed once per step
+    private const long ParallelThreshold = 1L << 20;   // multiply-adds below which threads cost more than they save
+    private const long SplitDepthMaxOutput = 1L << 17;  // outputs up to this size split a long depth across threads instead
+
+    /// <summary>The fast path with a chosen micro-kernel (tests run every supported one).</summary>
+    internal static unsafe void Multiply(
+        ReadOnlySpan<float> a, ReadOnlySpan<float> b, int m, int n, int k,
+        bool transposeA, bool transposeB, bool accumulate, Span<float> c, Kernel kernel)
     {
         CheckLengths(a.Length, b.Length, c.Length, m, n, k);
+        if (!IsSupported(kernel))
+        {
+            throw new ArgumentException($"GEMM kernel {kernel} is not supported on this machine.", nameof(kernel));
+        }
         if (m == 0 || n == 0)
         {
             return;
@@ -53,33 +104,464 @@ internal static class Gemm
             }
             return;
         }
+        fixed (float* pa = a, pb = b, pc = c)
+        {
+            int workers = (long)m * n * k >= ParallelThreshold ? Environment.ProcessorCount : 1;
+            if (workers > 1 && (long)m * n <= SplitDepthMaxOutput && k >= 2 * DepthBlock * workers)
+            {
+                SplitDepth(pa, pb, pc, m, n, k, transposeA, transposeB, accumulate, kernel, workers);
+            }
+            else
+            {
+                new Job(pa, pb, pc, m, n, k, 0, k, transposeA, transposeB, kernel, workers).Run(accumulate);
+            }
+        }
+    }
 
-        float[]? aBuffer = null, bBuffer = null;
+    /// <summary>
+    /// Small output, long depth (a weight gradient summed over a batch): the depth is cut into one slice per worker,
+    /// each slice multiplied on its own thread into its own buffer (slice 0 straight into c), and the buffers added
+    /// in slice order, so the result does not depend on thread timing. This replaces a thread hand-off per depth
+    /// block with one per call.
+    /// </summary>
+    private static unsafe void SplitDepth(
+        float* a, float* b, float* c, int m, int n, int k, bool transposeA, bool transposeB, bool accumulate, Kernel kernel, int workers)
+    {
+        int blocks = (k + DepthBlock - 1) / DepthBlock;
+        var partials = new float[workers - 1][];
         try
         {
-            if (transposeA)
+            for (int w = 1; w < workers; w++)
             {
-                aBuffer = System.Buffers.ArrayPool<float>.Shared.Rent(m * k);
-                Transpose(a, k, m, aBuffer);
-                a = aBuffer.AsSpan(0, m * k);
+                partials[w - 1] = ArrayPool<float>.Shared.Rent(m * n);
             }
-            if (transposeB)
+            Parallel.For(0, workers, w =>
             {
-                bBuffer = System.Buffers.ArrayPool<float>.Shared.Rent(n * k);
-                Transpose(b, n, k, bBuffer);
-                b = bBuffer.AsSpan(0, n * k);
+                int k0 = Math.Min(k, blocks * w / workers * DepthBlock), k1 = Math.Min(k, blocks * (w + 1) / workers * DepthBlock);
+                if (w == 0)
+                {
+                    new Job(a, b, c, m, n, k, k0, k1, transposeA, transposeB, kernel, 1).Run(accumulate);
+                    return;
+                }
+                fixed (float* partial = partials[w - 1])
+                {
+                    if (k1 > k0)
+                    {
+                        new Job(a, b, partial, m, n, k, k0, k1, transposeA, transposeB, kernel, 1).Run(false);
+                    }
+                    else
+                    {
+                        new Span<float>(partial, m * n).Clear();
+                    }
+                }
+            });
+            var result = new Span<float>(c, m * n);
+            foreach (var partial in partials)
+            {
+                System.Numerics.Tensors.TensorPrimitives.Add(result, partial.AsSpan(0, m * n), result);
             }
-            RowMajor(a, b, m, n, k, accumulate, c);
         }
         finally
         {
-            if (aBuffer is not null)
+            foreach (var partial in partials)
             {
-                System.Buffers.ArrayPool<float>.Shared.Return(aBuffer);
+                if (partial is not null)
+                {
+                    ArrayPool<float>.Shared.Return(partial);
+                }
             }
-            if (bBuffer is not null)
+        }
+    }
+
+    /// <summary>One multiplication: the operands as pointers and the blocking derived from the shape.</summary>
+    private sealed unsafe class Job
+    {
+        private readonly float* a, b, c;
+        private readonly int m, n, k;
+        private readonly bool transposeA, transposeB;
+        private readonly Kernel kernel;
+        private readonly int columnBlock;   // NR
+        private readonly int workers;
+        private readonly int depthStart, depthEnd;
+
+        // Per (jc, pc) step, read by the workers.
+        private float* packedB;
+        private float* packedA;   // all of A for the step when m <= SharedRowLimit, else null
+        private int jc, nc, pc, kc, strips, rowBlocks, stripSplits;
+        private bool accumulateStep;
+
+        // Multiplies over the depth range [depthStart, depthEnd) of k; operand strides stay those of the full k.
+        public Job(float* a, float* b, float* c, int m, int n, int k, int depthStart, int depthEnd, bool transposeA, bool transposeB, Kernel kernel, int workers)
+        {
+            this.depthStart = depthStart;
+            this.depthEnd = depthEnd;
+            this.a = a;
+            this.b = b;
+            this.c = c;
+            this.m = m;
+            this.n = n;
+            this.k = k;
+            this.transposeA = transposeA;
+            this.transposeB = transposeB;
+            this.kernel = kernel;
+            columnBlock = kernel == Kernel.Vector512 ? 32 : 16;
+            this.workers = workers;
+        }
+
+        public void Run(bool accumulate)
+        {
+            float[] bArray = ArrayPool<float>.Shared.Rent(DepthBlock * Math.Min(ColumnPanel, RoundUp(n, columnBlock)) + 16);
+            // With few rows, A is packed once per depth block and shared by the items that split the columns.
+            float[]? aArray = m <= SharedRowLimit ? ArrayPool<float>.Shared.Rent(DepthBlock * RoundUp(m, RowBlock) + 16) : null;
+            try
             {
-                System.Buffers.ArrayPool<float>.Shared.Return(bBuffer);
+                fixed (float* bBase = bArray, aBase = aArray)
+                {
+                    packedB = Align64(bBase);
+                    packedA = aArray is null ? null : Align64(aBase);
+                    for (jc = 0; jc < n; jc += ColumnPanel)
+                    {
+                        nc = Math.Min(ColumnPanel, n - jc);
+                        strips = (nc + columnBlock - 1) / columnBlock;
+                        for (pc = depthStart; pc < depthEnd; pc += DepthBlock)
+                        {
+                            kc = Math.Min(DepthBlock, depthEnd - pc);
+                            accumulateStep = accumulate || pc > depthStart;
+                            Step();
+                        }
+                    }
+                }
+            }
+            finally
+            {
+                ArrayPool<float>.Shared.Return(bArray);
+                if (aArray is not null)
+                {
+                    ArrayPool<float>.Shared.Return(aArray);
+                }
+            }
+        }
+
+        // One (jc, pc) step: pack the B block (and all of A when it is small), then c[:, jc..jc+nc] (+)= A[:, pc..pc+kc] * Bblock.
+        private void Step()
+        {
+            rowBlocks = (m + RowPanel - 1) / RowPanel;
+            // Enough work items for both cores to stay busy: split the column strips too when rows are few.
+            stripSplits = workers == 1 ? 1 : Math.Clamp((4 * workers + rowBlocks - 1) / rowBlocks, 1, strips);
+            int rowStrips = (m + RowBlock - 1) / RowBlock;
+            if (workers == 1)
+            {
+                PackB(0, strips);
+                if (packedA is not null)
+                {
+                    PackA(0, rowStrips, packedA);
+                }
+                for (int item = 0; item < rowBlocks; item++)
+                {
+                    Macro(item);
+                }
+                return;
+            }
+            // B's strips, then (when shared) A's strips, in one parallel loop of similar-sized chunks.
+            int bChunks = Math.Min(strips, 4 * workers);
+            int aChunks = packedA is null ? 0 : Math.Min(rowStrips, 4 * workers);
+            Parallel.For(0, bChunks + aChunks, chunk =>
+            {
+                if (chunk < bChunks)
+                {
+                    PackB(chunk * strips / bChunks, (chunk + 1) * strips / bChunks);
+                }
+                else
+                {
+                    chunk -= bChunks;
+                    PackA(chunk * rowStrips / aChunks, (chunk + 1) * rowStrips / aChunks, packedA);
+                }
+            });
+            Parallel.For(0, rowBlocks * stripSplits, Macro);
+        }
+
+        // Packs strips [first, last) of the B block: strip t holds columns jc + t*NR .. + NR as kc rows of NR floats,
+        // zero-padded past n.
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private void PackB(int first, int last)
+        {
+            int nr = columnBlock;
+            for (int t = first; t < last; t++)
+            {
+                int j0 = jc + t * nr;
+                int width = Math.Min(nr, n - j0);
+                float* destination = packedB + (long)t * nr * kc;
+                if (!transposeB)
+                {
+                    // b is [k, n]: each row of the strip is contiguous.
+                    float* source = b + (long)pc * n + j0;
+                    for (int p = 0; p < kc; p++, source += n, destination += nr)
+                    {
+                        new ReadOnlySpan<float>(source, width).CopyTo(new Span<float>(destination, width));
+                        new Span<float>(destination + width, nr - width).Clear();
+                    }
+                }
+                else
+                {
+                    // b is [n, k]: column j of op(b) is row j of b.
+                    if (width < nr)
+                    {
+                        new Span<float>(destination, nr * kc).Clear();
+                    }
+                    for (int col = 0; col < width; col++)
+                    {
+                        float* source = b + (long)(j0 + col) * k + pc;
+                        for (int p = 0; p < kc; p++)
+                        {
+                            destination[p * nr + col] = source[p];
+                        }
+                    }
+                }
+            }
+        }
+
+        // Work item: one MC block of rows times one share of the column strips.
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private void Macro(int item)
+        {
+            int rowBlock = item / stripSplits, split = item % stripSplits;
+            int i0 = rowBlock * RowPanel;
+            int mc = Math.Min(RowPanel, m - i0);
+            int firstStrip = split * strips / stripSplits, lastStrip = (split + 1) * strips / stripSplits;
+            if (firstStrip == lastStrip)
+            {
+                return;
+            }
+            float[]? aArray = packedA is null ? ArrayPool<float>.Shared.Rent(RowPanel * DepthBlock + 16) : null;
+            try
+            {
+                fixed (float* aBase = aArray)
+                {
+                    // A small A was packed once for all items; otherwise each item packs its own row block.
+                    float* blockA = packedA is null ? Align64(aBase) : packedA + (long)i0 * kc;
+                    if (packedA is null)
+                    {
+                        PackA(i0 / RowBlock, (i0 + mc + RowBlock - 1) / RowBlock, blockA - (long)i0 * kc);
+                    }
+                    int nr = columnBlock;
+                    for (int t = firstStrip; t < lastStrip; t++)
+                    {
+                        int j0 = jc + t * nr;
+                        int cols = Math.Min(nr, n - j0);
+                        float* bPanel = packedB + (long)t * nr * kc;
+                        for (int s = 0; s * RowBlock < mc; s++)
+                        {
+                            int i = i0 + s * RowBlock;
+                            int rows = Math.Min(RowBlock, m - i);
+                            float* aPanel = blockA + (long)s * RowBlock * kc;
+                            float* cTile = c + (long)i * n + j0;
+                            switch (kernel)
+                            {
+                                case Kernel.Vector512:
+                                    Kernel6x32(aPanel, bPanel, kc, cTile, n, rows, cols, accumulateStep);
+                                    break;
+                                case Kernel.Vector256:
+                                    Kernel6x16(aPanel, bPanel, kc, cTile, n, rows, cols, accumulateStep);
+                                    break;
+                                default:
+                                    KernelScalar(aPanel, bPanel, kc, nr, cTile, n, rows, cols, accumulateStep);
+                                    break;
+                            }
+                        }
+                    }
+                }
+            }
+            finally
+            {
+                if (aArray is not null)
+                {
+                    ArrayPool<float>.Shared.Return(aArray);
+                }
+            }
+        }
+
+        // Packs row strips [first, last) of A[:, pc..pc+kc]: strip s holds rows s*MR .. s*MR+MR with element (p, r) at
+        // packed[s*MR*kc + p*MR + r], zero-padded past m.
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private void PackA(int first, int last, float* packed)
+        {
+            for (int s = first; s < last; s++)
+            {
+                float* destination = packed + (long)s * RowBlock * kc;
+                int iStart = s * RowBlock;
+                int rows = Math.Min(RowBlock, m - iStart);
+                if (rows < RowBlock)
+                {
+                    new Span<float>(destination, RowBlock * kc).Clear();
+                }
+                if (!transposeA)
+                {
+                    // a is [m, k]: row i of the strip is contiguous in a.
+                    for (int r = 0; r < rows; r++)
+                    {
+                        float* source = a + (long)(iStart + r) * k + pc;
+                        for (int p = 0; p < kc; p++)
+                        {
+                            destination[p * RowBlock + r] = source[p];
+                        }
+                    }
+                }
+                else
+                {
+                    // a is [k, m]: the strip's rows at one p are contiguous.
+                    float* source = a + (long)pc * m + iStart;
+                    for (int p = 0; p < kc; p++, source += m)
+                    {
+                        for (int r = 0; r < rows; r++)
+                        {
+                            destination[p * RowBlock + r] = source[r];
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private static int RoundUp(int value, int multiple) => (value + multiple - 1) / multiple * multiple;
+
+    private static unsafe float* Align64(float* pointer) => (float*)(((nuint)pointer + 63) & ~(nuint)63);
+
+    // c[0..rows, 0..cols] (+)= packedA[6 x kc] * packedB[kc x 32]; the full 6x32 block lives in 12 zmm registers.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Kernel6x32(float* a, float* b, int kc, float* c, int ldc, int rows, int cols, bool accumulate)
+    {
+        Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+        Vector512<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        for (int p = 0; p < kc; p++, a += RowBlock, b += 32)
+        {
+            var b0 = Vector512.LoadAligned(b);
+            var b1 = Vector512.LoadAligned(b + 16);
+            var v = Vector512.Create(a[0]);
+            c00 = Avx512F.FusedMultiplyAdd(v, b0, c00);
+            c01 = Avx512F.FusedMultiplyAdd(v, b1, c01);
+            v = Vector512.Create(a[1]);
+            c10 = Avx512F.FusedMultiplyAdd(v, b0, c10);
+            c11 = Avx512F.FusedMultiplyAdd(v, b1, c11);
+            v = Vector512.Create(a[2]);
+            c20 = Avx512F.FusedMultiplyAdd(v, b0, c20);
+            c21 = Avx512F.FusedMultiplyAdd(v, b1, c21);
+            v = Vector512.Create(a[3]);
+            c30 = Avx512F.FusedMultiplyAdd(v, b0, c30);
+            c31 = Avx512F.FusedMultiplyAdd(v, b1, c31);
+            v = Vector512.Create(a[4]);
+            c40 = Avx512F.FusedMultiplyAdd(v, b0, c40);
+            c41 = Avx512F.FusedMultiplyAdd(v, b1, c41);
+            v = Vector512.Create(a[5]);
+            c50 = Avx512F.FusedMultiplyAdd(v, b0, c50);
+            c51 = Avx512F.FusedMultiplyAdd(v, b1, c51);
+        }
+        if (rows == RowBlock && cols == 32)
+        {
+            Store512(c, c00, c01, accumulate);
+            Store512(c + ldc, c10, c11, accumulate);
+            Store512(c + 2 * ldc, c20, c21, accumulate);
+            Store512(c + 3 * ldc, c30, c31, accumulate);
+            Store512(c + 4 * ldc, c40, c41, accumulate);
+            Store512(c + 5 * ldc, c50, c51, accumulate);
+            return;
+        }
+        float* tile = stackalloc float[RowBlock * 32];
+        c00.Store(tile); c01.Store(tile + 16);
+        c10.Store(tile + 32); c11.Store(tile + 48);
+        c20.Store(tile + 64); c21.Store(tile + 80);
+        c30.Store(tile + 96); c31.Store(tile + 112);
+        c40.Store(tile + 128); c41.Store(tile + 144);
+        c50.Store(tile + 160); c51.Store(tile + 176);
+        StoreTile(tile, 32, c, ldc, rows, cols, accumulate);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Store512(float* c, Vector512<float> lo, Vector512<float> hi, bool accumulate)
+    {
+        if (accumulate)
+        {
+            lo += Vector512.Load(c);
+            hi += Vector512.Load(c + 16);
+        }
+        lo.Store(c);
+        hi.Store(c + 16);
+    }
+
+    // c[0..rows, 0..cols] (+)= packedA[6 x kc] * packedB[kc x 16] with 12 ymm accumulators.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Kernel6x16(float* a, float* b, int kc, float* c, int ldc, int rows, int cols, bool accumulate)
+    {
+        Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+        Vector256<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        for (int p = 0; p < kc; p++, a += RowBlock, b += 16)
+        {
+            var b0 = Vector256.LoadAligned(b);
+            var b1 = Vector256.LoadAligned(b + 8);
+            var v = Vector256.Create(a[0]);
+            c00 = Fma.MultiplyAdd(v, b0, c00);
+            c01 = Fma.MultiplyAdd(v, b1, c01);
+            v = Vector256.Create(a[1]);
+            c10 = Fma.MultiplyAdd(v, b0, c10);
+            c11 = Fma.MultiplyAdd(v, b1, c11);
+            v = Vector256.Create(a[2]);
+            c20 = Fma.MultiplyAdd(v, b0, c20);
+            c21 = Fma.MultiplyAdd(v, b1, c21);
+            v = Vector256.Create(a[3]);
+            c30 = Fma.MultiplyAdd(v, b0, c30);
+            c31 = Fma.MultiplyAdd(v, b1, c31);
+            v = Vector256.Create(a[4]);
+            c40 = Fma.MultiplyAdd(v, b0, c40);
+            c41 = Fma.MultiplyAdd(v, b1, c41);
+            v = Vector256.Create(a[5]);
+            c50 = Fma.MultiplyAdd(v, b0, c50);
+            c51 = Fma.MultiplyAdd(v, b1, c51);
+        }
+        float* tile = stackalloc float[RowBlock * 16];
+        c00.Store(tile); c01.Store(tile + 8);
+        c10.Store(tile + 16); c11.Store(tile + 24);
+        c20.Store(tile + 32); c21.Store(tile + 40);
+        c30.Store(tile + 48); c31.Store(tile + 56);
+        c40.Store(tile + 64); c41.Store(tile + 72);
+        c50.Store(tile + 80); c51.Store(tile + 88);
+        StoreTile(tile, 16, c, ldc, rows, cols, accumulate);
+    }
+
+    // Scalar fallback with the same packed layout: c[0..rows, 0..cols] (+)= packedA[6 x kc] * packedB[kc x nr].
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void KernelScalar(float* a, float* b, int kc, int nr, float* c, int ldc, int rows, int cols, bool accumulate)
+    {
+        float* tile = stackalloc float[RowBlock * 32];
+        new Span<float>(tile, RowBlock * nr).Clear();
+        for (int p = 0; p < kc; p++, a += RowBlock, b += nr)
+        {
+            for (int r = 0; r < RowBlock; r++)
+            {
+                float av = a[r];
+                float* tileRow = tile + r * nr;
+                for (int j = 0; j < nr; j++)
+                {
+                    tileRow[j] += av * b[j];
+                }
+            }
+        }
+        StoreTile(tile, nr, c, ldc, rows, cols, accumulate);
+    }
+
+    // Writes the valid rows x cols corner of a register tile (row stride tileStride) into c.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void StoreTile(float* tile, int tileStride, float* c, int ldc, int rows, int cols, bool accumulate)
+    {
+        for (int r = 0; r < rows; r++)
+        {
+            var source = new ReadOnlySpan<float>(tile + r * tileStride, cols);
+            var destination = new Span<float>(c + (long)r * ldc, cols);
+            if (accumulate)
+            {
+                System.Numerics.Tensors.TensorPrimitives.Add(destination, source, destination);
+            }
+            else
+            {
+                source.CopyTo(destination);
             }
         }
     }
@@ -102,119 +584,6 @@ internal static class Gemm
                     }
                 }
             }
-        }
-    }
-
-    private const int PanelWidth = 16;   // two Vector256<float>
-    private const int RowBlock = 4;      // rows of c per micro-kernel call: 4 x 2 accumulators
-
-    private static unsafe void RowMajor(ReadOnlySpan<float> a, ReadOnlySpan<float> b, int m, int n, int k, bool accumulate, Span<float> c)
-    {
-        int panels = (n + PanelWidth - 1) / PanelWidth;
-        long work = (long)m * n * k;
-        fixed (float* pa = a, pb = b, pc = c)
-        {
-            float* ap = pa, bp = pb, cp = pc;
-            if (work < 1 << 18 || panels == 1)
-            {
-                for (int panel = 0; panel < panels; panel++)
-                {
-                    Panel(ap, bp, cp, m, n, k, panel, accumulate);
-                }
-            }
-            else
-            {
-                Parallel.For(0, panels, panel => Panel(ap, bp, cp, m, n, k, panel, accumulate));
-            }
-        }
-    }
-
-    // Computes the columns [panel*16, panel*16+16) of c for every row.
-    private static unsafe void Panel(float* a, float* b, float* c, int m, int n, int k, int panel, bool accumulate)
-    {
-        int j0 = panel * PanelWidth;
-        int width = Math.Min(PanelWidth, n - j0);
-        if (width == PanelWidth && Fma.IsSupported)
-        {
-            int i = 0;
-            for (; i + RowBlock <= m; i += RowBlock)
-            {
-                MicroKernel4x16(a + (long)i * k, b + j0, c + (long)i * n + j0, n, k, accumulate);
-            }
-            for (; i < m; i++)
-            {
-                RowScalar(a + (long)i * k, b + j0, c + (long)i * n + j0, n, k, width, accumulate);
-            }
-        }
-        else
-        {
-            for (int i = 0; i < m; i++)
-            {
-                RowScalar(a + (long)i * k, b + j0, c + (long)i * n + j0, n, k, width, accumulate);
-            }
-        }
-    }
-
-    // c[0..4, 0..16] (+)= a[0..4, :] * b[:, 0..16]; a rows have stride k, b and c rows stride n.
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe void MicroKernel4x16(float* a, float* b, float* c, int n, int k, bool accumulate)
-    {
-        Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default;
-        Vector256<float> c20 = default, c21 = default, c30 = default, c31 = default;
-        float* a0 = a, a1 = a + k, a2 = a + 2 * k, a3 = a + 3 * k;
-        for (int p = 0; p < k; p++)
-        {
-            float* bRow = b + (long)p * n;
-            var b0 = Avx.LoadVector256(bRow);
-            var b1 = Avx.LoadVector256(bRow + 8);
-            var v = Vector256.Create(a0[p]);
-            c00 = Fma.MultiplyAdd(v, b0, c00);
-            c01 = Fma.MultiplyAdd(v, b1, c01);
-            v = Vector256.Create(a1[p]);
-            c10 = Fma.MultiplyAdd(v, b0, c10);
-            c11 = Fma.MultiplyAdd(v, b1, c11);
-            v = Vector256.Create(a2[p]);
-            c20 = Fma.MultiplyAdd(v, b0, c20);
-            c21 = Fma.MultiplyAdd(v, b1, c21);
-            v = Vector256.Create(a3[p]);
-            c30 = Fma.MultiplyAdd(v, b0, c30);
-            c31 = Fma.MultiplyAdd(v, b1, c31);
-        }
-        Store(c, c00, c01, accumulate);
-        Store(c + n, c10, c11, accumulate);
-        Store(c + 2 * n, c20, c21, accumulate);
-        Store(c + 3 * n, c30, c31, accumulate);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe void Store(float* c, Vector256<float> lo, Vector256<float> hi, bool accumulate)
-    {
-        if (accumulate)
-        {
-            lo += Avx.LoadVector256(c);
-            hi += Avx.LoadVector256(c + 8);
-        }
-        Avx.Store(c, lo);
-        Avx.Store(c + 8, hi);
-    }
-
-    // One row of c over a panel of at most 16 columns, scalar (tails and machines without FMA).
-    private static unsafe void RowScalar(float* a, float* b, float* c, int n, int k, int width, bool accumulate)
-    {
-        Span<float> sums = stackalloc float[PanelWidth];
-        sums.Clear();
-        for (int p = 0; p < k; p++)
-        {
-            float av = a[p];
-            float* bRow = b + (long)p * n;
-            for (int j = 0; j < width; j++)
-            {
-                sums[j] += av * bRow[j];
-            }
-        }
-        for (int j = 0; j < width; j++)
-        {
-            c[j] = accumulate ? c[j] + sums[j] : sums[j];
         }
     }
 

@@ -1,6 +1,10 @@
 namespace NormSharp.Nn;
 
 /// <summary>Applies its modules in order; children are named "0", "1", ... as in PyTorch.</summary>
+/// <remarks>
+/// A batch-norm layer directly followed by <see cref="ReLU"/> runs as one fused kernel
+/// (<see cref="BatchNormBase.ForwardRelu"/>): the same values and gradients with fewer passes over memory.
+/// </remarks>
 public sealed class Sequential : Module
 {
     private readonly List<Module> layers = [];
@@ -33,9 +37,15 @@ public sealed class Sequential : Module
     public override Tensor Forward(Tensor input)
     {
         var x = input;
-        foreach (var layer in layers)
+        for (int i = 0; i < layers.Count; i++)
         {
-            x = layer.Forward(x);
+            if (layers[i] is BatchNormBase batchNorm && i + 1 < layers.Count && layers[i + 1] is ReLU)
+            {
+                x = batchNorm.ForwardRelu(x);
+                i++;
+                continue;
+            }
+            x = layers[i].Forward(x);
         }
         return x;
     }

@@ -1,0 +1,201 @@
+using NormSharp.Autograd;
+using NormSharp.Nn;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace NormSharp.Bench;
+
+/// <summary>
+/// Normalization layers side by side: BatchNorm2d in both layouts, BatchNorm1d, LayerNorm. Training forward,
+/// forward + backward (gradients of input, weight and bias for a random upstream gradient), and evaluation.
+/// </summary>
+/// <remarks>
+/// Bytes counted for the roofline, S = bytes of the input: a training forward reads x for the statistics and
+/// again to write y (3S); a backward reads dy and x for the two per-channel sums and again to write dx (5S), so
+/// forward + backward is 8S; evaluation reads x and writes y (2S). A kernel that re-reads from cache instead of
+/// memory can exceed 100%. LayerNorm rows fit in L1, so its forward is 2S and its forward + backward 5S.
+/// </remarks>
+internal static class NormCases
+{
+    public static readonly (int N, int C, int H, int W)[] Shapes2d = [(32, 64, 56, 56), (128, 256, 14, 14), (64, 512, 7, 7), (256, 32, 28, 28)];
+
+    public static IEnumerable<BenchCase> All()
+    {
+        foreach (bool channelsLast in new[] { false, true })
+        {
+            foreach (var shape in Shapes2d)
+            {
+                foreach (var mode in new[] { Mode.TrainForward, Mode.ForwardBackward, Mode.Eval })
+                {
+                    yield return BatchNorm2d(shape.N, shape.C, shape.H, shape.W, channelsLast, mode);
+                }
+            }
+        }
+        foreach (var (n, c) in new[] { (1024, 256), (60, 100) })
+        {
+            foreach (var mode in new[] { Mode.TrainForward, Mode.ForwardBackward, Mode.Eval })
+            {
+                yield return BatchNorm1d(n, c, mode);
+            }
+        }
+        yield return LayerNorm(64, 128, 768, backward: false);
+        yield return LayerNorm(64, 128, 768, backward: true);
+    }
+
+    internal enum Mode
+    {
+        TrainForward,
+        ForwardBackward,
+        Eval,
+    }
+
+    private static string Label(Mode mode) => mode switch
+    {
+        Mode.TrainForward => "train fwd",
+        Mode.ForwardBackward => "fwd+bwd",
+        _ => "eval",
+    };
+
+    private static (double Bytes, string Traffic) Traffic(Mode mode, long s) => mode switch
+    {
+        Mode.TrainForward => (3.0 * s, "3S"),
+        Mode.ForwardBackward => (8.0 * s, "8S"),
+        _ => (2.0 * s, "2S"),
+    };
+
+    private static BenchCase BatchNorm2d(int n, int c, int h, int w, bool channelsLast, Mode mode)
+    {
+        long count = (long)n * c * h * w;
+        var data = Data(count, 10);
+        var (bytes, traffic) = Traffic(mode, count * sizeof(float));
+        int[] ourShape = channelsLast ? [n, h, w, c] : [n, c, h, w];
+        return new BenchCase(
+            channelsLast ? "BatchNorm2d channels-last" : "BatchNorm2d NCHW",
+            $"({n},{c},{h},{w}) {Label(mode)}",
+            NormSharp: () => OurSide(new Nn.BatchNorm2d(c, channelAxis: channelsLast ? -1 : 1), data.Value.X, data.Value.Dy, ourShape, mode),
+            Torch: () => TorchSide(nn.BatchNorm2d(c),
+                () => channelsLast ? TorchUtil.ChannelsLast(data.Value.X, n, c, h, w) : TorchUtil.From(data.Value.X, n, c, h, w),
+                () => channelsLast ? TorchUtil.ChannelsLast(data.Value.Dy, n, c, h, w) : TorchUtil.From(data.Value.Dy, n, c, h, w), mode),
+            BytesMoved: bytes,
+            CopyBytes: count * sizeof(float),
+            Traffic: traffic);
+    }
+
+    private static BenchCase BatchNorm1d(int n, int c, Mode mode)
+    {
+        long count = (long)n * c;
+        var data = Data(count, 12);
+        var (bytes, traffic) = Traffic(mode, count * sizeof(float));
+        return new BenchCase("BatchNorm1d", $"({n},{c}) {Label(mode)}",
+            NormSharp: () => OurSide(new Nn.BatchNorm1d(c), data.Value.X, data.Value.Dy, [n, c], mode),
+            Torch: () => TorchSide(nn.BatchNorm1d(c), () => TorchUtil.From(data.Value.X, n, c), () => TorchUtil.From(data.Value.Dy, n, c), mode),
+            BytesMoved: bytes,
+            CopyBytes: count * sizeof(float),
+            Traffic: traffic);
+    }
+
+    private static BenchCase LayerNorm(int n, int t, int features, bool backward)
+    {
+        long count = (long)n * t * features;
+        var data = Data(count, 14);
+        var mode = backward ? Mode.ForwardBackward : Mode.TrainForward;
+        return new BenchCase("LayerNorm", $"({n},{t},{features}) {(backward ? "fwd+bwd" : "fwd")}",
+            NormSharp: () => OurSide(new Nn.LayerNorm([features]), data.Value.X, data.Value.Dy, [n, t, features], mode),
+            Torch: () => TorchSide(nn.LayerNorm(features), () => TorchUtil.From(data.Value.X, n, t, features), () => TorchUtil.From(data.Value.Dy, n, t, features), mode),
+            BytesMoved: (backward ? 5.0 : 2.0) * count * sizeof(float),
+            CopyBytes: count * sizeof(float),
+            Traffic: backward ? "5S" : "2S");
+    }
+
+    // Input x ~ N(0.3, 1.7²) and upstream gradient dy ~ N(0, 1), made only when the case is measured.
+    private static Lazy<(float[] X, float[] Dy)> Data(long count, int seed) =>
+        new(() => (TorchUtil.Normal(seed, count, mean: 0.3f, std: 1.7f), TorchUtil.Normal(seed + 1, count)));
+
+    // NormSharp: the layer on a tensor. In fwd+bwd the parameters' gradients are cleared after each backward, while the
+    // input's gradient is kept and accumulated into: a leaf's first gradient is a fresh copy, which a batch norm
+    // inside a network (whose input comes from another layer) never pays; accumulating costs an extra read instead.
+    private static Side OurSide(Module layer, float[] x, float[] dy, int[] shape, Mode mode)
+    {
+        var input = Tensor.FromArray(x, shape);
+        var gradOutput = Tensor.FromArray(dy, shape);
+        var parameters = layer.Parameters().ToList();
+        switch (mode)
+        {
+            case Mode.TrainForward:
+                layer.Train();
+                return new Side(() => layer.Forward(input));
+            case Mode.ForwardBackward:
+                layer.Train();
+                input.RequiresGrad = true;
+                return new Side(() =>
+                {
+                    layer.Forward(input).Backward(gradOutput);
+                    foreach (var p in parameters)
+                    {
+                        p.Grad = null;
+                    }
+                });
+            default:
+                layer.Train();
+                using (new NoGrad())
+                {
+                    layer.Forward(input);   // running statistics that are not the initial 0 / 1
+                }
+                layer.Eval();
+                return new Side(() =>
+                {
+                    using var noGrad = new NoGrad();
+                    layer.Forward(input);
+                });
+        }
+    }
+
+    // libtorch: the same; fwd+bwd through autograd.grad, which returns the gradients without accumulating them.
+    private static Side TorchSide(nn.Module<TorchTensor, TorchTensor> layer, Func<TorchTensor> makeInput, Func<TorchTensor> makeGrad, Mode mode)
+    {
+        var input = makeInput();
+        var gradOutput = makeGrad();
+        var parameters = layer.parameters().Select(p => (TorchTensor)p).ToList();
+        void Dispose()
+        {
+            input.Dispose();
+            gradOutput.Dispose();
+            layer.Dispose();
+        }
+        switch (mode)
+        {
+            case Mode.TrainForward:
+                layer.train();
+                return new Side(() =>
+                {
+                    using var scope = torch.NewDisposeScope();
+                    layer.forward(input);
+                }, Dispose);
+            case Mode.ForwardBackward:
+                layer.train();
+                input.requires_grad_(true);
+                var inputs = new List<TorchTensor> { input };
+                inputs.AddRange(parameters);
+                return new Side(() =>
+                {
+                    using var scope = torch.NewDisposeScope();
+                    var y = layer.forward(input);
+                    torch.autograd.grad([y], inputs, [gradOutput]);
+                }, Dispose);
+            default:
+                layer.train();
+                using (torch.no_grad())
+                using (torch.NewDisposeScope())
+                {
+                    layer.forward(input);
+                }
+                layer.eval();
+                return new Side(() =>
+                {
+                    using var noGrad = torch.no_grad();
+                    using var scope = torch.NewDisposeScope();
+                    layer.forward(input);
+                }, Dispose);
+        }
+    }
+}

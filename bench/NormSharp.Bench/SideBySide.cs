@@ -1,0 +1,120 @@
+using System.Diagnostics;
+
+namespace NormSharp.Bench;
+
+/// <summary>One side of a comparison: the timed action and what to release afterwards.</summary>
+internal sealed class Side(Action run, Action? dispose = null) : IDisposable
+{
+    public void Run() => run();
+
+    public void Dispose() => dispose?.Invoke();
+}
+
+/// <summary>
+/// One side-by-side case. <see cref="BytesMoved"/> is the memory traffic the operation cannot avoid (its
+/// roofline numerator; 0 when the case is compute-bound or composite), <see cref="CopyBytes"/> the size of
+/// the buffer the same-run copy moves to measure bandwidth at that working-set size.
+/// </summary>
+internal sealed record BenchCase(
+    string Group,
+    string Name,
+    Func<Side> NormSharp,
+    Func<Side> Torch,
+    double BytesMoved = 0,
+    long CopyBytes = 0,
+    int? Runs = null,
+    int? Warmup = null,
+    string? Traffic = null);
+
+/// <summary>Medians (seconds) of one case.</summary>
+internal sealed record CaseResult(BenchCase Case, double NormSharp, double Torch, double Copy, int Runs)
+{
+    /// <summary>libtorch time / NormSharp time: above 1 means NormSharp is faster.</summary>
+    public double Speedup => Torch / NormSharp;
+
+    /// <summary>Copy bandwidth of this run, bytes per second (read + write).</summary>
+    public double CopyBandwidth => Copy > 0 ? 2.0 * Case.CopyBytes / Copy : 0;
+
+    /// <summary>Fraction of the copy roofline: (BytesMoved / copy bandwidth) / time.</summary>
+    public double RooflineFraction(double seconds) =>
+        Case.BytesMoved > 0 && CopyBandwidth > 0 ? Case.BytesMoved / CopyBandwidth / seconds : double.NaN;
+}
+
+/// <summary>
+/// Times NormSharp and libtorch alternately in one process: after warm-up, each round runs A then B (or B
+/// then A on odd rounds, so neither side always follows the other) and then a copy of the same working
+/// set; the reported figure is the median over the rounds.
+/// </summary>
+internal static class SideBySide
+{
+    public static CaseResult Measure(BenchCase benchCase, int runs, int warmup, Action<string>? log = null)
+    {
+        runs = benchCase.Runs ?? runs;
+        warmup = benchCase.Warmup ?? warmup;
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        using var ours = benchCase.NormSharp();
+        using var theirs = benchCase.Torch();
+        var copy = benchCase.CopyBytes > 0 ? new CopyRoofline(benchCase.CopyBytes) : null;
+        for (int i = 0; i < warmup; i++)
+        {
+            ours.Run();
+            theirs.Run();
+            copy?.Run();
+        }
+        var oursTimes = new double[runs];
+        var theirTimes = new double[runs];
+        var copyTimes = new double[runs];
+        for (int r = 0; r < runs; r++)
+        {
+            if (r % 2 == 0)
+            {
+                oursTimes[r] = Time(ours.Run);
+                theirTimes[r] = Time(theirs.Run);
+            }
+            else
+            {
+                theirTimes[r] = Time(theirs.Run);
+                oursTimes[r] = Time(ours.Run);
+            }
+            if (copy is not null)
+            {
+                copyTimes[r] = Time(copy.Run);
+            }
+        }
+        // The result keeps the case's description, not its factories (whose closures hold the case's data).
+        var description = benchCase with { NormSharp = Measured, Torch = Measured };
+        var result = new CaseResult(description, Median(oursTimes), Median(theirTimes), copy is null ? 0 : Median(copyTimes), runs);
+        log?.Invoke($"{benchCase.Group} | {benchCase.Name}: NormSharp {Format.Milliseconds(result.NormSharp)} ms, libtorch {Format.Milliseconds(result.Torch)} ms, x{result.Speedup:F2}");
+        return result;
+    }
+
+    private static Side Measured() => throw new InvalidOperationException("This case has been measured; its data is released.");
+
+    private static double Time(Action action)
+    {
+        long start = Stopwatch.GetTimestamp();
+        action();
+        return Stopwatch.GetElapsedTime(start).TotalSeconds;
+    }
+
+    public static double Median(double[] values)
+    {
+        var sorted = (double[])values.Clone();
+        Array.Sort(sorted);
+        int mid = sorted.Length / 2;
+        return sorted.Length % 2 == 1 ? sorted[mid] : 0.5 * (sorted[mid - 1] + sorted[mid]);
+    }
+
+    public static double GeometricMean(IEnumerable<double> values)
+    {
+        double logSum = 0;
+        int count = 0;
+        foreach (var v in values)
+        {
+            logSum += Math.Log(v);
+            count++;
+        }
+        return count == 0 ? double.NaN : Math.Exp(logSum / count);
+    }
+}

@@ -1,0 +1,211 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace NormSharp.Kernels;
+
+/// <summary>Which vector width a fast kernel uses; <see cref="Auto"/> is the widest the machine accelerates.</summary>
+internal enum SimdWidth
+{
+    /// <summary>Vector512 where accelerated, else Vector256 where accelerated, else scalar.</summary>
+    Auto,
+
+    /// <summary>One float at a time (the fallback; also how tests reach the scalar path on any machine).</summary>
+    Scalar,
+
+    /// <summary>Vector256 (8 floats).</summary>
+    Vector256,
+
+    /// <summary>Vector512 (16 floats).</summary>
+    Vector512,
+}
+
+/// <summary>Resolves <see cref="SimdWidth.Auto"/> and tells which widths run here.</summary>
+internal static class Simd
+{
+    /// <summary>The widest accelerated width of this machine.</summary>
+    public static SimdWidth Best { get; } =
+        Vector512.IsHardwareAccelerated ? SimdWidth.Vector512
+        : Vector256.IsHardwareAccelerated ? SimdWidth.Vector256
+        : SimdWidth.Scalar;
+
+    /// <summary>The width to run: <paramref name="width"/>, or <see cref="Best"/> for Auto.</summary>
+    public static SimdWidth Resolve(SimdWidth width)
+    {
+        var resolved = width == SimdWidth.Auto ? Best : width;
+        if (!IsSupported(resolved))
+        {
+            throw new ArgumentException($"SIMD width {width} is not accelerated on this machine (best: {Best}).", nameof(width));
+        }
+        return resolved;
+    }
+
+    /// <summary>Whether <paramref name="width"/> is accelerated here (scalar always is).</summary>
+    public static bool IsSupported(SimdWidth width) => width switch
+    {
+        SimdWidth.Vector512 => Vector512.IsHardwareAccelerated,
+        SimdWidth.Vector256 => Vector256.IsHardwareAccelerated,
+        _ => true,
+    };
+}
+
+/// <summary>
+/// The handful of float vector operations the normalization kernels need, as static abstract members so that one
+/// generic kernel body compiles to a Vector512, a Vector256 and a scalar loop (the operator-struct pattern of
+/// TensorPrimitives).
+/// </summary>
+internal unsafe interface ISimdOps<TVector>
+    where TVector : struct
+{
+    static abstract int Count { get; }
+
+    static abstract TVector Zero { get; }
+
+    static abstract TVector Load(float* source);
+
+    static abstract void Store(float* destination, TVector value);
+
+    static abstract TVector Broadcast(float value);
+
+    static abstract TVector Add(TVector left, TVector right);
+
+    static abstract TVector Subtract(TVector left, TVector right);
+
+    static abstract TVector Multiply(TVector left, TVector right);
+
+    /// <summary>left · right + addend, fused where the hardware has FMA.</summary>
+    static abstract TVector MultiplyAdd(TVector left, TVector right, TVector addend);
+
+    /// <summary>max(value, 0) that keeps NaN, as PyTorch's relu.</summary>
+    static abstract TVector Relu(TVector value);
+
+    /// <summary>test &gt; 0 ? value : 0 per lane (the ReLU gradient mask; NaN tests give 0).</summary>
+    static abstract TVector WherePositive(TVector test, TVector value);
+
+    static abstract float Sum(TVector value);
+
+    /// <summary>A hint to start loading the cache line at <paramref name="address"/> (never faults; a no-op off x86).</summary>
+    static virtual void Prefetch(float* address)
+    {
+        if (System.Runtime.Intrinsics.X86.Sse.IsSupported)
+        {
+            System.Runtime.Intrinsics.X86.Sse.Prefetch0(address);
+        }
+    }
+}
+
+internal readonly unsafe struct Vector512Ops : ISimdOps<Vector512<float>>
+{
+    public static int Count => Vector512<float>.Count;
+
+    public static Vector512<float> Zero => Vector512<float>.Zero;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Load(float* source) => Vector512.Load(source);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Store(float* destination, Vector512<float> value) => value.Store(destination);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Broadcast(float value) => Vector512.Create(value);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Add(Vector512<float> left, Vector512<float> right) => left + right;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Subtract(Vector512<float> left, Vector512<float> right) => left - right;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Multiply(Vector512<float> left, Vector512<float> right) => left * right;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> MultiplyAdd(Vector512<float> left, Vector512<float> right, Vector512<float> addend) =>
+        Vector512.MultiplyAddEstimate(left, right, addend);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Relu(Vector512<float> value) =>
+        Vector512.ConditionalSelect(Vector512.LessThan(value, Vector512<float>.Zero), Vector512<float>.Zero, value);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> WherePositive(Vector512<float> test, Vector512<float> value) =>
+        Vector512.ConditionalSelect(Vector512.GreaterThan(test, Vector512<float>.Zero), value, Vector512<float>.Zero);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Sum(Vector512<float> value) => Vector512.Sum(value);
+}
+
+internal readonly unsafe struct Vector256Ops : ISimdOps<Vector256<float>>
+{
+    public static int Count => Vector256<float>.Count;
+
+    public static Vector256<float> Zero => Vector256<float>.Zero;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Load(float* source) => Vector256.Load(source);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Store(float* destination, Vector256<float> value) => value.Store(destination);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Broadcast(float value) => Vector256.Create(value);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Add(Vector256<float> left, Vector256<float> right) => left + right;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Subtract(Vector256<float> left, Vector256<float> right) => left - right;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Multiply(Vector256<float> left, Vector256<float> right) => left * right;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> MultiplyAdd(Vector256<float> left, Vector256<float> right, Vector256<float> addend) =>
+        Vector256.MultiplyAddEstimate(left, right, addend);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Relu(Vector256<float> value) =>
+        Vector256.ConditionalSelect(Vector256.LessThan(value, Vector256<float>.Zero), Vector256<float>.Zero, value);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> WherePositive(Vector256<float> test, Vector256<float> value) =>
+        Vector256.ConditionalSelect(Vector256.GreaterThan(test, Vector256<float>.Zero), value, Vector256<float>.Zero);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Sum(Vector256<float> value) => Vector256.Sum(value);
+}
+
+internal readonly unsafe struct ScalarOps : ISimdOps<float>
+{
+    public static int Count => 1;
+
+    public static float Zero => 0f;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Load(float* source) => *source;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Store(float* destination, float value) => *destination = value;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Broadcast(float value) => value;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Add(float left, float right) => left + right;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Subtract(float left, float right) => left - right;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Multiply(float left, float right) => left * right;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float MultiplyAdd(float left, float right, float addend) => float.MultiplyAddEstimate(left, right, addend);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Relu(float value) => value < 0 ? 0 : value;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float WherePositive(float test, float value) => test > 0 ? value : 0;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Sum(float value) => value;
+}
