@@ -1,0 +1,86 @@
+namespace NormSharp.Cli.Experiments;
+
+/// <summary>
+/// How much work the demo does: steps per experiment and a wall-clock limit. Each experiment gets a
+/// share of the time left; a run that reaches its share stops early (the report says so), and the
+/// runs after it in the same experiment take no more steps than it did, so compared runs stay
+/// comparable step for step.
+/// </summary>
+internal sealed record DemoBudget(
+    string Name,
+    int? TrainSamples,
+    int? TestSamples,
+    int EvalSamples,
+    int ProbeSamples,
+    int MlpSteps,
+    EvalSchedule MlpEval,
+    double MlpLearningRate,
+    double[] SweepLearningRates,
+    int SweepSteps,
+    int CnnSteps,
+    int CnnEvalEvery,
+    int CnnBatchSize,
+    double CnnLearningRate,
+    double TotalSeconds)
+{
+    /// <summary>Target test accuracy for "steps to target" (the 80% on Fashion-MNIST).</summary>
+    public double TargetAccuracy { get; init; } = 0.80;
+
+    /// <summary>Shares of the time budget: paper MLP, learning-rate sweep, CNN.</summary>
+    public (double Mlp, double Sweep, double Cnn) Shares { get; init; } = (0.30, 0.25, 0.45);
+
+    /// <summary>
+    /// The full demo: under 10 minutes on a 2-core machine. The MLP runs are cheap (a few ms a step);
+    /// the CNN takes what is left, which is why its share is the largest and its steps may be cut.
+    /// The budget covers loading the data and every evaluation; writing figures and the report comes after.
+    /// </summary>
+    public static DemoBudget Full { get; } = new(
+        Name: "full", TrainSamples: null, TestSamples: null, EvalSamples: 2000, ProbeSamples: 1000,
+        MlpSteps: 10000, MlpEval: new(Every: 100, DenseEvery: 20, DenseUntil: 1000), MlpLearningRate: 0.5,
+        SweepLearningRates: [0.05, 0.2, 1, 5, 20], SweepSteps: 1000,
+        CnnSteps: 1874, CnnEvalEvery: 150, CnnBatchSize: 64, CnnLearningRate: 1e-3,
+        TotalSeconds: 540)
+    {
+        Shares = (0.15, 0.15, 0.70),
+    };
+
+    /// <summary>--quick: under a minute, on 6,000 training and 1,000 test images (curves and final accuracies on the same 1,000).</summary>
+    public static DemoBudget Quick { get; } = new(
+        Name: "quick", TrainSamples: 6000, TestSamples: 1000, EvalSamples: 1000, ProbeSamples: 500,
+        MlpSteps: 600, MlpEval: new(Every: 20, DenseEvery: 10, DenseUntil: 200), MlpLearningRate: 0.5,
+        SweepLearningRates: [0.05, 1, 20], SweepSteps: 200,
+        CnnSteps: 200, CnnEvalEvery: 20, CnnBatchSize: 64, CnnLearningRate: 1e-3,
+        TotalSeconds: 45);
+
+    /// <summary>A few seconds, for tests of the pipeline (every file written, nothing learned).</summary>
+    public static DemoBudget Tiny { get; } = new(
+        Name: "tiny", TrainSamples: 600, TestSamples: 300, EvalSamples: 200, ProbeSamples: 100,
+        MlpSteps: 20, MlpEval: 5, MlpLearningRate: 0.5,
+        SweepLearningRates: [0.1, 2], SweepSteps: 5,
+        CnnSteps: 3, CnnEvalEvery: 1, CnnBatchSize: 16, CnnLearningRate: 1e-3,
+        TotalSeconds: 60);
+}
+
+/// <summary>A wall-clock budget split among stages in proportion to their shares of what is left.</summary>
+internal sealed class TimeBudget(double totalSeconds)
+{
+    private readonly DateTime end = DateTime.UtcNow.AddSeconds(totalSeconds);
+
+    public double TotalSeconds { get; } = totalSeconds;
+
+    /// <summary>The deadline of a stage whose share is <paramref name="share"/> out of <paramref name="remainingShares"/> (this stage included).</summary>
+    public DateTime StageDeadline(double share, double remainingShares)
+    {
+        var now = DateTime.UtcNow;
+        var left = end - now;
+        return left <= TimeSpan.Zero ? now : now + left * (share / remainingShares);
+    }
+
+    /// <summary>The deadline of the next of <paramref name="runsLeft"/> equal runs before <paramref name="stageDeadline"/>.</summary>
+    public static DateTime RunDeadline(DateTime stageDeadline, int runsLeft)
+    {
+        var now = DateTime.UtcNow;
+        var left = stageDeadline - now;
+        return left <= TimeSpan.Zero ? now : now + left / Math.Max(1, runsLeft);
+    }
+}

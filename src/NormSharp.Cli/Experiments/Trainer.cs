@@ -1,0 +1,240 @@
+using System.Diagnostics;
+using NormSharp.Autograd;
+using NormSharp.Data;
+using NormSharp.Nn;
+
+namespace NormSharp.Cli.Experiments;
+
+/// <summary>What to train: the network, its normalization and the optimizer settings.</summary>
+internal sealed record RunSpec(
+    string Name,
+    ModelKind Model,
+    NormKind Norm,
+    OptimizerKind Optimizer,
+    double LearningRate,
+    int BatchSize,
+    int Seed,
+    double Momentum = 0,
+    double WeightDecay = 0);
+
+/// <summary>One evaluation during training.</summary>
+/// <param name="Step">Optimizer steps taken so far.</param>
+/// <param name="Epoch">Step / steps per epoch.</param>
+/// <param name="TrainLoss">Mean training loss over the steps since the previous point.</param>
+/// <param name="TrainAccuracy">Training accuracy over those steps (on the batches as they were trained, in training mode).</param>
+/// <param name="TestAccuracy">Accuracy on the evaluation set, in evaluation mode.</param>
+/// <param name="TestLoss">Mean cross-entropy on the evaluation set.</param>
+/// <param name="Seconds">Wall-clock seconds since the run started.</param>
+internal sealed record EvalPoint(int Step, double Epoch, double TrainLoss, double TrainAccuracy, double TestAccuracy, double TestLoss, double Seconds);
+
+/// <summary>How a training run went.</summary>
+internal sealed class RunResult(RunSpec spec, Sequential model, int stepsPerEpoch)
+{
+    public RunSpec Spec { get; } = spec;
+
+    /// <summary>The trained network (for checkpoints and probes).</summary>
+    public Sequential Model { get; } = model;
+
+    public int StepsPerEpoch { get; } = stepsPerEpoch;
+
+    public List<EvalPoint> Points { get; } = [];
+
+    public int StepsDone { get; set; }
+
+    /// <summary>Seconds spent in training steps (forward, backward, update), evaluation excluded.</summary>
+    public double TrainSeconds { get; set; }
+
+    /// <summary>Wall-clock seconds, evaluation included.</summary>
+    public double TotalSeconds { get; set; }
+
+    /// <summary>True when the time budget ended the run before its planned steps.</summary>
+    public bool StoppedByBudget { get; set; }
+
+    /// <summary>Accuracy on the whole test set after the last step.</summary>
+    public double FinalTestAccuracy { get; set; } = double.NaN;
+
+    public double FinalTestLoss { get; set; } = double.NaN;
+
+    public double SecondsPerEpoch => StepsDone == 0 ? double.NaN : TrainSeconds / StepsDone * StepsPerEpoch;
+
+    /// <summary>The first evaluated step at which test accuracy reached <paramref name="target"/>, or null.</summary>
+    public int? StepsToAccuracy(double target) => Points.FirstOrDefault(p => p.TestAccuracy >= target)?.Step;
+}
+
+/// <summary>
+/// When to evaluate: every <paramref name="Every"/> steps, and every <paramref name="DenseEvery"/>
+/// steps up to <paramref name="DenseUntil"/>, where the curves change fastest and "steps to target"
+/// needs the resolution.
+/// </summary>
+internal readonly record struct EvalSchedule(int Every, int DenseEvery = 0, int DenseUntil = 0)
+{
+    public static implicit operator EvalSchedule(int every) => new(every);
+
+    /// <summary><paramref name="points"/> evaluations per epoch, the last one at the epoch's end, whether or not points divides the epoch.</summary>
+    public static EvalSchedule PerEpoch(int stepsPerEpoch, int points) =>
+        new(int.MaxValue) { StepsPerEpoch = Math.Max(1, stepsPerEpoch), PointsPerEpoch = Math.Max(1, points) };
+
+    /// <summary>With <see cref="PointsPerEpoch"/> > 0, the schedule is per epoch and the other fields are ignored.</summary>
+    public int PointsPerEpoch { get; private init; }
+
+    public int StepsPerEpoch { get; private init; }
+
+    public bool IsDue(int step)
+    {
+        if (PointsPerEpoch > 0)
+        {
+            // Due when step crosses a multiple of StepsPerEpoch / PointsPerEpoch (integer arithmetic, no drift).
+            return (long)step * PointsPerEpoch / StepsPerEpoch > (long)(step - 1) * PointsPerEpoch / StepsPerEpoch;
+        }
+        return step % Math.Max(1, Every) == 0 || (DenseEvery > 0 && step <= DenseUntil && step % DenseEvery == 0);
+    }
+}
+
+/// <summary>Callbacks a run reports to; all optional.</summary>
+internal sealed class TrainObserver
+{
+    /// <summary>After every step: (steps done, planned steps).</summary>
+    public Action<int, int>? OnStep { get; init; }
+
+    /// <summary>After every evaluation, with the model in evaluation mode (to probe activations).</summary>
+    public Action<EvalPoint, Sequential>? OnEval { get; init; }
+}
+
+/// <summary>The training loop shared by every command: mini-batch SGD-style training with periodic evaluation.</summary>
+internal static class Trainer
+{
+    /// <summary>
+    /// Trains a fresh model for <paramref name="steps"/> optimizer steps (or until <paramref name="deadline"/>),
+    /// evaluating on <paramref name="evalSet"/> at the steps <paramref name="schedule"/> names and at
+    /// the end, then on the whole <paramref name="test"/> set.
+    /// </summary>
+    public static RunResult Run(
+        RunSpec spec, Dataset train, Dataset test, Dataset evalSet, int steps, EvalSchedule schedule,
+        DateTime? deadline = null, TrainObserver? observer = null, CancellationToken cancellation = default)
+    {
+        var generator = new Generator(spec.Seed);
+        var model = Models.Create(spec.Model, spec.Norm, train.SampleShape, Math.Max(train.ClassCount, test.ClassCount), generator);
+        var optimizer = Models.CreateOptimizer(spec.Optimizer, model.Parameters(), spec.LearningRate, spec.Momentum, spec.WeightDecay);
+        var loader = new DataLoader(train, spec.BatchSize, shuffle: true, dropLast: true, generator: new Generator(spec.Seed + 1));
+        if (loader.Count == 0)
+        {
+            throw new ArgumentException($"The training set has {train.Count} samples, fewer than one batch of {spec.BatchSize}.");
+        }
+        var result = new RunResult(spec, model, loader.Count);
+        var total = Stopwatch.StartNew();
+        var trainClock = new Stopwatch();
+        double lossSum = 0;
+        int correct = 0, seen = 0, batchesSinceEval = 0;
+        bool separateFinal = !ReferenceEquals(evalSet, test);
+        // The evaluations still owed after training stops (the last curve point, the whole test set), so that
+        // the run stops early enough to finish them by the deadline.
+        var owedAfterStop = TimeSpan.Zero;
+
+        void Evaluate(int step)
+        {
+            var evalClock = Stopwatch.StartNew();
+            var (accuracy, loss) = Evaluation.Accuracy(model, evalSet);
+            var evalTime = evalClock.Elapsed;
+            owedAfterStop = evalTime * (1 + (separateFinal ? (double)test.Count / Math.Max(1, evalSet.Count) : 0));
+            var point = new EvalPoint(step, (double)step / loader.Count,
+                batchesSinceEval > 0 ? lossSum / batchesSinceEval : double.NaN,
+                seen > 0 ? (double)correct / seen : double.NaN, accuracy, loss, total.Elapsed.TotalSeconds);
+            result.Points.Add(point);
+            if (observer?.OnEval is { } onEval)
+            {
+                model.Eval();
+                onEval(point, model);
+                model.Train();
+            }
+            lossSum = 0;
+            correct = seen = batchesSinceEval = 0;
+        }
+
+        Evaluate(0);
+        int step = 0;
+        while (step < steps)
+        {
+            foreach (var batch in loader)
+            {
+                if (step >= steps)
+                {
+                    break;
+                }
+                if ((deadline is { } end && DateTime.UtcNow + owedAfterStop >= end) || cancellation.IsCancellationRequested)
+                {
+                    result.StoppedByBudget = true;
+                    break;
+                }
+                trainClock.Start();
+                optimizer.ZeroGrad();
+                var logits = model.Forward(batch.Images);
+                var loss = Models.Loss(logits, batch.Labels);
+                loss.Backward();
+                optimizer.Step();
+                trainClock.Stop();
+                step++;
+                lossSum += loss.Item();
+                batchesSinceEval++;
+                correct += Evaluation.CountCorrect(logits, batch.Labels);
+                seen += batch.Count;
+                observer?.OnStep?.Invoke(step, steps);
+                if (schedule.IsDue(step) || step == steps)
+                {
+                    Evaluate(step);
+                }
+            }
+            if (result.StoppedByBudget)
+            {
+                break;
+            }
+        }
+        if (result.Points[^1].Step != step)
+        {
+            Evaluate(step);
+        }
+        result.StepsDone = step;
+        result.TrainSeconds = trainClock.Elapsed.TotalSeconds;
+        (result.FinalTestAccuracy, result.FinalTestLoss) = separateFinal ? Evaluation.Accuracy(model, test) : (result.Points[^1].TestAccuracy, result.Points[^1].TestLoss);
+        result.TotalSeconds = total.Elapsed.TotalSeconds;
+        return result;
+    }
+}
+
+/// <summary>Accuracy and loss of a model on a data set, in evaluation mode without gradients.</summary>
+internal static class Evaluation
+{
+    /// <summary>Batches of 200 keep a CNN's im2col buffers in cache; larger batches were slower here.</summary>
+    public static (double Accuracy, double Loss) Accuracy(Module model, Dataset data, int batchSize = 200)
+    {
+        bool wasTraining = model.Training;
+        model.Eval();
+        try
+        {
+            using var _ = new NoGrad();
+            int correct = 0;
+            double lossSum = 0;
+            foreach (var batch in new DataLoader(data, batchSize))
+            {
+                var logits = model.Forward(batch.Images);
+                correct += CountCorrect(logits, batch.Labels);
+                lossSum += Models.Loss(logits, batch.Labels).Item() * batch.Count;
+            }
+            return ((double)correct / data.Count, lossSum / data.Count);
+        }
+        finally
+        {
+            model.Train(wasTraining);
+        }
+    }
+
+    public static int CountCorrect(Tensor logits, int[] labels)
+    {
+        var predicted = logits.Detach().ArgMax(1);
+        int correct = 0;
+        for (int i = 0; i < labels.Length; i++)
+        {
+            correct += predicted[i] == labels[i] ? 1 : 0;
+        }
+        return correct;
+    }
+}

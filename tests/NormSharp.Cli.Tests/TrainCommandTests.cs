@@ -1,0 +1,67 @@
+using NormSharp.Cli.Experiments;
+
+namespace NormSharp.Cli.Tests;
+
+public class TrainCommandTests
+{
+    [Fact]
+    public void Train_prints_each_epoch_and_writes_curves()
+    {
+        var (console, output) = TestConsole.Create();
+        string outDir = TestConsole.TempPath();
+        try
+        {
+            var settings = new TrainSettings(ModelKind.Mlp, NormKind.Batch, OptimizerKind.Sgd, Epochs: 2, BatchSize: 50, LearningRate: 0.1,
+                Momentum: 0.9, WeightDecay: 0, Seed: 1, DataDirectory: null, OutputDirectory: outDir, TrainLimit: 500, TestConsole.Embedded);
+            var (result, folder) = TrainCommand.Execute(settings, console);
+            Assert.Equal(20, result.StepsDone);
+            var text = output.ToString();
+            Assert.Contains("epoch   1", text, StringComparison.Ordinal);
+            Assert.Contains("epoch   2", text, StringComparison.Ordinal);
+            Assert.True(File.Exists(folder.PathOf("train-curves.png")));
+            Assert.True(File.Exists(folder.PathOf("train-curves.csv")));
+            // Two epochs of a small MLP on 500 images: clearly better than chance (0.1) on the 1,000 test images.
+            Assert.InRange(result.FinalTestAccuracy, 0.4, 1.0);
+        }
+        finally
+        {
+            Directory.Delete(outDir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void Compare_trains_each_normalization_on_the_same_batches()
+    {
+        var (console, _) = TestConsole.Create();
+        string outDir = TestConsole.TempPath();
+        try
+        {
+            var settings = new CompareSettings(ModelKind.Mlp, [NormKind.Batch, NormKind.None], OptimizerKind.Adam, Epochs: 1, BatchSize: 50, LearningRate: 1e-3,
+                Momentum: 0, WeightDecay: 0, Seed: 2, DataDirectory: null, OutputDirectory: outDir, TrainLimit: 300, EvalSamples: 200, TestConsole.Embedded);
+            var (results, folder) = CompareCommand.Execute(settings, console);
+            Assert.Equal([NormKind.Batch, NormKind.None], results.Select(r => r.Spec.Norm));
+            Assert.All(results, r => Assert.Equal(6, r.StepsDone));
+            var csv = File.ReadAllLines(folder.PathOf(CompareCommand.CurvesCsv));
+            Assert.Contains(csv, l => l.Contains(",batch,", StringComparison.Ordinal));
+            Assert.Contains(csv, l => l.Contains(",none,", StringComparison.Ordinal));
+            Assert.True(new FileInfo(folder.PathOf(CompareCommand.CurvesPng)).Length > 5000);
+        }
+        finally
+        {
+            Directory.Delete(outDir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void Bad_options_give_an_error_message_and_exit_code_1()
+    {
+        var (console, output) = TestConsole.Create();
+        int code = CommonOptions.Guard(console, () =>
+        {
+            TrainCommand.Validate(epochs: 0, batchSize: 64, learningRate: 0.1);
+            return 0;
+        });
+        Assert.Equal(1, code);
+        Assert.Contains("--epochs must be > 0, got 0", output.ToString(), StringComparison.Ordinal);
+    }
+}
