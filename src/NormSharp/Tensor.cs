@@ -111,7 +111,12 @@ public partial class Tensor
     public Tensor Detach() => new(storage, offset, shape);
 
     /// <summary>A deep copy of the data (outside the autograd graph).</summary>
-    public Tensor Clone() => new(ToArray(), Shape);
+    public Tensor Clone()
+    {
+        var copy = LargeAllocations.NewArray(Length, clear: false);
+        Data.CopyTo(copy);
+        return new(copy, Shape);
+    }
 
     /// <inheritdoc/>
     public override string ToString()

@@ -11,10 +11,12 @@ namespace NormSharp.Kernels;
 /// <remarks>
 /// <para>The input is the [outer, channels, inner] view of the reference kernels. Two layouts, two strategies:</para>
 /// <list type="bullet">
-/// <item>Channels first (inner &gt; 1): parallel over channels. Each thread takes a channel, reduces it and then
-/// writes it while the channel's data (outer × inner floats) is still in its L2 cache, so a training forward reads
-/// the input from memory about once instead of twice. With fewer channels than threads the reduction is split over
-/// the batch instead, with partial results merged per channel.</item>
+/// <item>Channels first (inner &gt; 1), channels of up to 192 KiB: parallel over channels. Each thread takes a channel,
+/// reduces it and then writes it while the channel's data (outer × inner floats) is still in its L2 cache, so a
+/// training forward reads the input from memory about once instead of twice; the next batch row of the channel is
+/// prefetched while the current one is summed. Larger channels: parallel over blocks of batch rows walked in memory
+/// order, per-thread partial sums per channel (two streaming passes). Fewer batch rows than threads as well: each
+/// channel's rows are cut into parts reduced in parallel.</item>
 /// <item>Channels last (inner = 1, and BatchNorm1d on [N, C]): parallel over blocks of rows, vectors across
 /// channels, per-thread partial sums merged per channel.</item>
 /// </list>
