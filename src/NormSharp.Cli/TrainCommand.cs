@@ -10,11 +10,12 @@ namespace NormSharp.Cli;
 /// <summary>Settings of <c>normsharp train</c>.</summary>
 internal sealed record TrainSettings(
     ModelKind Model, NormKind Norm, OptimizerKind Optimizer, int Epochs, int BatchSize, double LearningRate,
-    double Momentum, double WeightDecay, int Seed, string? DataDirectory, string? OutputDirectory, int? TrainLimit, LoadedData? Preloaded = null);
+    double Momentum, double WeightDecay, int Seed, string? DataDirectory, string? OutputDirectory, int? TrainLimit, LoadedData? Preloaded = null, string? Resume = null);
 
 /// <summary>
 /// <c>normsharp train</c>: trains one network, printing loss and accuracy after every epoch, and
-/// writes its curves and a checkpoint to the output folder.
+/// writes its curves and a checkpoint (<c>model.safetensors</c>: model, optimizer state, epochs trained) to
+/// the output folder; <c>--resume PATH</c> continues from such a checkpoint.
 /// </summary>
 internal static class TrainCommand
 {
@@ -32,9 +33,14 @@ internal static class TrainCommand
         var data = CommonOptions.Data();
         var output = CommonOptions.Out();
         var limit = CommonOptions.TrainLimit();
+        var resume = new Option<string?>("--resume")
+        {
+            Description = "Continue from a checkpoint written by train (model, optimizer state, epochs done); use the same --model, --norm, --optimizer and --seed.",
+            HelpName = "PATH",
+        };
         var command = new Command("train", "Train one network and print per-epoch loss and accuracy.")
         {
-            model, norm, epochs, batchSize, lr, optimizer, momentum, weightDecay, seed, data, output, limit,
+            model, norm, epochs, batchSize, lr, optimizer, momentum, weightDecay, seed, data, output, limit, resume,
         };
         command.SetAction(parse => CommonOptions.Guard(AnsiConsole.Console, () =>
         {
@@ -42,7 +48,7 @@ internal static class TrainCommand
             var settings = new TrainSettings(
                 Choices.ParseModel(parse.GetValue(model)!), Choices.ParseNorm(parse.GetValue(norm)!), optimizerKind,
                 parse.GetValue(epochs), parse.GetValue(batchSize), parse.GetValue(lr) ?? CommonOptions.DefaultLearningRate(optimizerKind),
-                parse.GetValue(momentum), parse.GetValue(weightDecay), parse.GetValue(seed), parse.GetValue(data), parse.GetValue(output), parse.GetValue(limit));
+                parse.GetValue(momentum), parse.GetValue(weightDecay), parse.GetValue(seed), parse.GetValue(data), parse.GetValue(output), parse.GetValue(limit), Resume: parse.GetValue(resume));
             Execute(settings, AnsiConsole.Console);
             return 0;
         }));
@@ -77,29 +83,22 @@ internal static class TrainCommand
                         $"[bold]test loss {point.TestLoss:0.0000}  test acc {point.TestAccuracy:0.0000}[/]  {point.Seconds:0} s");
                 }
             });
-            result = Trainer.Run(spec, train, loaded.Test, loaded.Test, settings.Epochs * stepsPerEpoch, stepsPerEpoch, null, observer, cancellation);
+            result = Trainer.Run(spec, train, loaded.Test, loaded.Test, settings.Epochs * stepsPerEpoch, stepsPerEpoch, null, observer, cancellation, settings.Resume);
             progress.Complete(result);
         });
 
-        DemoReport.WriteCurves(folder, "train-curves.png", "train-curves.csv", $"{spec.Name}: training and test curves", [result!]);
-        folder.WriteText("runs.csv", DemoReport.RunsTable([result!]).ToString());
-        SaveCheckpoint(result!.Model, folder, console);
-        console.MarkupLine($"[bold]Final test accuracy {DemoReport.F3(result.FinalTestAccuracy)}[/], {DemoReport.F1(result.SecondsPerEpoch)} s per epoch. Wrote {string.Join(", ", folder.Files)} to {Markup.Escape(folder.Path)}");
-        return (result, folder);
+        var run = result!;
+        DemoReport.WriteCurves(folder, "train-curves.png", "train-curves.csv", $"{spec.Name}: training and test curves", [run]);
+        folder.WriteText("runs.csv", DemoReport.RunsTable([run]).ToString());
+        SaveCheckpoint(run, folder, console);
+        console.MarkupLine($"[bold]Final test accuracy {DemoReport.F3(run.FinalTestAccuracy)}[/], {DemoReport.F1(run.SecondsPerEpoch)} s per epoch. Wrote {string.Join(", ", folder.Files)} to {Markup.Escape(folder.Path)}");
+        return (run, folder);
     }
 
-    /// <summary>
-    /// INTEGRATION POINT (checkpoints): the checkpoint API is being written on branch `ckpt`
-    /// (<c>NormSharp.Serialization.Checkpoint.Save(path, module, optimizer, metadata)</c>, atomic). When it
-    /// lands: save <paramref name="model"/> here as <c>model.safetensors</c> in the output folder (add the
-    /// name to <see cref="OutputFolder.Files"/>), have <c>Trainer.Run</c> return its optimizer too so its
-    /// state is saved, and add <c>--resume PATH</c> to <see cref="Create"/>, calling
-    /// <c>Checkpoint.Load(path, model, optimizer)</c> before training.
-    /// </summary>
-    private static void SaveCheckpoint(Sequential model, OutputFolder folder, IAnsiConsole console)
+    private static void SaveCheckpoint(RunResult result, OutputFolder folder, IAnsiConsole console)
     {
-        _ = (model, folder);
-        console.MarkupLine("[grey]Checkpoint: not written yet (the checkpoint API has not landed).[/]");
+        string path = folder.Write("model.safetensors", temporary => Trainer.SaveCheckpoint(result, temporary));
+        console.MarkupLine($"Checkpoint after {result.EpochsDone} epochs: {Markup.Escape(path)} (resume with --resume)");
     }
 
     public static void Validate(int epochs, int batchSize, double learningRate)

@@ -2,6 +2,8 @@ using System.Diagnostics;
 using NormSharp.Autograd;
 using NormSharp.Data;
 using NormSharp.Nn;
+using NormSharp.Optim;
+using NormSharp.Serialization;
 
 namespace NormSharp.Cli.Experiments;
 
@@ -28,12 +30,18 @@ internal sealed record RunSpec(
 internal sealed record EvalPoint(int Step, double Epoch, double TrainLoss, double TrainAccuracy, double TestAccuracy, double TestLoss, double Seconds);
 
 /// <summary>How a training run went.</summary>
-internal sealed class RunResult(RunSpec spec, Sequential model, int stepsPerEpoch)
+internal sealed class RunResult(RunSpec spec, Sequential model, Optimizer optimizer, int stepsPerEpoch)
 {
     public RunSpec Spec { get; } = spec;
 
     /// <summary>The trained network (for checkpoints and probes).</summary>
     public Sequential Model { get; } = model;
+
+    /// <summary>The optimizer, whose state a checkpoint saves with the model.</summary>
+    public Optimizer Optimizer { get; } = optimizer;
+
+    /// <summary>Whole epochs trained, counting those of the checkpoint the run resumed from.</summary>
+    public int EpochsDone { get; set; }
 
     public int StepsPerEpoch { get; } = stepsPerEpoch;
 
@@ -106,21 +114,27 @@ internal static class Trainer
     /// <summary>
     /// Trains a fresh model for <paramref name="steps"/> optimizer steps (or until <paramref name="deadline"/>),
     /// evaluating on <paramref name="evalSet"/> at the steps <paramref name="schedule"/> names and at
-    /// the end, then on the whole <paramref name="test"/> set.
+    /// the end, then on the whole <paramref name="test"/> set. With <paramref name="resumeFrom"/>, the model and
+    /// optimizer start from that checkpoint (written by <see cref="SaveCheckpoint"/>) and training continues with
+    /// the epoch after its last one: each epoch's shuffle depends only on the seed and the epoch's number, so a
+    /// resumed run takes the same batches, and reaches the same bits, as one that never stopped.
     /// </summary>
     public static RunResult Run(
         RunSpec spec, Dataset train, Dataset test, Dataset evalSet, int steps, EvalSchedule schedule,
-        DateTime? deadline = null, TrainObserver? observer = null, CancellationToken cancellation = default)
+        DateTime? deadline = null, TrainObserver? observer = null, CancellationToken cancellation = default, string? resumeFrom = null)
     {
         var generator = new Generator(spec.Seed);
         var model = Models.Create(spec.Model, spec.Norm, train.SampleShape, Math.Max(train.ClassCount, test.ClassCount), generator);
         var optimizer = Models.CreateOptimizer(spec.Optimizer, model.Parameters(), spec.LearningRate, spec.Momentum, spec.WeightDecay);
-        var loader = new DataLoader(train, spec.BatchSize, shuffle: true, dropLast: true, generator: new Generator(spec.Seed + 1));
+        int firstEpoch = resumeFrom is null ? 0 : LoadCheckpoint(resumeFrom, model, optimizer);
+        DataLoader LoaderFor(int epoch) =>
+            new(train, spec.BatchSize, shuffle: true, dropLast: true, generator: new Generator(unchecked(spec.Seed * 1_000_003 + epoch + 1)));
+        var loader = LoaderFor(firstEpoch);
         if (loader.Count == 0)
         {
             throw new ArgumentException($"The training set has {train.Count} samples, fewer than one batch of {spec.BatchSize}.");
         }
-        var result = new RunResult(spec, model, loader.Count);
+        var result = new RunResult(spec, model, optimizer, loader.Count);
         var total = Stopwatch.StartNew();
         var trainClock = new Stopwatch();
         double lossSum = 0;
@@ -152,9 +166,9 @@ internal static class Trainer
 
         Evaluate(0);
         int step = 0;
-        while (step < steps)
+        for (int epoch = firstEpoch; step < steps; epoch++)
         {
-            foreach (var batch in loader)
+            foreach (var batch in epoch == firstEpoch ? loader : LoaderFor(epoch))
             {
                 if (step >= steps)
                 {
@@ -193,10 +207,41 @@ internal static class Trainer
             Evaluate(step);
         }
         result.StepsDone = step;
+        result.EpochsDone = firstEpoch + step / loader.Count;
         result.TrainSeconds = trainClock.Elapsed.TotalSeconds;
         (result.FinalTestAccuracy, result.FinalTestLoss) = separateFinal ? Evaluation.Accuracy(model, test) : (result.Points[^1].TestAccuracy, result.Points[^1].TestLoss);
         result.TotalSeconds = total.Elapsed.TotalSeconds;
         return result;
+    }
+
+    /// <summary>Metadata key of the number of whole epochs a checkpoint has trained.</summary>
+    public const string EpochsKey = "epochs";
+
+    /// <summary>Saves the run's model, optimizer state and epoch count to <paramref name="path"/> (atomically).</summary>
+    public static void SaveCheckpoint(RunResult result, string path) =>
+        Checkpoint.Save(path, result.Model, result.Optimizer, new Dictionary<string, string>
+        {
+            [EpochsKey] = result.EpochsDone.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["model"] = Choices.Name(result.Spec.Model),
+            ["norm"] = Choices.Label(result.Spec.Norm),
+            ["seed"] = result.Spec.Seed.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        });
+
+    /// <summary>Loads a checkpoint strictly into <paramref name="model"/> and <paramref name="optimizer"/>; returns its epoch count.</summary>
+    /// <exception cref="InvalidDataException">The file is not a training checkpoint (no optimizer state or no epoch count).</exception>
+    private static int LoadCheckpoint(string path, Module model, Optimizer optimizer)
+    {
+        var loaded = Checkpoint.Load(path, model, optimizer, strict: true);
+        if (!loaded.OptimizerLoaded)
+        {
+            throw new InvalidDataException($"{path} holds no optimizer state; --resume needs a checkpoint written by normsharp train.");
+        }
+        if (!loaded.Metadata.TryGetValue(EpochsKey, out var text) ||
+            !int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int epochs))
+        {
+            throw new InvalidDataException($"{path} has no whole-number \"{EpochsKey}\" metadata entry; --resume needs a checkpoint written by normsharp train.");
+        }
+        return epochs;
     }
 }
 
