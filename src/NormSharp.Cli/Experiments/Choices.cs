@@ -9,7 +9,7 @@ internal enum ModelKind
     /// <summary>The batch norm paper's MNIST network: 784 → 100 → 100 → 100 → 10, sigmoid, normalization before each sigmoid.</summary>
     PaperMlp,
 
-    /// <summary>Two 3 × 3 convolutions (32 and 64 channels), each followed by normalization, ReLU and 2 × 2 max pooling, then 3136 → 128 (normalized, ReLU) → 10.</summary>
+    /// <summary>Two 3 × 3 convolutions (32 and 64 channels), each followed by normalization, ReLU and 2 × 2 max pooling, then 3136 → 128 (normalized, ReLU, dropout 0.3) → 10.</summary>
     Cnn,
 }
 

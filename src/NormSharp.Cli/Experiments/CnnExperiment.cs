@@ -2,7 +2,7 @@ namespace NormSharp.Cli.Experiments;
 
 /// <summary>
 /// The small CNN with batch norm (two 3 × 3 convolutions with BatchNorm2d, ReLU and max pooling,
-/// then two fully connected layers, the hidden one with BatchNorm1d), Adam, on the same data:
+/// then two fully connected layers, the hidden one with BatchNorm1d and dropout), Adam, on the same data:
 /// training and test curves.
 /// </summary>
 internal static class CnnExperiment

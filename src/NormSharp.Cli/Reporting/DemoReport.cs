@@ -215,7 +215,7 @@ internal static class DemoReport
 
         doc.Heading("4. A small CNN with batch norm");
         var cnn = results.Cnn;
-        doc.Paragraph($"Conv 3×3 (32) → BatchNorm2d → ReLU → MaxPool 2 → Conv 3×3 (64) → BatchNorm2d → ReLU → MaxPool 2 → Linear 3136→128 → BatchNorm1d → ReLU → Linear 128→10; " +
+        doc.Paragraph($"Conv 3×3 (32) → BatchNorm2d → ReLU → MaxPool 2 → Conv 3×3 (64) → BatchNorm2d → ReLU → MaxPool 2 → Linear 3136→128 → BatchNorm1d → ReLU → Dropout 0.3 → Linear 128→10; " +
             $"Adam, learning rate {cnn.Spec.LearningRate.ToString("0.####", CultureInfo.InvariantCulture)}, batch {cnn.Spec.BatchSize}. " +
             $"{cnn.StepsDone:N0} steps ({(double)cnn.StepsDone / cnn.StepsPerEpoch:0.##} epochs){(cnn.StoppedByBudget ? ", stopped by the time budget" : "")}.");
         doc.Figure(CnnPng, "CNN accuracy and loss against epochs: test (solid) and running training average (dashed).");
