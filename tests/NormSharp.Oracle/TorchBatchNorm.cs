@@ -9,57 +9,29 @@ namespace NormSharp.Oracle;
 /// evaluation uses, and <c>F.batch_norm</c>'s <c>_verify_batch_size</c>. TorchSharp binds the C++ op, which has
 /// none of this Python logic (its own module port differs from PyTorch in places), so the oracle carries it here.
 /// </summary>
-internal sealed class TorchBatchNorm
+internal sealed class TorchBatchNorm(int numFeatures, double eps, double? momentum, Tensor? weight, Tensor? bias, bool trackRunningStats, ScalarType dtype)
+    : TorchNormState(numFeatures, eps, momentum, weight, bias, trackRunningStats, dtype)
 {
-    private readonly double eps;
-    private readonly double? momentum;
-    private readonly bool trackRunningStats;
-
-    /// <summary>Creates the state; weight and bias are leaves that require grad, copies of NormSharp's.</summary>
-    public TorchBatchNorm(int numFeatures, double eps, double? momentum, Tensor? weight, Tensor? bias, bool trackRunningStats, ScalarType dtype)
-    {
-        this.eps = eps;
-        this.momentum = momentum;
-        this.trackRunningStats = trackRunningStats;
-        Weight = weight is null ? null : LibTorch.From(weight, requiresGrad: true, dtype);
-        Bias = bias is null ? null : LibTorch.From(bias, requiresGrad: true, dtype);
-        if (trackRunningStats)
-        {
-            RunningMean = zeros(numFeatures, dtype);
-            RunningVar = ones(numFeatures, dtype);
-        }
-    }
-
-    public TorchTensor? Weight { get; }
-
-    public TorchTensor? Bias { get; }
-
-    public TorchTensor? RunningMean { get; }
-
-    public TorchTensor? RunningVar { get; }
-
     public long NumBatchesTracked { get; private set; }
-
-    public bool Training { get; set; } = true;
 
     /// <summary>Input (N, C, *), channels first.</summary>
     public TorchTensor Forward(TorchTensor input)
     {
-        double exponentialAverageFactor = momentum ?? 0.0;
-        if (Training && trackRunningStats)
+        double exponentialAverageFactor = Momentum ?? 0.0;
+        if (Training && TrackRunningStats)
         {
             NumBatchesTracked++;
-            exponentialAverageFactor = momentum ?? 1.0 / NumBatchesTracked;
+            exponentialAverageFactor = Momentum ?? 1.0 / NumBatchesTracked;
         }
         bool batchNormTraining = Training || (RunningMean is null && RunningVar is null);
-        bool passStatistics = !Training || trackRunningStats;
+        bool passStatistics = !Training || TrackRunningStats;
         if (batchNormTraining)
         {
             VerifyBatchSize(input);
         }
         return nn.functional.batch_norm(input,
             passStatistics ? RunningMean : null, passStatistics ? RunningVar : null,
-            Weight, Bias, batchNormTraining, exponentialAverageFactor, eps);
+            Weight, Bias, batchNormTraining, exponentialAverageFactor, Eps);
     }
 
     /// <summary>Zeroes the parameter gradients (PyTorch's <c>zero_grad(set_to_none=False)</c>).</summary>

@@ -49,36 +49,9 @@ internal static class TorchNorms
 /// instance_norm: batch statistics in training or without tracked statistics, momentum None meaning 0,
 /// <c>_verify_spatial_size</c>, and unbatched (C, *) input handled by adding a batch dimension.
 /// </summary>
-internal sealed class TorchInstanceNorm
+internal sealed class TorchInstanceNorm(int numFeatures, double eps, double? momentum, Tensor? weight, Tensor? bias, bool trackRunningStats, ScalarType dtype)
+    : TorchNormState(numFeatures, eps, momentum, weight, bias, trackRunningStats, dtype)
 {
-    private readonly double eps;
-    private readonly double? momentum;
-    private readonly bool trackRunningStats;
-
-    public TorchInstanceNorm(int numFeatures, double eps, double? momentum, Tensor? weight, Tensor? bias, bool trackRunningStats, ScalarType dtype)
-    {
-        this.eps = eps;
-        this.momentum = momentum;
-        this.trackRunningStats = trackRunningStats;
-        Weight = weight is null ? null : LibTorch.From(weight, requiresGrad: true, dtype);
-        Bias = bias is null ? null : LibTorch.From(bias, requiresGrad: true, dtype);
-        if (trackRunningStats)
-        {
-            RunningMean = zeros(numFeatures, dtype);
-            RunningVar = ones(numFeatures, dtype);
-        }
-    }
-
-    public TorchTensor? Weight { get; }
-
-    public TorchTensor? Bias { get; }
-
-    public TorchTensor? RunningMean { get; }
-
-    public TorchTensor? RunningVar { get; }
-
-    public bool Training { get; set; } = true;
-
     /// <summary>Input (N, C, *), or (C, *) when <paramref name="unbatched"/>.</summary>
     public TorchTensor Forward(TorchTensor input, bool unbatched)
     {
@@ -86,7 +59,7 @@ internal sealed class TorchInstanceNorm
         {
             return Forward(input.unsqueeze(0), unbatched: false).squeeze(0);
         }
-        bool useInputStats = Training || !trackRunningStats;
+        bool useInputStats = Training || !TrackRunningStats;
         if (useInputStats)
         {
             long spatial = 1;
@@ -99,7 +72,7 @@ internal sealed class TorchInstanceNorm
                 throw new ArgumentException($"Expected more than 1 spatial element when training, got input size [{string.Join(", ", input.shape)}]");
             }
         }
-        return nn.functional.instance_norm(input, RunningMean, RunningVar, Weight, Bias, useInputStats, momentum ?? 0.0, eps);
+        return nn.functional.instance_norm(input, RunningMean, RunningVar, Weight, Bias, useInputStats, Momentum ?? 0.0, Eps);
     }
 
     public void ZeroGrad()
