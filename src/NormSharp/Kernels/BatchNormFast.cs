@@ -53,16 +53,16 @@ internal static unsafe class BatchNormFast
         Span<double> mean, Span<double> invStd, Span<float> output,
         bool relu = false, SimdWidth width = SimdWidth.Auto)
     {
-        CheckView(input.Length, outer, channels, inner, nameof(input));
-        CheckView(output.Length, outer, channels, inner, nameof(output));
-        CheckChannels(mean.Length, channels, nameof(mean));
-        CheckChannels(invStd.Length, channels, nameof(invStd));
-        CheckOptional(weight.Length, channels, nameof(weight));
-        CheckOptional(bias.Length, channels, nameof(bias));
+        NormalizationReference.CheckView(input.Length, outer, channels, inner, nameof(input));
+        NormalizationReference.CheckView(output.Length, outer, channels, inner, nameof(output));
+        NormalizationReference.CheckLength(mean.Length, channels, nameof(mean));
+        NormalizationReference.CheckLength(invStd.Length, channels, nameof(invStd));
+        NormalizationReference.CheckOptional(weight.Length, channels, nameof(weight));
+        NormalizationReference.CheckOptional(bias.Length, channels, nameof(bias));
         if (!runningMean.IsEmpty || !runningVar.IsEmpty)
         {
-            CheckChannels(runningMean.Length, channels, nameof(runningMean));
-            CheckChannels(runningVar.Length, channels, nameof(runningVar));
+            NormalizationReference.CheckLength(runningMean.Length, channels, nameof(runningMean));
+            NormalizationReference.CheckLength(runningVar.Length, channels, nameof(runningVar));
         }
         var variance = new double[channels];
         fixed (float* x = input, y = output, w = weight, b = bias)
@@ -97,14 +97,14 @@ internal static unsafe class BatchNormFast
         Span<double> mean, Span<double> invStd, Span<float> output,
         bool relu = false, SimdWidth width = SimdWidth.Auto)
     {
-        CheckView(input.Length, outer, channels, inner, nameof(input));
-        CheckView(output.Length, outer, channels, inner, nameof(output));
-        CheckChannels(runningMean.Length, channels, nameof(runningMean));
-        CheckChannels(runningVar.Length, channels, nameof(runningVar));
-        CheckChannels(mean.Length, channels, nameof(mean));
-        CheckChannels(invStd.Length, channels, nameof(invStd));
-        CheckOptional(weight.Length, channels, nameof(weight));
-        CheckOptional(bias.Length, channels, nameof(bias));
+        NormalizationReference.CheckView(input.Length, outer, channels, inner, nameof(input));
+        NormalizationReference.CheckView(output.Length, outer, channels, inner, nameof(output));
+        NormalizationReference.CheckLength(runningMean.Length, channels, nameof(runningMean));
+        NormalizationReference.CheckLength(runningVar.Length, channels, nameof(runningVar));
+        NormalizationReference.CheckLength(mean.Length, channels, nameof(mean));
+        NormalizationReference.CheckLength(invStd.Length, channels, nameof(invStd));
+        NormalizationReference.CheckOptional(weight.Length, channels, nameof(weight));
+        NormalizationReference.CheckOptional(bias.Length, channels, nameof(bias));
         for (int c = 0; c < channels; c++)
         {
             mean[c] = runningMean[c];
@@ -133,18 +133,18 @@ internal static unsafe class BatchNormFast
         Span<float> gradInput, Span<float> gradWeight, Span<float> gradBias,
         bool relu = false, SimdWidth width = SimdWidth.Auto)
     {
-        CheckView(input.Length, outer, channels, inner, nameof(input));
-        CheckView(gradOutput.Length, outer, channels, inner, nameof(gradOutput));
-        CheckChannels(mean.Length, channels, nameof(mean));
-        CheckChannels(invStd.Length, channels, nameof(invStd));
-        CheckOptional(weight.Length, channels, nameof(weight));
-        CheckOptional(bias.Length, channels, nameof(bias));
+        NormalizationReference.CheckView(input.Length, outer, channels, inner, nameof(input));
+        NormalizationReference.CheckView(gradOutput.Length, outer, channels, inner, nameof(gradOutput));
+        NormalizationReference.CheckLength(mean.Length, channels, nameof(mean));
+        NormalizationReference.CheckLength(invStd.Length, channels, nameof(invStd));
+        NormalizationReference.CheckOptional(weight.Length, channels, nameof(weight));
+        NormalizationReference.CheckOptional(bias.Length, channels, nameof(bias));
         if (!gradInput.IsEmpty)
         {
-            CheckView(gradInput.Length, outer, channels, inner, nameof(gradInput));
+            NormalizationReference.CheckView(gradInput.Length, outer, channels, inner, nameof(gradInput));
         }
-        CheckOptional(gradWeight.Length, channels, nameof(gradWeight));
-        CheckOptional(gradBias.Length, channels, nameof(gradBias));
+        NormalizationReference.CheckOptional(gradWeight.Length, channels, nameof(gradWeight));
+        NormalizationReference.CheckOptional(gradBias.Length, channels, nameof(gradBias));
         fixed (float* x = input, dy = gradOutput, dx = gradInput, w = weight, b = bias)
         {
             var plan = new Plan(x, null, outer, channels, inner, w, b, relu, Simd.Resolve(width))
@@ -291,31 +291,6 @@ internal static unsafe class BatchNormFast
             Mean += delta * count / total;
             M2 += m2 + delta * delta * Count * count / total;
             Count = total;
-        }
-    }
-
-    internal static void CheckView(int length, int outer, int channels, int inner, string name)
-    {
-        if (outer < 0 || channels < 0 || inner < 0 || (long)outer * channels * inner != length)
-        {
-            throw new ArgumentException(
-                $"{name} has {length} elements but the view [outer {outer}, channels {channels}, inner {inner}] needs {(long)outer * channels * inner}.", name);
-        }
-    }
-
-    internal static void CheckChannels(int length, int expected, string name)
-    {
-        if (length != expected)
-        {
-            throw new ArgumentException($"{name} has {length} elements, expected {expected} (one per channel).", name);
-        }
-    }
-
-    internal static void CheckOptional(int length, int expected, string name)
-    {
-        if (length != 0 && length != expected)
-        {
-            throw new ArgumentException($"{name} has {length} elements, expected {expected} (one per channel) or none.", name);
         }
     }
 

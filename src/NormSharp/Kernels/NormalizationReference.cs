@@ -317,7 +317,7 @@ internal static class NormalizationReference
         }
     }
 
-    private static void CheckOptional(int length, int expected, string name)
+    internal static void CheckOptional(int length, int expected, string name)
     {
         if (length != 0 && length != expected)
         {

@@ -33,13 +33,13 @@ internal static unsafe class RowNormFast
         double eps, bool meanSquare, Span<double> mean, Span<double> variance, Span<double> invStd, Span<float> output,
         SimdWidth width = SimdWidth.Auto)
     {
-        BatchNormFast.CheckView(input.Length, rows, rowLength, 1, nameof(input));
-        BatchNormFast.CheckView(output.Length, rows, rowLength, 1, nameof(output));
-        BatchNormFast.CheckChannels(mean.Length, rows, nameof(mean));
-        BatchNormFast.CheckChannels(variance.Length, rows, nameof(variance));
-        BatchNormFast.CheckChannels(invStd.Length, rows, nameof(invStd));
-        BatchNormFast.CheckOptional(weight.Length, rowLength, nameof(weight));
-        BatchNormFast.CheckOptional(bias.Length, rowLength, nameof(bias));
+        NormalizationReference.CheckView(input.Length, rows, rowLength, 1, nameof(input));
+        NormalizationReference.CheckView(output.Length, rows, rowLength, 1, nameof(output));
+        NormalizationReference.CheckLength(mean.Length, rows, nameof(mean));
+        NormalizationReference.CheckLength(variance.Length, rows, nameof(variance));
+        NormalizationReference.CheckLength(invStd.Length, rows, nameof(invStd));
+        NormalizationReference.CheckOptional(weight.Length, rowLength, nameof(weight));
+        NormalizationReference.CheckOptional(bias.Length, rowLength, nameof(bias));
         fixed (float* x = input, y = output, w = weight, b = bias)
         fixed (double* m = mean, v = variance, s = invStd)
         {
@@ -63,17 +63,17 @@ internal static unsafe class RowNormFast
         ReadOnlySpan<double> mean, ReadOnlySpan<double> invStd, bool meanSquare,
         Span<float> gradInput, Span<float> gradWeight, Span<float> gradBias, SimdWidth width = SimdWidth.Auto)
     {
-        BatchNormFast.CheckView(input.Length, rows, rowLength, 1, nameof(input));
-        BatchNormFast.CheckView(gradOutput.Length, rows, rowLength, 1, nameof(gradOutput));
-        BatchNormFast.CheckChannels(mean.Length, rows, nameof(mean));
-        BatchNormFast.CheckChannels(invStd.Length, rows, nameof(invStd));
-        BatchNormFast.CheckOptional(weight.Length, rowLength, nameof(weight));
+        NormalizationReference.CheckView(input.Length, rows, rowLength, 1, nameof(input));
+        NormalizationReference.CheckView(gradOutput.Length, rows, rowLength, 1, nameof(gradOutput));
+        NormalizationReference.CheckLength(mean.Length, rows, nameof(mean));
+        NormalizationReference.CheckLength(invStd.Length, rows, nameof(invStd));
+        NormalizationReference.CheckOptional(weight.Length, rowLength, nameof(weight));
         if (!gradInput.IsEmpty)
         {
-            BatchNormFast.CheckView(gradInput.Length, rows, rowLength, 1, nameof(gradInput));
+            NormalizationReference.CheckView(gradInput.Length, rows, rowLength, 1, nameof(gradInput));
         }
-        BatchNormFast.CheckOptional(gradWeight.Length, rowLength, nameof(gradWeight));
-        BatchNormFast.CheckOptional(gradBias.Length, rowLength, nameof(gradBias));
+        NormalizationReference.CheckOptional(gradWeight.Length, rowLength, nameof(gradWeight));
+        NormalizationReference.CheckOptional(gradBias.Length, rowLength, nameof(gradBias));
         double[]? weightSums = gradWeight.IsEmpty ? null : new double[rowLength];
         double[]? biasSums = gradBias.IsEmpty ? null : new double[rowLength];
         fixed (float* x = input, dy = gradOutput, dx = gradInput, w = weight)
