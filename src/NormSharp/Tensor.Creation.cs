@@ -21,14 +21,14 @@ public partial class Tensor
     public static Tensor Scalar(float value) => new([value], []);
 
     /// <summary>A tensor of zeros.</summary>
-    public static Tensor Zeros(params int[] shape) => new(LargeAllocations.NewArray(ShapeUtil.Count(shape), clear: true), (int[])shape.Clone());
+    public static Tensor Zeros(params int[] shape) => new(StoragePool.NewArray(ShapeUtil.Count(shape), clear: true), (int[])shape.Clone());
 
     /// <summary>
     /// A tensor whose storage is not cleared (PyTorch's <c>torch.empty</c>): for kernel outputs that write every
     /// element, so that a large output is not written twice.
     /// </summary>
     internal static Tensor Uninitialized(params int[] shape) =>
-        new(LargeAllocations.NewArray(ShapeUtil.Count(shape), clear: false), (int[])shape.Clone());
+        new(StoragePool.NewArray(ShapeUtil.Count(shape), clear: false), (int[])shape.Clone());
 
     /// <summary>A tensor of ones.</summary>
     public static Tensor Ones(params int[] shape) => Full(1f, shape);
@@ -36,7 +36,7 @@ public partial class Tensor
     /// <summary>A tensor filled with <paramref name="value"/>.</summary>
     public static Tensor Full(float value, params int[] shape)
     {
-        var data = LargeAllocations.NewArray(ShapeUtil.Count(shape), clear: false);
+        var data = StoragePool.NewArray(ShapeUtil.Count(shape), clear: false);
         Array.Fill(data, value);
         return new Tensor(data, (int[])shape.Clone());
     }

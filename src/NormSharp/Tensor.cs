@@ -113,7 +113,7 @@ public partial class Tensor
     /// <summary>A deep copy of the data (outside the autograd graph).</summary>
     public Tensor Clone()
     {
-        var copy = LargeAllocations.NewArray(Length, clear: false);
+        var copy = StoragePool.NewArray(Length, clear: false);
         Data.CopyTo(copy);
         return new(copy, Shape);
     }

@@ -84,7 +84,7 @@ public static partial class F
         {
             int batch = logits.Size(0), classes = logits.Size(1);
             var x = logits.Data;
-            var softmax = new float[x.Length];
+            var softmax = StoragePool.NewArray(x.Length, clear: false);
             double total = 0;
             for (int n = 0; n < batch; n++)
             {

@@ -1,0 +1,81 @@
+using System.Runtime.CompilerServices;
+
+namespace NormSharp.Tests;
+
+// The pool is process-wide; these tests only use lengths no other test allocates, so parallel tests cannot take their arrays.
+public class StoragePoolTests
+{
+    [Fact]
+    public void The_storage_of_a_dropped_tensor_is_reused_after_a_collection()
+    {
+        const int length = StoragePool.PooledLength + 101;
+        int identity = DropTensor(length);
+        CollectAndFinalize();
+        var next = Tensor.Zeros(length);
+        Assert.Equal(identity, RuntimeHelpers.GetHashCode(next.Storage));
+        Assert.All(next.ToArray(), v => Assert.Equal(0f, v));   // Zeros clears a reused array
+    }
+
+    [Fact]
+    public void Storage_still_reachable_through_a_span_is_never_handed_out()
+    {
+        const int length = StoragePool.PooledLength + 203;
+        Span<float> span = FilledTensor(length, 3f).AsSpan();   // the tensor object itself is unreachable now
+        CollectAndFinalize();
+        var other = Tensor.Full(-1f, length);
+        Assert.All(span.ToArray(), v => Assert.Equal(3f, v));
+        Assert.Equal(-1f, other.AsSpan()[0]);
+    }
+
+    [Fact]
+    public void A_live_tensor_and_the_copy_made_by_FromArray_are_never_recycled()
+    {
+        const int length = StoragePool.PooledLength + 307;
+        var live = Tensor.Full(5f, length);
+        int fromArrayIdentity = DropFromArray(length);
+        CollectAndFinalize();
+        var fresh = Tensor.Full(7f, length);
+        Assert.NotSame(live.Storage, fresh.Storage);
+        Assert.NotEqual(fromArrayIdentity, RuntimeHelpers.GetHashCode(fresh.Storage));
+        Assert.All(live.ToArray(), v => Assert.Equal(5f, v));
+    }
+
+    [Fact]
+    public void A_loop_that_drops_its_tensors_runs_on_a_few_recycled_arrays()
+    {
+        const int elements = (1 << 18) + 409;   // 1 MiB: the pool collects after handing out 4 of them
+        var identities = new HashSet<int>();
+        for (int i = 0; i < 40; i++)
+        {
+            identities.Add(DropTensor(elements));
+        }
+        Assert.True(identities.Count <= 8, $"40 dropped tensors of {elements} floats used {identities.Count} different arrays");
+    }
+
+    [Fact]
+    public void Zeros_and_clones_are_still_cleared_and_copied()
+    {
+        var zeros = Tensor.Zeros(3, 1 << 19);
+        Assert.All(zeros.ToArray(), v => Assert.Equal(0f, v));
+        var source = Tensor.Full(2.5f, 1 << 19);
+        var copy = source.Clone();
+        source.AsSpan()[7] = 1f;
+        Assert.Equal(2.5f, copy.AsSpan()[7]);
+        Assert.All(copy.ToArray(), v => Assert.Equal(2.5f, v));
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static int DropTensor(int length) => RuntimeHelpers.GetHashCode(Tensor.Full(9f, length).Storage);
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static int DropFromArray(int length) => RuntimeHelpers.GetHashCode(Tensor.FromArray(new float[length], length).Storage);
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static Tensor FilledTensor(int length, float value) => Tensor.Full(value, length);
+
+    private static void CollectAndFinalize()
+    {
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+    }
+}
