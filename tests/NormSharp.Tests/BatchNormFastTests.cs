@@ -47,7 +47,8 @@ public class BatchNormFastTests
     [InlineData(8, 64, 49)]        // threaded, one channel per work item, short runs
     [InlineData(60, 3, 49)]        // short runs grouped into chunks of several batch rows, more rows than one chunk holds
     [InlineData(100, 5, 130)]      // the same, threaded
-    [InlineData(6, 9, 9000)]       // channels over the per-channel cache budget: streaming over batch blocks
+    [InlineData(6, 9, 9000)]       // channels of 216 KB: one thread per channel, re-read from L2
+    [InlineData(6, 3, 50000)]      // channels over the 1 MiB per-channel budget: streaming over batch blocks
     [InlineData(3, 2, 40000)]      // large channels, fewer batch rows than 2 × threads: split per channel
     [InlineData(40000, 3, 1)]      // channels last, threaded over row blocks
     [InlineData(1500, 100, 1)]     // channels last, 100 channels (vector body + tail per row), threaded
