@@ -45,6 +45,12 @@ internal sealed record CaseResult(BenchCase Case, double NormSharp, double Torch
 /// then A on odd rounds, so neither side always follows the other) and then a copy of the same working
 /// set; the reported figure is the median over the rounds.
 /// </summary>
+/// <remarks>
+/// Each timed run follows untimed runs of the same side lasting at least <see cref="Lead"/>: after an op, libtorch's
+/// OpenMP workers spin on the cores for a while and .NET's pool threads park, so a run timed straight after the other
+/// side's measures that side's leftovers (on 2 cores, a NormSharp run after libtorch took up to 2x longer). Timed
+/// after its own runs, each side is measured as it runs in a training loop, back to back with itself.
+/// </remarks>
 internal static class SideBySide
 {
     public static CaseResult Measure(BenchCase benchCase, int runs, int warmup, Action<string>? log = null)
@@ -69,13 +75,13 @@ internal static class SideBySide
         {
             if (r % 2 == 0)
             {
-                oursTimes[r] = Time(ours.Run);
-                theirTimes[r] = Time(theirs.Run);
+                oursTimes[r] = TimeAfterLead(ours.Run);
+                theirTimes[r] = TimeAfterLead(theirs.Run);
             }
             else
             {
-                theirTimes[r] = Time(theirs.Run);
-                oursTimes[r] = Time(ours.Run);
+                theirTimes[r] = TimeAfterLead(theirs.Run);
+                oursTimes[r] = TimeAfterLead(ours.Run);
             }
             if (copy is not null)
             {
@@ -90,6 +96,20 @@ internal static class SideBySide
     }
 
     private static Side Measured() => throw new InvalidOperationException("This case has been measured; its data is released.");
+
+    /// <summary>How long a side runs untimed before each of its timed runs.</summary>
+    private static readonly TimeSpan Lead = TimeSpan.FromMilliseconds(2);
+
+    private static double TimeAfterLead(Action action)
+    {
+        long start = Stopwatch.GetTimestamp();
+        do
+        {
+            action();
+        }
+        while (Stopwatch.GetElapsedTime(start) < Lead);
+        return Time(action);
+    }
 
     private static double Time(Action action)
     {
