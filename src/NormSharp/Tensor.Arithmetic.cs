@@ -67,7 +67,7 @@ public partial class Tensor
             ArgumentNullException.ThrowIfNull(a);
             ArgumentNullException.ThrowIfNull(b);
             var shape = ShapeUtil.Broadcast(a.shape, b.shape);
-            var output = Zeros(shape);
+            var output = Uninitialized(shape);   // both paths write every element
             if (ShapeUtil.Equal(a.shape, b.shape))
             {
                 SameShape(a.Data, b.Data, output.AsSpan());

@@ -28,7 +28,7 @@ public partial class Tensor
         public Tensor Forward(Tensor a, Tensor b)
         {
             int m = a.shape[0], k = a.shape[1], n = b.shape[1];
-            var output = Zeros(m, n);
+            var output = Uninitialized(m, n);   // accumulate: false writes every element
             Gemm.Multiply(a.Data, b.Data, m, n, k, false, false, false, output.AsSpan());
             SaveForBackward(a, b);
             return Record(output, a, b);
@@ -43,13 +43,13 @@ public partial class Tensor
             if (NeedsInputGrad[0])
             {
                 // dA[m,k] = dC[m,n] @ B[k,n]^T
-                gradA = Zeros(m, k);
+                gradA = Uninitialized(m, k);
                 Gemm.Multiply(gradOutput.Data, b.Data, m, k, n, false, true, false, gradA.AsSpan());
             }
             if (NeedsInputGrad[1])
             {
                 // dB[k,n] = A[m,k]^T @ dC[m,n]
-                gradB = Zeros(k, n);
+                gradB = Uninitialized(k, n);
                 Gemm.Multiply(a.Data, gradOutput.Data, k, n, m, true, false, false, gradB.AsSpan());
             }
             return [gradA, gradB];

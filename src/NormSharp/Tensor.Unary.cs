@@ -51,7 +51,7 @@ public partial class Tensor
 
         public Tensor Forward(Tensor x)
         {
-            var output = Zeros(x.shape);
+            var output = Uninitialized(x.shape);
             var src = x.Data;
             var dst = output.AsSpan();
             switch (kind)
@@ -81,7 +81,7 @@ public partial class Tensor
             var x = SavedTensors[0].Data;
             var y = SavedTensors[1].Data;
             var g = gradOutput.Data;
-            var gradInput = Zeros(gradOutput.shape);
+            var gradInput = Uninitialized(gradOutput.shape);
             var dx = gradInput.AsSpan();
             for (int i = 0; i < dx.Length; i++)
             {

@@ -51,7 +51,7 @@ public static partial class F
             {
                 noise[i] = generator.NextDouble() < keep ? scale : 0f;
             }
-            var output = Tensor.Zeros(input.Shape);
+            var output = Tensor.Uninitialized(input.Shape);
             System.Numerics.Tensors.TensorPrimitives.Multiply(input.Data, noise, output.AsSpan());
             mask = noise;
             return Record(output, input);
@@ -59,7 +59,7 @@ public static partial class F
 
         public override Tensor?[] Backward(Tensor gradOutput)
         {
-            var gradInput = Tensor.Zeros(gradOutput.Shape);
+            var gradInput = Tensor.Uninitialized(gradOutput.Shape);
             System.Numerics.Tensors.TensorPrimitives.Multiply(gradOutput.Data, mask, gradInput.AsSpan());
             return [gradInput];
         }

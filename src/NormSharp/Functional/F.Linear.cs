@@ -44,7 +44,7 @@ public static partial class F
                 rows = ShapeUtil.Product(input.ShapeSpan, 0, input.Rank - 1);
             }
             int[] outShape = [.. input.ShapeSpan[..^1], outFeatures];
-            var output = Tensor.Zeros(outShape);
+            var output = Tensor.Uninitialized(outShape);   // the bias rows or the GEMM write every element
             var y = output.AsSpan();
             if (bias is not null)
             {
@@ -73,13 +73,13 @@ public static partial class F
             if (NeedsInputGrad[0])
             {
                 // dx[rows, in] = dy[rows, out] · W[out, in]
-                gradInput = Tensor.Zeros(input.Shape);
+                gradInput = Tensor.Uninitialized(input.Shape);
                 Gemm.Multiply(dy, weight.Data, rows, inFeatures, outFeatures, false, false, false, gradInput.AsSpan());
             }
             if (NeedsInputGrad[1])
             {
                 // dW[out, in] = dy[rows, out]ᵀ · x[rows, in]
-                gradWeight = Tensor.Zeros(outFeatures, inFeatures);
+                gradWeight = Tensor.Uninitialized(outFeatures, inFeatures);
                 Gemm.Multiply(dy, input.Data, outFeatures, inFeatures, rows, true, false, false, gradWeight.AsSpan());
             }
             if (hasBias && NeedsInputGrad[2])

@@ -134,11 +134,11 @@ internal sealed class RowNormFunction(NormStatistics statistics, string name) : 
         Mean = new double[rows];
         Variance = new double[rows];
         invStd = new double[rows];
-        var output = Tensor.Zeros(input.Shape);
         // LayerNorm and RMSNorm (affine per element of a row), and any row norm without affine parameters, run the
         // fast kernels (Kernels/RowNormFast.cs, tested against RowNormReference); GroupNorm and InstanceNorm with
         // affine parameters keep the reference kernel.
         fast = (weight is null && bias is null) || (affineOuter == rows && affineChannels == rowLength && affineInner == 1);
+        var output = fast ? Tensor.Uninitialized(input.Shape) : Tensor.Zeros(input.Shape);   // the fast kernel writes every element
         if (fast)
         {
             RowNormFast.Forward(
@@ -170,7 +170,7 @@ internal sealed class RowNormFunction(NormStatistics statistics, string name) : 
     public override Tensor?[] Backward(Tensor gradOutput)
     {
         var gradients = new Tensor?[Inputs.Count];
-        var gradInput = NeedsInputGrad[0] ? Tensor.Zeros(input.Shape) : null;
+        var gradInput = !NeedsInputGrad[0] ? null : fast ? Tensor.Uninitialized(input.Shape) : Tensor.Zeros(input.Shape);
         // the parameters may be multi-dimensional (LayerNorm's normalizedShape); the kernel sees them flat
         var gradWeight = weightIndex >= 0 && NeedsInputGrad[weightIndex] ? Tensor.Zeros(weight!.Shape) : null;
         var gradBias = biasIndex >= 0 && NeedsInputGrad[biasIndex] ? Tensor.Zeros(biasShape) : null;
