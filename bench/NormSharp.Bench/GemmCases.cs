@@ -1,3 +1,4 @@
+using NormSharp.Autograd;
 using NormSharp.Functional;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -34,11 +35,7 @@ internal static class GemmCases
                 var tw = NormSharp.Tensor.FromArray(w, outChannels, inChannels, 3, 3);
                 var tdy = NormSharp.Tensor.FromArray(dy, batch, outChannels, size, size);
                 tx.RequiresGrad = tw.RequiresGrad = true;
-                return new Side(() =>
-                {
-                    F.Conv2d(tx, tw, null, padding: 1).Backward(tdy);
-                    tx.Grad = tw.Grad = null;
-                });
+                return new Side(() => Gradients.Of(F.Conv2d(tx, tw, null, padding: 1), [tx, tw], tdy));
             },
             Torch: () =>
             {
@@ -105,11 +102,7 @@ internal static class GemmCases
                 var tb = NormSharp.Tensor.FromArray(bias, outFeatures);
                 var tdy = NormSharp.Tensor.FromArray(dy, batch, outFeatures);
                 tx.RequiresGrad = tw.RequiresGrad = tb.RequiresGrad = true;
-                return new Side(() =>
-                {
-                    F.Linear(tx, tw, tb).Backward(tdy);
-                    tx.Grad = tw.Grad = tb.Grad = null;
-                });
+                return new Side(() => Gradients.Of(F.Linear(tx, tw, tb), [tx, tw, tb], tdy));
             },
             Torch: () =>
             {

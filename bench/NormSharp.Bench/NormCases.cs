@@ -111,9 +111,8 @@ internal static class NormCases
     private static Lazy<(float[] X, float[] Dy)> Data(long count, int seed) =>
         new(() => (TorchUtil.Normal(seed, count, mean: 0.3f, std: 1.7f), TorchUtil.Normal(seed + 1, count)));
 
-    // NormSharp: the layer on a tensor. In fwd+bwd the parameters' gradients are cleared after each backward, while the
-    // input's gradient is kept and accumulated into: a leaf's first gradient is a fresh copy, which a batch norm
-    // inside a network (whose input comes from another layer) never pays; accumulating costs an extra read instead.
+    // NormSharp: the layer on a tensor; fwd+bwd through Gradients.Of, which returns the gradients of input, weight and
+    // bias without accumulating them, as libtorch's autograd.grad on the other side.
     private static Side OurSide(Module layer, float[] x, float[] dy, int[] shape, Mode mode)
     {
         var input = Tensor.FromArray(x, shape);
@@ -127,14 +126,9 @@ internal static class NormCases
             case Mode.ForwardBackward:
                 layer.Train();
                 input.RequiresGrad = true;
-                return new Side(() =>
-                {
-                    layer.Forward(input).Backward(gradOutput);
-                    foreach (var p in parameters)
-                    {
-                        p.Grad = null;
-                    }
-                });
+                var inputs = new List<Tensor> { input };
+                inputs.AddRange(parameters);
+                return new Side(() => Gradients.Of(layer.Forward(input), inputs, gradOutput));
             default:
                 layer.Train();
                 using (new NoGrad())

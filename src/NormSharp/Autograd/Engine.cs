@@ -3,32 +3,84 @@ namespace NormSharp.Autograd;
 /// <summary>Reverse-mode traversal of the tape: topological order from the root, gradients summed per tensor.</summary>
 internal static class Engine
 {
+    /// <summary>Tensor.Backward: every leaf's gradient is accumulated into its <see cref="Tensor.Grad"/>.</summary>
     public static void Backward(Tensor root, Tensor? gradient)
     {
+        gradient = CheckRoot(root, gradient, "Backward()");
+        using var noGrad = new NoGrad();
+        Propagate(root, gradient, static (leaf, g) => leaf.AccumulateGrad(g), visit: null);
+    }
+
+    /// <summary>
+    /// Gradients.Of: the gradients of root with respect to <paramref name="inputs"/> (leaves or not), summed over
+    /// every path and returned; no <see cref="Tensor.Grad"/> is touched.
+    /// </summary>
+    public static Tensor[] Gradients(Tensor root, IReadOnlyList<Tensor> inputs, Tensor? gradient)
+    {
+        ArgumentNullException.ThrowIfNull(inputs);
+        var wanted = new Dictionary<Tensor, Tensor?>(ReferenceEqualityComparer.Instance);
+        for (int i = 0; i < inputs.Count; i++)
+        {
+            var input = inputs[i] ?? throw new ArgumentNullException(nameof(inputs), $"inputs[{i}] is null.");
+            if (!input.RequiresGrad)
+            {
+                throw new ArgumentException(
+                    $"inputs[{i}] (shape {ShapeUtil.Format(input.ShapeSpan)}) does not require gradients; set RequiresGrad on it before the forward pass.", nameof(inputs));
+            }
+            wanted[input] = null;
+        }
+        gradient = CheckRoot(root, gradient, "Gradients.Of");
+        using var noGrad = new NoGrad();
+        void Collect(Tensor tensor, Tensor g)
+        {
+            if (wanted.TryGetValue(tensor, out var existing))
+            {
+                wanted[tensor] = existing is null ? g : Sum(existing, g);
+            }
+        }
+        // Leaves receive one contribution per path; a non-leaf's gradient is complete when the traversal reaches it.
+        Propagate(root, gradient, Collect, visit: Collect);
+        var result = new Tensor[inputs.Count];
+        for (int i = 0; i < inputs.Count; i++)
+        {
+            result[i] = wanted[inputs[i]] ?? throw new InvalidOperationException(
+                $"inputs[{i}] (shape {ShapeUtil.Format(inputs[i].ShapeSpan)}) is not used in the graph that computed the output.");
+        }
+        return result;
+    }
+
+    private static Tensor CheckRoot(Tensor root, Tensor? gradient, string caller)
+    {
+        ArgumentNullException.ThrowIfNull(root);
         if (!root.RequiresGrad)
         {
             throw new InvalidOperationException(
-                "Backward() called on a tensor that does not require gradients and has no GradFn.");
+                $"{caller} called on a tensor that does not require gradients and has no GradFn.");
         }
         if (gradient is null)
         {
             if (root.Length != 1)
             {
                 throw new InvalidOperationException(
-                    $"Backward() without a gradient is only defined for a one-element (scalar) output; got shape {ShapeUtil.Format(root.ShapeSpan)}. Pass a gradient of that shape.");
+                    $"{caller} without a gradient is only defined for a one-element (scalar) output; got shape {ShapeUtil.Format(root.ShapeSpan)}. Pass a gradient of that shape.");
             }
-            gradient = Tensor.Ones(root.Shape);
+            return Tensor.Ones(root.Shape);
         }
-        else if (!ShapeUtil.Equal(gradient.ShapeSpan, root.ShapeSpan))
+        if (!ShapeUtil.Equal(gradient.ShapeSpan, root.ShapeSpan))
         {
             throw new ArgumentException(
                 $"Gradient shape {ShapeUtil.Format(gradient.ShapeSpan)} does not match output shape {ShapeUtil.Format(root.ShapeSpan)}.", nameof(gradient));
         }
+        return gradient;
+    }
 
-        using var noGrad = new NoGrad();
+    // Runs the tape backwards from root: each leaf contribution goes to `leaf` (one call per path), and `visit` (when
+    // given) sees every non-leaf tensor with its complete gradient just before its function's backward runs.
+    private static void Propagate(Tensor root, Tensor gradient, Action<Tensor, Tensor> leaf, Action<Tensor, Tensor>? visit)
+    {
         if (root.GradFn is null)
         {
-            root.AccumulateGrad(gradient);
+            leaf(root, gradient);
             return;
         }
 
@@ -40,6 +92,7 @@ internal static class Engine
             {
                 continue;
             }
+            visit?.Invoke(tensor, gradOutput);
             var function = tensor.GradFn!;
             var gradInputs = function.Backward(gradOutput);
             function.ReleaseSaved();
@@ -59,7 +112,7 @@ internal static class Engine
                 }
                 if (input.GradFn is null)
                 {
-                    input.AccumulateGrad(g);
+                    leaf(input, g);
                 }
                 else if (grads.TryGetValue(input, out var existing))
                 {
