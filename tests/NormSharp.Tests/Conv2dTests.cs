@@ -20,6 +20,8 @@ public class Conv2dTests
         new(2, 3, 6, 6, 3, 3, 3, 1, 1, 1, 3, false),   // depthwise
         new(1, 1, 5, 4, 2, 5, 4, 3, 0, 1, 1, true),    // kernel covers the whole image
         new(4, 8, 16, 16, 16, 3, 3, 1, 1, 1, 1, true), // large enough to run samples in parallel
+        new(4, 8, 12, 12, 8, 3, 3, 1, 1, 1, 2, true),  // two groups, samples in parallel (weight gradients per range)
+        new(1, 32, 32, 32, 64, 3, 3, 1, 1, 1, 1, false), // one sample: the GEMMs use the threads instead
     };
 
     [Theory]

@@ -93,17 +93,19 @@ public static partial class F
     }
 
     /// <summary>
-    /// Convolution as im2col + GEMM: y[outC, L] = W[outC, C·kH·kW] · cols(x)[C·kH·kW, L], one GEMM per channel group.
-    /// Backward: dW = dy · cols(x)ᵀ, dx = col2im(Wᵀ · dy), db = Σ_{n, L} dy. The GEMMs run over a chunk of samples at once: the chunk's columns are unfolded side by side into
-    /// cols[C·kH·kW, samples · outPlane], so that one large, well-blocked matrix product per group (threaded inside
-    /// <see cref="Gemm"/>) replaces one small product per sample. Unfold, fold and the layout copies run in parallel
-    /// over samples; every buffer is pooled. The chunk is as many samples as fit in <see cref="ColumnBudget"/> floats.
+    /// Convolution as im2col + GEMM, one sample at a time: y[n] = W[outC, C·kH·kW] · cols(x[n])[C·kH·kW, L] (one GEMM
+    /// per channel group), which is already the [outC, outH·outW] layout of y[n]. Backward: dW = Σ_n dy[n] · cols(x[n])ᵀ,
+    /// dx[n] = col2im(Wᵀ · dy[n]), db = Σ_{n, L} dy.
     /// </summary>
+    /// <remarks>
+    /// Threads take contiguous ranges of samples and run their GEMMs on one core each, with the sample's column matrix
+    /// (9× the sample for a 3×3 kernel) in a per-thread buffer that stays in the core's L2: unfolding a whole batch
+    /// first would write and re-read a column matrix nine times the activation's size through memory. Each range adds
+    /// its samples' weight gradient into its own buffer, summed in range order, so results do not depend on thread timing.
+    /// With fewer samples than cores the samples run one after another and the GEMMs use the threads instead.
+    /// </remarks>
     private sealed class Conv2dFunction(Window2d window, int groups) : Function
     {
-        /// <summary>Floats of column buffer per chunk (16 MiB): a whole batch of the demo CNN in one product.</summary>
-        private const int ColumnBudget = 1 << 22;
-
         private bool hasBias;
 
         public override string Name => "Conv2d";
@@ -113,51 +115,43 @@ public static partial class F
             int batch = input.Size(0), channels = input.Size(1), outChannels = weight.Size(0);
             var output = Tensor.Uninitialized(batch, outChannels, window.OutHeight, window.OutWidth);
             hasBias = bias is not null;
-            int columnRows = channels * window.KernelArea, groupRows = columnRows / groups, groupOut = outChannels / groups;
-            int outPlane = window.OutPlane, chunk = ChunkSize(columnRows, outChannels);
-            float[] columns = ArrayPool<float>.Shared.Rent(Math.Max(1, columnRows * chunk * outPlane));
-            float[] products = ArrayPool<float>.Shared.Rent(Math.Max(1, outChannels * chunk * outPlane));
-            try
+            var shape = new Geometry(window, groups, channels, outChannels);
+            float[] x = input.Storage, w = weight.Storage, y = output.Storage;
+            int xOffset = input.Offset, wOffset = weight.Offset;
+            float[]? b = bias?.ToArray();
+            ForSampleRanges(batch, shape.WorkPerSample, (_, start, end, threadedGemm) =>
             {
-                for (int n0 = 0; n0 < batch; n0 += chunk)
+                float[] columns = ArrayPool<float>.Shared.Rent(Math.Max(1, shape.ColumnLength));
+                try
                 {
-                    int count = Math.Min(chunk, batch - n0), width = count * outPlane;
-                    UnfoldChunk(input, n0, count, columns);
-                    for (int g = 0; g < groups; g++)
+                    for (int n = start; n < end; n++)
                     {
-                        // y_g[groupOut, samples·L] = W_g[groupOut, groupRows] · cols_g[groupRows, samples·L]
-                        Gemm.Multiply(
-                            weight.Data.Slice(g * groupOut * groupRows, groupOut * groupRows),
-                            columns.AsSpan(g * groupRows * width, groupRows * width),
-                            groupOut, width, groupRows, false, false, false,
-                            products.AsSpan(g * groupOut * width, groupOut * width));
-                    }
-                    // [outChannels, samples·L] → output[n, o, L], plus the bias
-                    var y = output.Storage;
-                    float[]? b = bias?.ToArray();
-                    ForSamples(count, outChannels * outPlane, s =>
-                    {
-                        for (int o = 0; o < outChannels; o++)
+                        Im2Col.Unfold(x.AsSpan(xOffset + n * shape.InputLength, shape.InputLength), channels, window, columns);
+                        var sample = y.AsSpan(n * shape.OutputLength, shape.OutputLength);
+                        for (int g = 0; g < groups; g++)
                         {
-                            var source = products.AsSpan(o * width + s * outPlane, outPlane);
-                            var destination = y.AsSpan(((n0 + s) * outChannels + o) * outPlane, outPlane);
-                            if (b is null)
+                            // y[n]_g[groupOut, L] = W_g[groupOut, groupRows] · cols_g[groupRows, L]
+                            Multiply(threadedGemm,
+                                w.AsSpan(wOffset + g * shape.GroupWeights, shape.GroupWeights),
+                                columns.AsSpan(g * shape.GroupColumns, shape.GroupColumns),
+                                shape.GroupOut, shape.OutPlane, shape.GroupRows, false, false, false,
+                                sample.Slice(g * shape.GroupOutputs, shape.GroupOutputs));
+                        }
+                        if (b is not null)
+                        {
+                            for (int o = 0; o < outChannels; o++)
                             {
-                                source.CopyTo(destination);
-                            }
-                            else
-                            {
-                                TensorPrimitives.Add(source, b[o], destination);
+                                var plane = sample.Slice(o * shape.OutPlane, shape.OutPlane);
+                                TensorPrimitives.Add(plane, b[o], plane);
                             }
                         }
-                    });
+                    }
                 }
-            }
-            finally
-            {
-                ArrayPool<float>.Shared.Return(columns);
-                ArrayPool<float>.Shared.Return(products);
-            }
+                finally
+                {
+                    ArrayPool<float>.Shared.Return(columns);
+                }
+            });
             SaveForBackward(input, weight);
             return bias is null ? Record(output, input, weight) : Record(output, input, weight, bias);
         }
@@ -172,125 +166,125 @@ public static partial class F
             var gradWeight = needWeight ? Tensor.Zeros(weight.Shape) : null;
             if (needInput || needWeight)
             {
-                int columnRows = channels * window.KernelArea, groupRows = columnRows / groups, groupOut = outChannels / groups;
-                int outPlane = window.OutPlane, chunk = ChunkSize(columnRows, outChannels);
-                float[] columns = ArrayPool<float>.Shared.Rent(Math.Max(1, columnRows * chunk * outPlane));
-                float[] gradProducts = ArrayPool<float>.Shared.Rent(Math.Max(1, outChannels * chunk * outPlane));
+                var shape = new Geometry(window, groups, channels, outChannels);
+                float[] x = input.Storage, w = weight.Storage, dy = gradOutput.Storage;
+                int xOffset = input.Offset, wOffset = weight.Offset, dyOffset = gradOutput.Offset;
+                int ranges = Parallelism.RangeCount(batch, 3 * shape.WorkPerSample);
+                // Range 0 adds into gradWeight itself, every other range into a buffer of its own.
+                var partials = new float[Math.Max(0, ranges - 1)][];
                 try
                 {
-                    for (int n0 = 0; n0 < batch; n0 += chunk)
+                    Parallelism.ForRanges(batch, ranges, (range, start, end) =>
                     {
-                        int count = Math.Min(chunk, batch - n0), width = count * outPlane;
-                        // dy[n, o, L] → dY[outChannels, samples·L]
-                        var dy = gradOutput.Storage;
-                        int dyOffset = gradOutput.Offset;
-                        ForSamples(count, outChannels * outPlane, s =>
+                        bool threadedGemm = ranges < Environment.ProcessorCount;
+                        float[] columns = ArrayPool<float>.Shared.Rent(Math.Max(1, shape.ColumnLength));
+                        float[]? partial = needWeight && range > 0 ? partials[range - 1] = Scratch.RentCleared(weight.Length) : null;
+                        try
                         {
-                            for (int o = 0; o < outChannels; o++)
+                            var dw = partial is not null ? partial.AsSpan(0, weight.Length) : gradWeight is not null ? gradWeight.AsSpan() : default;
+                            for (int n = start; n < end; n++)
                             {
-                                dy.AsSpan(dyOffset + ((n0 + s) * outChannels + o) * outPlane, outPlane)
-                                    .CopyTo(gradProducts.AsSpan(o * width + s * outPlane, outPlane));
-                            }
-                        });
-                        if (gradWeight is not null)
-                        {
-                            UnfoldChunk(input, n0, count, columns);
-                            for (int g = 0; g < groups; g++)
-                            {
-                                // dW_g[groupOut, groupRows] += dY_g[groupOut, samples·L] · cols_g[groupRows, samples·L]ᵀ
-                                Gemm.Multiply(
-                                    gradProducts.AsSpan(g * groupOut * width, groupOut * width),
-                                    columns.AsSpan(g * groupRows * width, groupRows * width),
-                                    groupOut, groupRows, width, false, true, true,
-                                    gradWeight.AsSpan().Slice(g * groupOut * groupRows, groupOut * groupRows));
+                                var dySample = dy.AsSpan(dyOffset + n * shape.OutputLength, shape.OutputLength);
+                                if (needWeight)
+                                {
+                                    Im2Col.Unfold(x.AsSpan(xOffset + n * shape.InputLength, shape.InputLength), channels, window, columns);
+                                    for (int g = 0; g < groups; g++)
+                                    {
+                                        // dW_g[groupOut, groupRows] += dy[n]_g[groupOut, L] · cols_g[groupRows, L]ᵀ
+                                        Multiply(threadedGemm,
+                                            dySample.Slice(g * shape.GroupOutputs, shape.GroupOutputs),
+                                            columns.AsSpan(g * shape.GroupColumns, shape.GroupColumns),
+                                            shape.GroupOut, shape.GroupRows, shape.OutPlane, false, true, true,
+                                            dw.Slice(g * shape.GroupWeights, shape.GroupWeights));
+                                    }
+                                }
+                                if (gradInput is not null)
+                                {
+                                    for (int g = 0; g < groups; g++)
+                                    {
+                                        // dcols_g[groupRows, L] = W_g[groupOut, groupRows]ᵀ · dy[n]_g[groupOut, L]
+                                        Multiply(threadedGemm,
+                                            w.AsSpan(wOffset + g * shape.GroupWeights, shape.GroupWeights),
+                                            dySample.Slice(g * shape.GroupOutputs, shape.GroupOutputs),
+                                            shape.GroupRows, shape.OutPlane, shape.GroupOut, true, false, false,
+                                            columns.AsSpan(g * shape.GroupColumns, shape.GroupColumns));
+                                    }
+                                    Im2Col.Fold(columns, channels, window, gradInput.Storage.AsSpan(n * shape.InputLength, shape.InputLength));
+                                }
                             }
                         }
-                        if (gradInput is not null)
+                        finally
                         {
-                            for (int g = 0; g < groups; g++)
-                            {
-                                // dcols_g[groupRows, samples·L] = W_g[groupOut, groupRows]ᵀ · dY_g[groupOut, samples·L]
-                                Gemm.Multiply(
-                                    weight.Data.Slice(g * groupOut * groupRows, groupOut * groupRows),
-                                    gradProducts.AsSpan(g * groupOut * width, groupOut * width),
-                                    groupRows, width, groupOut, true, false, false,
-                                    columns.AsSpan(g * groupRows * width, groupRows * width));
-                            }
-                            FoldChunk(columns, n0, count, channels, gradInput);
+                            ArrayPool<float>.Shared.Return(columns);
                         }
+                    });
+                    foreach (var partial in partials)
+                    {
+                        TensorPrimitives.Add(gradWeight!.AsSpan(), partial.AsSpan(0, weight.Length), gradWeight.AsSpan());
                     }
                 }
                 finally
                 {
-                    ArrayPool<float>.Shared.Return(columns);
-                    ArrayPool<float>.Shared.Return(gradProducts);
+                    foreach (var partial in partials)
+                    {
+                        if (partial is not null)
+                        {
+                            ArrayPool<float>.Shared.Return(partial);
+                        }
+                    }
                 }
             }
             Tensor? gradBias = hasBias && NeedsInputGrad[2] ? BiasGradient(gradOutput, outChannels) : null;
             return hasBias ? [gradInput, gradWeight, gradBias] : [gradInput, gradWeight];
         }
 
-        // Samples per chunk: as many as keep the column and product buffers within ColumnBudget floats, at least one.
-        private int ChunkSize(int columnRows, int outChannels) =>
-            Math.Max(1, ColumnBudget / Math.Max(1, Math.Max(columnRows, outChannels) * window.OutPlane));
-
-        // cols[r, s·L + l] = unfold(input[n0 + s])[r, l] for the chunk's samples.
-        private void UnfoldChunk(Tensor input, int n0, int count, float[] columns)
+        /// <summary>Sizes of one sample's operands: input, column matrix, output, and their per-group blocks.</summary>
+        private readonly record struct Geometry(Window2d Window, int Groups, int Channels, int OutChannels)
         {
-            int channels = input.Size(1), plane = window.Plane, outPlane = window.OutPlane;
-            int columnRows = channels * window.KernelArea, width = count * outPlane;
-            var x = input.Storage;
-            int offset = input.Offset;
-            ForSamples(count, columnRows * outPlane, s =>
-            {
-                float[] sample = ArrayPool<float>.Shared.Rent(columnRows * outPlane);
-                try
-                {
-                    Im2Col.Unfold(x.AsSpan(offset + (n0 + s) * channels * plane, channels * plane), channels, window, sample);
-                    for (int r = 0; r < columnRows; r++)
-                    {
-                        sample.AsSpan(r * outPlane, outPlane).CopyTo(columns.AsSpan(r * width + s * outPlane, outPlane));
-                    }
-                }
-                finally
-                {
-                    ArrayPool<float>.Shared.Return(sample);
-                }
-            });
+            public int OutPlane => Window.OutPlane;
+
+            public int InputLength => Channels * Window.Plane;
+
+            public int OutputLength => OutChannels * OutPlane;
+
+            public int ColumnLength => Channels * Window.KernelArea * OutPlane;
+
+            public int GroupRows => Channels * Window.KernelArea / Groups;
+
+            public int GroupOut => OutChannels / Groups;
+
+            public int GroupWeights => GroupOut * GroupRows;
+
+            public int GroupColumns => GroupRows * OutPlane;
+
+            public int GroupOutputs => GroupOut * OutPlane;
+
+            /// <summary>Multiply-adds of one sample's forward product.</summary>
+            public long WorkPerSample => (long)OutChannels * GroupRows * OutPlane;
         }
 
-        // gradInput[n0 + s] = fold(dcols[:, s·L .. s·L + L]) for the chunk's samples.
-        private void FoldChunk(float[] columns, int n0, int count, int channels, Tensor gradInput)
+        // Ranges of samples in parallel; the flag says whether the GEMMs inside should use threads themselves (fewer
+        // ranges than cores: a batch of one, or work too small to split).
+        private static void ForSampleRanges(int count, long workPerSample, Action<int, int, int, bool> body)
         {
-            int plane = window.Plane, outPlane = window.OutPlane;
-            int columnRows = channels * window.KernelArea, width = count * outPlane;
-            var dx = gradInput.Storage;
-            ForSamples(count, columnRows * outPlane, s =>
-            {
-                float[] sample = ArrayPool<float>.Shared.Rent(columnRows * outPlane);
-                try
-                {
-                    for (int r = 0; r < columnRows; r++)
-                    {
-                        columns.AsSpan(r * width + s * outPlane, outPlane).CopyTo(sample.AsSpan(r * outPlane, outPlane));
-                    }
-                    Im2Col.Fold(sample, channels, window, dx.AsSpan((n0 + s) * channels * plane, channels * plane));
-                }
-                finally
-                {
-                    ArrayPool<float>.Shared.Return(sample);
-                }
-            });
+            int ranges = Parallelism.RangeCount(count, workPerSample);
+            bool threadedGemm = ranges < Environment.ProcessorCount;
+            Parallelism.ForRanges(count, ranges, (range, start, end) => body(range, start, end, threadedGemm));
         }
 
-        private static void ForSamples(int count, long workPerSample, Action<int> body) =>
-            Parallelism.For(count, workPerSample, (_, start, end) =>
+        private static void Multiply(
+            bool threaded, ReadOnlySpan<float> a, ReadOnlySpan<float> b, int m, int n, int k,
+            bool transposeA, bool transposeB, bool accumulate, Span<float> c)
+        {
+            if (threaded)
             {
-                for (int s = start; s < end; s++)
-                {
-                    body(s);
-                }
-            });
+                Gemm.Multiply(a, b, m, n, k, transposeA, transposeB, accumulate, c);
+            }
+            else
+            {
+                Gemm.MultiplySequential(a, b, m, n, k, transposeA, transposeB, accumulate, c);
+            }
+        }
 
         private Tensor BiasGradient(Tensor gradOutput, int outChannels)
         {

@@ -293,12 +293,4 @@ internal static unsafe class BatchNormFast
             Count = total;
         }
     }
-
-    /// <summary>Rents a float scratch buffer of at least <paramref name="length"/> elements, cleared.</summary>
-    internal static float[] RentCleared(int length)
-    {
-        var buffer = ArrayPool<float>.Shared.Rent(Math.Max(1, length));
-        buffer.AsSpan(0, length).Clear();
-        return buffer;
-    }
 }

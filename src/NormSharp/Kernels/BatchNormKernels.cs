@@ -716,7 +716,7 @@ internal static unsafe class BatchNormKernels<TVector, TOps>
         int channels = plan.Channels;
         var moments = new BatchNormFast.Moments[channels];
         int blockRows = Math.Max(1, BlockFloats / Math.Max(1, channels));
-        float[] scratch = BatchNormFast.RentCleared(3 * channels);
+        float[] scratch = Scratch.RentCleared(3 * channels);
         try
         {
             fixed (float* buffers = scratch)
@@ -908,7 +908,7 @@ internal static unsafe class BatchNormKernels<TVector, TOps>
         int channels = plan.Channels;
         int blockRows = Math.Max(1, BlockFloats / Math.Max(1, channels));
         bool relu = plan.Relu;
-        float[] scratch = BatchNormFast.RentCleared(2 * channels);
+        float[] scratch = Scratch.RentCleared(2 * channels);
         try
         {
             fixed (float* buffers = scratch, center = plan.Center, scale = plan.Scale, shift = plan.Shift)

@@ -71,6 +71,15 @@ internal static class Gemm
         bool transposeA, bool transposeB, bool accumulate, Span<float> c)
         => Multiply(a, b, m, n, k, transposeA, transposeB, accumulate, c, Best);
 
+    /// <summary>
+    /// The fast path on the calling thread only: for callers that already run independent products in parallel
+    /// (one convolution sample per thread), where threads inside each product would only contend.
+    /// </summary>
+    public static void MultiplySequential(
+        ReadOnlySpan<float> a, ReadOnlySpan<float> b, int m, int n, int k,
+        bool transposeA, bool transposeB, bool accumulate, Span<float> c)
+        => Multiply(a, b, m, n, k, transposeA, transposeB, accumulate, c, Best, maxWorkers: 1);
+
     // Blocking, in the usual Goto/BLIS loop order (jc, pc: pack B; ic: pack A; jr, ir: micro-kernel).
     // A packed B micro-panel (KC x NR floats: 32 KiB for NR = 32) stays in L1 while the A block
     // (MC x KC: 144 KiB) streams from L2, and the packed B block (KC x NC: 4 MiB at most) lives in L3.
@@ -85,7 +94,7 @@ internal static class Gemm
     /// <summary>The fast path with a chosen micro-kernel (tests run every supported one).</summary>
     internal static unsafe void Multiply(
         ReadOnlySpan<float> a, ReadOnlySpan<float> b, int m, int n, int k,
-        bool transposeA, bool transposeB, bool accumulate, Span<float> c, Kernel kernel)
+        bool transposeA, bool transposeB, bool accumulate, Span<float> c, Kernel kernel, int maxWorkers = int.MaxValue)
     {
         CheckLengths(a.Length, b.Length, c.Length, m, n, k);
         if (!IsSupported(kernel))
@@ -106,7 +115,7 @@ internal static class Gemm
         }
         fixed (float* pa = a, pb = b, pc = c)
         {
-            int workers = (long)m * n * k >= ParallelThreshold ? Environment.ProcessorCount : 1;
+            int workers = (long)m * n * k >= ParallelThreshold ? Math.Clamp(maxWorkers, 1, Environment.ProcessorCount) : 1;
             if (workers > 1 && (long)m * n <= SplitDepthMaxOutput && k >= 2 * DepthBlock * workers)
             {
                 SplitDepth(pa, pb, pc, m, n, k, transposeA, transposeB, accumulate, kernel, workers);

@@ -16,47 +16,66 @@ namespace NormSharp.Kernels;
 /// </code>
 /// Rows are grouped by channel, so the rows of a channel group are one contiguous block (grouped convolution).
 /// </remarks>
-internal static class Im2Col
+internal static unsafe class Im2Col
 {
+    /// <summary>Output rows up to this width are copied element by element: a span call per short row costs more than the copy.</summary>
+    private const int NarrowRow = 32;
+
     /// <summary>columns = im2col(input); every element of <paramref name="columns"/> is written.</summary>
-    public static void Unfold(ReadOnlySpan<float> input, int channels, in Window2d window, Span<float> columns)
+    public static void Unfold(ReadOnlySpan<float> input, int channels, in Window2d window, Span<float> columns) =>
+        Unfold(input, channels, window, columns, window.OutPlane);
+
+    /// <summary>
+    /// As <see cref="Unfold(ReadOnlySpan{float}, int, in Window2d, Span{float})"/>, with row r of the columns starting at
+    /// columns[r · <paramref name="rowPitch"/>]: one sample's block inside the side-by-side columns of several samples.
+    /// </summary>
+    public static void Unfold(ReadOnlySpan<float> input, int channels, in Window2d window, Span<float> columns, int rowPitch)
     {
         int height = window.Height, width = window.Width, plane = window.Plane;
         int outHeight = window.OutHeight, outWidth = window.OutWidth, outPlane = outHeight * outWidth;
         int strideHeight = window.StrideHeight, strideWidth = window.StrideWidth;
-        int row = 0;
-        for (int c = 0; c < channels; c++)
+        CheckLengths(input.Length, channels * plane, columns.Length, channels * window.KernelArea, rowPitch, outPlane);
+        fixed (float* inputBase = input, columnsBase = columns)
         {
-            var source = input.Slice(c * plane, plane);
-            for (int i = 0; i < window.KernelHeight; i++)
+            int row = 0;
+            for (int c = 0; c < channels; c++)
             {
-                int rowOffset = i * window.DilationHeight - window.PaddingHeight;
-                for (int j = 0; j < window.KernelWidth; j++, row++)
+                float* source = inputBase + (long)c * plane;
+                for (int i = 0; i < window.KernelHeight; i++)
                 {
-                    int columnOffset = j * window.DilationWidth - window.PaddingWidth;
-                    var (start, end) = Window2d.ValidRange(columnOffset, strideWidth, width, outWidth);
-                    var destination = columns.Slice(row * outPlane, outPlane);
-                    for (int oy = 0; oy < outHeight; oy++)
+                    int rowOffset = i * window.DilationHeight - window.PaddingHeight;
+                    for (int j = 0; j < window.KernelWidth; j++, row++)
                     {
-                        var destinationRow = destination.Slice(oy * outWidth, outWidth);
-                        int iy = oy * strideHeight + rowOffset;
-                        if ((uint)iy >= (uint)height)
+                        int columnOffset = j * window.DilationWidth - window.PaddingWidth;
+                        var (start, end) = Window2d.ValidRange(columnOffset, strideWidth, width, outWidth);
+                        float* destination = columnsBase + (long)row * rowPitch;
+                        for (int oy = 0; oy < outHeight; oy++, destination += outWidth)
                         {
-                            destinationRow.Clear();
-                            continue;
-                        }
-                        destinationRow[..start].Clear();
-                        destinationRow[end..].Clear();
-                        var sourceRow = source.Slice(iy * width, width);
-                        if (strideWidth == 1)
-                        {
-                            sourceRow.Slice(start + columnOffset, end - start).CopyTo(destinationRow[start..end]);
-                        }
-                        else
-                        {
+                            int iy = oy * strideHeight + rowOffset;
+                            if ((uint)iy >= (uint)height)
+                            {
+                                new Span<float>(destination, outWidth).Clear();
+                                continue;
+                            }
+                            float* sourceRow = source + (long)iy * width + columnOffset;
+                            if (strideWidth == 1 && outWidth > NarrowRow)
+                            {
+                                new Span<float>(destination, start).Clear();
+                                new ReadOnlySpan<float>(sourceRow + start, end - start).CopyTo(new Span<float>(destination + start, end - start));
+                                new Span<float>(destination + end, outWidth - end).Clear();
+                                continue;
+                            }
+                            for (int ox = 0; ox < start; ox++)
+                            {
+                                destination[ox] = 0;
+                            }
                             for (int ox = start; ox < end; ox++)
                             {
-                                destinationRow[ox] = sourceRow[ox * strideWidth + columnOffset];
+                                destination[ox] = sourceRow[ox * strideWidth];
+                            }
+                            for (int ox = end; ox < outWidth; ox++)
+                            {
+                                destination[ox] = 0;
                             }
                         }
                     }
@@ -66,51 +85,68 @@ internal static class Im2Col
     }
 
     /// <summary>
-    /// gradInput = col2im(columns): the adjoint of <see cref="Unfold"/>. <paramref name="image"/> [channels, height, width]
-    /// is overwritten with the sum of every column entry that <see cref="Unfold"/> would have read from each pixel.
+    /// gradInput = col2im(columns): the adjoint of <see cref="Unfold(ReadOnlySpan{float}, int, in Window2d, Span{float})"/>.
+    /// <paramref name="image"/> [channels, height, width] is overwritten with the sum of every column entry that Unfold
+    /// would have read from each pixel.
     /// </summary>
-    public static void Fold(ReadOnlySpan<float> columns, int channels, in Window2d window, Span<float> image)
+    public static void Fold(ReadOnlySpan<float> columns, int channels, in Window2d window, Span<float> image) =>
+        Fold(columns, window.OutPlane, channels, window, image);
+
+    /// <summary>As <see cref="Fold(ReadOnlySpan{float}, int, in Window2d, Span{float})"/>, with row r of the columns at columns[r · <paramref name="rowPitch"/>].</summary>
+    public static void Fold(ReadOnlySpan<float> columns, int rowPitch, int channels, in Window2d window, Span<float> image)
     {
         int height = window.Height, width = window.Width, plane = window.Plane;
         int outHeight = window.OutHeight, outWidth = window.OutWidth, outPlane = outHeight * outWidth;
         int strideHeight = window.StrideHeight, strideWidth = window.StrideWidth;
+        CheckLengths(image.Length, channels * plane, columns.Length, channels * window.KernelArea, rowPitch, outPlane);
         image[..(channels * plane)].Clear();
-        int row = 0;
-        for (int c = 0; c < channels; c++)
+        fixed (float* columnsBase = columns, imageBase = image)
         {
-            var destination = image.Slice(c * plane, plane);
-            for (int i = 0; i < window.KernelHeight; i++)
+            int row = 0;
+            for (int c = 0; c < channels; c++)
             {
-                int rowOffset = i * window.DilationHeight - window.PaddingHeight;
-                for (int j = 0; j < window.KernelWidth; j++, row++)
+                float* destination = imageBase + (long)c * plane;
+                for (int i = 0; i < window.KernelHeight; i++)
                 {
-                    int columnOffset = j * window.DilationWidth - window.PaddingWidth;
-                    var (start, end) = Window2d.ValidRange(columnOffset, strideWidth, width, outWidth);
-                    var source = columns.Slice(row * outPlane, outPlane);
-                    for (int oy = 0; oy < outHeight; oy++)
+                    int rowOffset = i * window.DilationHeight - window.PaddingHeight;
+                    for (int j = 0; j < window.KernelWidth; j++, row++)
                     {
-                        int iy = oy * strideHeight + rowOffset;
-                        if ((uint)iy >= (uint)height)
+                        int columnOffset = j * window.DilationWidth - window.PaddingWidth;
+                        var (start, end) = Window2d.ValidRange(columnOffset, strideWidth, width, outWidth);
+                        float* source = columnsBase + (long)row * rowPitch;
+                        for (int oy = 0; oy < outHeight; oy++, source += outWidth)
                         {
-                            continue;
-                        }
-                        var sourceRow = source.Slice(oy * outWidth, outWidth);
-                        var destinationRow = destination.Slice(iy * width, width);
-                        if (strideWidth == 1)
-                        {
-                            var target = destinationRow.Slice(start + columnOffset, end - start);
-                            TensorPrimitives.Add(target, sourceRow[start..end], target);
-                        }
-                        else
-                        {
+                            int iy = oy * strideHeight + rowOffset;
+                            if ((uint)iy >= (uint)height)
+                            {
+                                continue;
+                            }
+                            float* destinationRow = destination + (long)iy * width + columnOffset;
+                            if (strideWidth == 1 && outWidth > NarrowRow)
+                            {
+                                var target = new Span<float>(destinationRow + start, end - start);
+                                TensorPrimitives.Add(target, new ReadOnlySpan<float>(source + start, end - start), target);
+                                continue;
+                            }
                             for (int ox = start; ox < end; ox++)
                             {
-                                destinationRow[ox * strideWidth + columnOffset] += sourceRow[ox];
+                                destinationRow[ox * strideWidth] += source[ox];
                             }
                         }
                     }
                 }
             }
+        }
+    }
+
+    // The image holds `imageNeeded` floats, and the columns `rows` rows of outPlane floats, rowPitch apart.
+    private static void CheckLengths(int imageLength, int imageNeeded, int columnsLength, int rows, int rowPitch, int outPlane)
+    {
+        long columnsNeeded = rows == 0 ? 0 : (long)(rows - 1) * rowPitch + outPlane;
+        if (imageLength < imageNeeded || columnsLength < columnsNeeded || rowPitch < outPlane)
+        {
+            throw new ArgumentException(
+                $"im2col needs an image of {imageNeeded} floats and {rows} column rows of {outPlane} floats {rowPitch} apart ({columnsNeeded} floats); got {imageLength} and {columnsLength}.");
         }
     }
 }

@@ -237,7 +237,7 @@ internal static unsafe class RowNormKernels<TVector, TOps>
         bool sums = plan.WeightSums is not null || plan.BiasSums is not null;
         double[]? weightSums = plan.WeightSums is null ? null : new double[n];
         double[]? biasSums = plan.BiasSums is null ? null : new double[n];
-        float[] scratch = BatchNormFast.RentCleared(2 * n);
+        float[] scratch = Scratch.RentCleared(2 * n);
         try
         {
             fixed (float* buffers = scratch)
