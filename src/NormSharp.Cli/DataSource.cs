@@ -47,6 +47,9 @@ internal static class DataSource
         return Embedded();
     }
 
+    /// <summary>Whether <paramref name="directory"/> holds the four IDX files that <see cref="Load"/> would read, without reading them.</summary>
+    public static bool HoldsDataSet(string directory) => FindFiles(directory) is not null;
+
     /// <summary>The embedded subset only.</summary>
     public static LoadedData Embedded()
     {
