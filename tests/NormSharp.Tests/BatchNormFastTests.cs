@@ -41,6 +41,32 @@ public class BatchNormFastTests
     }
 
     [Theory]
+    [MemberData(nameof(Widths))]
+    public void Streaming_stores_write_the_same_bits_at_every_alignment(int widthIndex)
+    {
+        // Non-temporal stores start at the first vector-aligned element of each run: outputs placed at every float
+        // offset within a 64-byte line, runs of every length around the vector widths, with and without ReLU.
+        var width = (SimdWidth)widthIndex;
+        foreach (int inner in new[] { 1, 5, 15, 16, 17, 31, 33, 47, 64, 100 })
+        {
+            for (int shift = 0; shift < 16; shift++)
+            {
+                CompareStreaming(outer: 3, channels: 2, inner, shift, width, relu: (inner + shift) % 2 == 0, seed: inner * 16 + shift);
+            }
+        }
+    }
+
+    [Fact]
+    public void Large_channels_first_outputs_stream_and_small_or_channels_last_ones_do_not()
+    {
+        long large = BatchNormFast.StreamingFloats;
+        Assert.True(BatchNormFast.ChoosesStreaming(outer: (int)(large / (4 * 1024)), channels: 4, inner: 1024));
+        Assert.False(BatchNormFast.ChoosesStreaming(outer: 2, channels: 4, inner: 1024));                                       // small
+        Assert.False(BatchNormFast.ChoosesStreaming(outer: (int)(large / (4 * 196)) + 1, channels: 4, inner: 196));       // short runs (14 × 14)
+        Assert.False(BatchNormFast.ChoosesStreaming(outer: (int)(large / 64), channels: 64, inner: 1));                       // channels last
+    }
+
+    [Theory]
     [InlineData(5, 7, 143)]        // odd (N, C, H·W)
     [InlineData(3, 5, 4500)]       // runs longer than one ChunkLength: chunks merged
     [InlineData(16, 3, 2100)]      // threaded, fewer channels than 2 × threads: batch split, partial moments merged
@@ -111,6 +137,43 @@ public class BatchNormFastTests
         ex = Assert.Throws<ArgumentException>(() => BatchNormFast.Backward(
             x, x, 2, 3, 2, new float[2], default, new double[3], new double[3], true, new float[12], default, default));
         Assert.Contains("expected 3", ex.Message, StringComparison.Ordinal);
+    }
+
+    // Training forward, evaluation forward and backward with streaming stores forced on and off: identical bits.
+    private static void CompareStreaming(int outer, int channels, int inner, int shift, SimdWidth width, bool relu, int seed)
+    {
+        string what = $"[{outer}, {channels}, {inner}] at +{shift} floats {width} relu={relu}";
+        int count = outer * channels * inner;
+        var g = new Generator(seed);
+        var x = new float[count];
+        g.FillNormal(x, 0.5, 2);
+        var dy = new float[count];
+        g.FillNormal(dy);
+        float[] weight = RandomParameters(g, channels, 1), bias = RandomParameters(g, channels, 0);
+        float[] runningMean = RandomParameters(g, channels, 0), runningVar = Array.ConvertAll(RandomParameters(g, channels, 1), v => Math.Abs(v) + 0.1f);
+        var results = new List<float[]>[2];
+        foreach (bool streaming in new[] { false, true })
+        {
+            var outputs = results[streaming ? 1 : 0] = [];
+            // the destination starts `shift` floats into a buffer; which element is vector-aligned depends on the buffer
+            float[] Destination() => new float[count + 16];
+            var y = Destination();
+            double[] mean = new double[channels], invStd = new double[channels];
+            BatchNormFast.ForwardTraining(x, outer, channels, inner, weight, bias, 1e-5, 0.1, (float[])runningMean.Clone(), (float[])runningVar.Clone(),
+                mean, invStd, y.AsSpan(shift, count), relu, width, streaming);
+            var dx = Destination();
+            float[] dw = new float[channels], db = new float[channels];
+            BatchNormFast.Backward(x, dy, outer, channels, inner, weight, bias, mean, invStd, true, dx.AsSpan(shift, count), dw, db, relu, width, streaming);
+            var yEval = Destination();
+            BatchNormFast.ForwardInference(x, outer, channels, inner, weight, bias, runningMean, runningVar, 1e-5,
+                new double[channels], new double[channels], yEval.AsSpan(shift, count), relu, width, streaming);
+            outputs.AddRange([y, dx, dw, db, yEval]);
+        }
+        string[] names = ["training y", "gradInput", "gradWeight", "gradBias", "eval y"];
+        for (int i = 0; i < names.Length; i++)
+        {
+            Assert.True(results[0][i].AsSpan().SequenceEqual(results[1][i]), $"{what}: {names[i]} differs with streaming stores");
+        }
     }
 
     // Runs training forward, evaluation forward and both backwards through the fast and the reference kernels.

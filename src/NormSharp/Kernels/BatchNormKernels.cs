@@ -351,7 +351,7 @@ internal static unsafe class BatchNormKernels<TVector, TOps>
         for (int o = o0; o < o1; o++)
         {
             long offset = ((long)o * plan.Channels + c) * plan.Inner;
-            Affine(plan.Input + offset, plan.Output + offset, plan.Inner, plan.Center[c], plan.Scale[c], plan.Shift[c], plan.Relu);
+            Affine(plan.Input + offset, plan.Output + offset, plan.Inner, plan.Center[c], plan.Scale[c], plan.Shift[c], plan.Relu, plan.Streaming);
         }
     }
 
@@ -362,7 +362,7 @@ internal static unsafe class BatchNormKernels<TVector, TOps>
         {
             long offset = ((long)o * plan.Channels + c) * plan.Inner;
             GradInput(plan.GradOutput + offset, plan.Input + offset, plan.GradInput + offset, plan.Inner,
-                plan.Center[c], plan.Scale[c], plan.Shift[c], plan.Relu, plan.GradScale[c], plan.GradBeta[c], plan.GradGamma[c]);
+                plan.Center[c], plan.Scale[c], plan.Shift[c], plan.Relu, plan.GradScale[c], plan.GradBeta[c], plan.GradGamma[c], plan.Streaming);
         }
     }
 
@@ -377,7 +377,7 @@ internal static unsafe class BatchNormKernels<TVector, TOps>
             {
                 int c = s % plan.Channels;
                 long offset = (long)s * plan.Inner;
-                Affine(plan.Input + offset, plan.Output + offset, plan.Inner, plan.Center[c], plan.Scale[c], plan.Shift[c], plan.Relu);
+                Affine(plan.Input + offset, plan.Output + offset, plan.Inner, plan.Center[c], plan.Scale[c], plan.Shift[c], plan.Relu, plan.Streaming);
             }
         });
     }
@@ -393,7 +393,7 @@ internal static unsafe class BatchNormKernels<TVector, TOps>
                 int c = s % plan.Channels;
                 long offset = (long)s * plan.Inner;
                 GradInput(plan.GradOutput + offset, plan.Input + offset, plan.GradInput + offset, plan.Inner,
-                    plan.Center[c], plan.Scale[c], plan.Shift[c], plan.Relu, plan.GradScale[c], plan.GradBeta[c], plan.GradGamma[c]);
+                    plan.Center[c], plan.Scale[c], plan.Shift[c], plan.Relu, plan.GradScale[c], plan.GradBeta[c], plan.GradGamma[c], plan.Streaming);
             }
         });
     }
@@ -523,30 +523,61 @@ internal static unsafe class BatchNormKernels<TVector, TOps>
         return (TOps.Add(g0, g1), TOps.Add(p0, p1));
     }
 
-    // y[i] = (x[i] − center) · scale + shift, then max(·, 0) with relu.
+    // y[i] = (x[i] − center) · scale + shift, then max(·, 0) with relu. With streaming the vector body uses
+    // non-temporal stores, which need an aligned address: the elements before the first aligned one take the scalar
+    // path, whose FMA rounds exactly as a vector lane does, so a recomputed ReLU mask still matches y bit for bit.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void Affine(float* x, float* y, int n, float center, float scale, float shift, bool relu)
+    internal static void Affine(float* x, float* y, int n, float center, float scale, float shift, bool relu, bool streaming = false)
     {
-        int vectorEnd = n - n % TOps.Count;
+        int head = streaming ? AlignmentHead(y, n) : 0;
+        AffineScalar(x, y, 0, head, center, scale, shift, relu);
+        int vectorEnd = head + (n - head) / TOps.Count * TOps.Count;
         TVector c = TOps.Broadcast(center), s = TOps.Broadcast(scale), b = TOps.Broadcast(shift);
-        if (relu)
+        for (int i = head; i < vectorEnd; i += TOps.Count)
         {
-            for (int i = 0; i < vectorEnd; i += TOps.Count)
-            {
-                TOps.Store(y + i, TOps.Relu(TOps.MultiplyAdd(TOps.Subtract(TOps.Load(x + i), c), s, b)));
-            }
+            var v = TOps.MultiplyAdd(TOps.Subtract(TOps.Load(x + i), c), s, b);
+            Put(y + i, relu ? TOps.Relu(v) : v, streaming);
         }
-        else
-        {
-            for (int i = 0; i < vectorEnd; i += TOps.Count)
-            {
-                TOps.Store(y + i, TOps.MultiplyAdd(TOps.Subtract(TOps.Load(x + i), c), s, b));
-            }
-        }
-        for (int i = vectorEnd; i < n; i++)
+        AffineScalar(x, y, vectorEnd, n, center, scale, shift, relu);
+        EndStreaming(streaming);
+    }
+
+    private static void AffineScalar(float* x, float* y, int start, int end, float center, float scale, float shift, bool relu)
+    {
+        for (int i = start; i < end; i++)
         {
             float v = ScalarOps.MultiplyAdd(x[i] - center, scale, shift);
             y[i] = relu ? ScalarOps.Relu(v) : v;
+        }
+    }
+
+    // Elements of a run starting at p before the first address aligned to the vector size (all n when none is).
+    private static int AlignmentHead(float* p, int n)
+    {
+        int bytes = TOps.Count * sizeof(float);
+        int misalignment = (int)((nuint)p % (nuint)bytes);
+        return misalignment == 0 ? 0 : Math.Min(n, (bytes - misalignment) / sizeof(float));
+    }
+
+    // Non-temporal stores are weakly ordered: fence them before another thread may read what this one wrote.
+    private static void EndStreaming(bool streaming)
+    {
+        if (streaming && System.Runtime.Intrinsics.X86.Sse.IsSupported)
+        {
+            System.Runtime.Intrinsics.X86.Sse.StoreFence();
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Put(float* destination, TVector value, bool streaming)
+    {
+        if (streaming)
+        {
+            TOps.StoreStreaming(destination, value);
+        }
+        else
+        {
+            TOps.Store(destination, value);
         }
     }
 
@@ -606,15 +637,17 @@ internal static unsafe class BatchNormKernels<TVector, TOps>
         sumCentered += TOps.Sum(products) + tailProducts;
     }
 
-    // dx[i] = k · g + beta · (x[i] − center) + gamma, g as in GradSums.
+    // dx[i] = k · g + beta · (x[i] − center) + gamma, g as in GradSums; streaming as in Affine.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void GradInput(float* dy, float* x, float* dx, int n, float center, float scale, float shift, bool relu,
-        float k, float beta, float gamma)
+        float k, float beta, float gamma, bool streaming = false)
     {
+        int head = streaming ? AlignmentHead(dx, n) : 0;
+        GradInputScalar(dy, x, dx, 0, head, center, scale, shift, relu, k, beta, gamma);
+        int vectorEnd = head + (n - head) / TOps.Count * TOps.Count;
         TVector c = TOps.Broadcast(center), s = TOps.Broadcast(scale), b = TOps.Broadcast(shift);
         TVector vk = TOps.Broadcast(k), vBeta = TOps.Broadcast(beta), vGamma = TOps.Broadcast(gamma);
-        int vectorEnd = n - n % TOps.Count;
-        for (int i = 0; i < vectorEnd; i += TOps.Count)
+        for (int i = head; i < vectorEnd; i += TOps.Count)
         {
             var g = TOps.Load(dy + i);
             var d = TOps.Subtract(TOps.Load(x + i), c);
@@ -622,9 +655,16 @@ internal static unsafe class BatchNormKernels<TVector, TOps>
             {
                 g = TOps.WherePositive(TOps.MultiplyAdd(d, s, b), g);
             }
-            TOps.Store(dx + i, TOps.MultiplyAdd(g, vk, TOps.MultiplyAdd(d, vBeta, vGamma)));
+            Put(dx + i, TOps.MultiplyAdd(g, vk, TOps.MultiplyAdd(d, vBeta, vGamma)), streaming);
         }
-        for (int i = vectorEnd; i < n; i++)
+        GradInputScalar(dy, x, dx, vectorEnd, n, center, scale, shift, relu, k, beta, gamma);
+        EndStreaming(streaming);
+    }
+
+    private static void GradInputScalar(float* dy, float* x, float* dx, int start, int end, float center, float scale, float shift, bool relu,
+        float k, float beta, float gamma)
+    {
+        for (int i = start; i < end; i++)
         {
             float d = x[i] - center;
             float g = relu ? ScalarOps.WherePositive(ScalarOps.MultiplyAdd(d, scale, shift), dy[i]) : dy[i];

@@ -83,6 +83,12 @@ internal unsafe interface ISimdOps<TVector>
 
     static abstract float Sum(TVector value);
 
+    /// <summary>
+    /// Stores bypassing the caches (non-temporal), so that writing a large output does not first read its lines from
+    /// memory; <paramref name="destination"/> must be aligned to the vector size. The scalar form is a plain store.
+    /// </summary>
+    static abstract void StoreStreaming(float* destination, TVector value);
+
     /// <summary>A hint to start loading the cache line at <paramref name="address"/> (never faults; a no-op off x86).</summary>
     static virtual void Prefetch(float* address)
     {
@@ -104,6 +110,9 @@ internal readonly unsafe struct Vector512Ops : ISimdOps<Vector512<float>>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Store(float* destination, Vector512<float> value) => value.Store(destination);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void StoreStreaming(float* destination, Vector512<float> value) => value.StoreAlignedNonTemporal(destination);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Broadcast(float value) => Vector512.Create(value);
@@ -146,6 +155,9 @@ internal readonly unsafe struct Vector256Ops : ISimdOps<Vector256<float>>
     public static void Store(float* destination, Vector256<float> value) => value.Store(destination);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void StoreStreaming(float* destination, Vector256<float> value) => value.StoreAlignedNonTemporal(destination);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Broadcast(float value) => Vector256.Create(value);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -184,6 +196,9 @@ internal readonly unsafe struct ScalarOps : ISimdOps<float>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Store(float* destination, float value) => *destination = value;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void StoreStreaming(float* destination, float value) => *destination = value;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Broadcast(float value) => value;
