@@ -44,18 +44,6 @@ internal static class StoragePool
     private static long handedOut;   // bytes of pooled-size arrays since the last requested collection
     private static int epoch;   // requested collections so far
 
-    /// <summary>Bytes currently kept in the free lists (for tests and diagnostics).</summary>
-    internal static long FreeBytes
-    {
-        get
-        {
-            lock (Gate)
-            {
-                return freeBytes;
-            }
-        }
-    }
-
     /// <summary>A float array of <paramref name="count"/> elements, cleared unless <paramref name="clear"/> is false.</summary>
     public static float[] NewArray(long count, bool clear)
     {

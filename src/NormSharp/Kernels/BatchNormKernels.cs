@@ -10,8 +10,22 @@ internal static unsafe class BatchNormKernels<TVector, TOps>
     where TVector : struct
     where TOps : struct, ISimdOps<TVector>
 {
-    /// <summary>Rows per block in the channels-last reductions: about 32 KiB of input, so the second pass hits L1.</summary>
+    /// <summary>Floats per block in the channels-last loops: about 32 KiB of input, so a second pass hits L1.</summary>
     private const int BlockFloats = 8192;
+
+    /// <summary>Largest block (256 KiB, still in L2) when <see cref="MinBlockRows"/> rows need more than <see cref="BlockFloats"/>.</summary>
+    private const int MaxBlockFloats = 65536;
+
+    /// <summary>Fewest rows per block: each block ends in per-channel work (a merge of moments), which with hundreds of
+    /// channels and 16-row blocks cost more than the pass over the data itself.</summary>
+    private const int MinBlockRows = 64;
+
+    /// <summary>Rows per channels-last block for <paramref name="channels"/> channels.</summary>
+    private static int BlockRows(int channels)
+    {
+        channels = Math.Max(1, channels);
+        return Math.Max(1, Math.Max(BlockFloats, Math.Min(MaxBlockFloats, MinBlockRows * channels)) / channels);
+    }
 
     public static void Run(BatchNormFast.Plan plan, BatchNormFast.Stage stage)
     {
@@ -748,14 +762,17 @@ internal static unsafe class BatchNormKernels<TVector, TOps>
         }
     }
 
-    // Per-channel moments of rows [r0, r1): blocks of rows reduced exactly in two passes (the block stays in L1),
-    // then merged into double moments per channel.
+    // Per-channel moments of rows [r0, r1): blocks of rows reduced exactly in two passes (the block stays in cache),
+    // then merged into double moments per channel. Every channel has the same count, so Chan's merge weights are two
+    // scalars per block and the per-channel merge is a few multiply-adds.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static BatchNormFast.Moments[] RowsMoments(BatchNormFast.Plan plan, int r0, int r1)
     {
         int channels = plan.Channels;
-        var moments = new BatchNormFast.Moments[channels];
-        int blockRows = Math.Max(1, BlockFloats / Math.Max(1, channels));
+        var mean = new double[channels];
+        var m2 = new double[channels];
+        double count = 0;
+        int blockRows = BlockRows(channels);
         float[] scratch = Scratch.RentCleared(3 * channels);
         try
         {
@@ -767,12 +784,17 @@ internal static unsafe class BatchNormKernels<TVector, TOps>
                     int b1 = Math.Min(r1, b0 + blockRows);
                     int n = b1 - b0;
                     BlockMoments(plan.Input + (long)b0 * channels, n, channels, first, deviations, squares);
+                    double total = count + n, inverse = 1.0 / n;
+                    double meanWeight = n / total, m2Weight = count * n / total;
                     for (int c = 0; c < channels; c++)
                     {
-                        double mean = first[c] + (double)deviations[c] / n;
-                        double m2 = Math.Max(0, squares[c] - (double)deviations[c] * deviations[c] / n);
-                        moments[c].Merge(n, mean, m2);
+                        double blockMean = first[c] + deviations[c] * inverse;
+                        double blockM2 = Math.Max(0, squares[c] - (double)deviations[c] * deviations[c] * inverse);
+                        double delta = blockMean - mean[c];
+                        mean[c] += delta * meanWeight;
+                        m2[c] += blockM2 + delta * delta * m2Weight;
                     }
+                    count = total;
                 }
             }
         }
@@ -780,10 +802,15 @@ internal static unsafe class BatchNormKernels<TVector, TOps>
         {
             System.Buffers.ArrayPool<float>.Shared.Return(scratch);
         }
+        var moments = new BatchNormFast.Moments[channels];
+        for (int c = 0; c < channels; c++)
+        {
+            moments[c] = new BatchNormFast.Moments { Count = count, Mean = mean[c], M2 = m2[c] };
+        }
         return moments;
     }
 
-    // For a block of rows x[rows, channels] (L1-resident): first[c] = the float mean of column c, then
+    // For a block of rows x[rows, channels] (cache-resident): first[c] = the float mean of column c, then
     // deviations[c] = Σ (x − first[c]) and squares[c] = Σ (x − first[c])². Columns go four vectors at a time with the
     // sums in registers, so the loop over rows carries no memory dependence.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -895,7 +922,7 @@ internal static unsafe class BatchNormKernels<TVector, TOps>
         int channels = plan.Channels;
         int width = TOps.Count;
         int vectorEnd = channels - channels % width;
-        int blockRows = Math.Max(1, BlockFloats / Math.Max(1, channels));
+        int blockRows = BlockRows(channels);
         bool relu = plan.Relu;
         fixed (float* center = plan.Center, scale = plan.Scale, shift = plan.Shift)
         {
@@ -946,7 +973,7 @@ internal static unsafe class BatchNormKernels<TVector, TOps>
     private static void RowsGradSums(BatchNormFast.Plan plan, int r0, int r1, double[] sumGrad, double[] sumCentered)
     {
         int channels = plan.Channels;
-        int blockRows = Math.Max(1, BlockFloats / Math.Max(1, channels));
+        int blockRows = BlockRows(channels);
         bool relu = plan.Relu;
         float[] scratch = Scratch.RentCleared(2 * channels);
         try
@@ -1068,7 +1095,7 @@ internal static unsafe class BatchNormKernels<TVector, TOps>
         int channels = plan.Channels;
         int width = TOps.Count;
         int vectorEnd = channels - channels % width;
-        int blockRows = Math.Max(1, BlockFloats / Math.Max(1, channels));
+        int blockRows = BlockRows(channels);
         bool relu = plan.Relu;
         fixed (float* center = plan.Center, scale = plan.Scale, shift = plan.Shift,
                k = plan.GradScale, beta = plan.GradBeta, gamma = plan.GradGamma)
