@@ -14,7 +14,13 @@ public class Im2ColTests
         { 4, 4, 1, 1, 1, 1, 0, 0, 1, 1 },
         { 3, 3, 3, 3, 2, 2, 3, 3, 1, 1 },   // padding larger than the image reach: whole rows of zeros
         { 1, 17, 1, 5, 1, 4, 0, 2, 1, 3 },
-        { 3, 40, 3, 3, 1, 1, 1, 1, 1, 1 },   // rows wider than the element-by-element limit: span copies
+        { 3, 40, 3, 3, 1, 1, 0, 0, 1, 1 },   // rows wider than the element-by-element limit: span copies
+        { 3, 40, 3, 3, 1, 1, 1, 1, 1, 1 },
+        { 6, 7, 3, 3, 1, 1, 2, 2, 2, 2 },   // dilated
+        { 6, 6, 5, 5, 1, 1, 2, 2, 1, 1 },
+        { 5, 6, 3, 1, 1, 1, 1, 0, 1, 1 },   // 3 × 1
+        { 3, 2, 3, 5, 1, 1, 1, 2, 1, 1 },   // taps entirely left or right of the image
+        { 2, 4, 5, 3, 1, 1, 2, 1, 1, 1 },   // taps entirely above or below the image
     };
 
     [Theory]
@@ -71,48 +77,13 @@ public class Im2ColTests
         Assert.True(Math.Abs(left - right) <= 1e-4 * Math.Max(1, Math.Abs(left)), $"<unfold(x), g> = {left}, <x, fold(g)> = {right}");
     }
 
-    [Theory]
-    [MemberData(nameof(Windows))]
-    public void Pitched_columns_hold_the_same_rows_and_fold_the_same(
-        int height, int width, int kernelHeight, int kernelWidth, int strideHeight, int strideWidth,
-        int paddingHeight, int paddingWidth, int dilationHeight, int dilationWidth)
-    {
-        const int channels = 2, start = 7;
-        var window = new Window2d(height, width, kernelHeight, kernelWidth, strideHeight, strideWidth, paddingHeight, paddingWidth, dilationHeight, dilationWidth);
-        int outPlane = window.OutPlane, rows = channels * window.KernelArea, pitch = 3 * outPlane + 5;
-        var generator = new Generator(height * 17 + width);
-        var image = new float[channels * height * width];
-        generator.FillNormal(image);
-        var compact = new float[rows * outPlane];
-        Im2Col.Unfold(image, channels, window, compact);
-        var pitched = new float[start + (rows - 1) * pitch + outPlane + 3];
-        pitched.AsSpan().Fill(float.NaN);
-        Im2Col.Unfold(image, channels, window, pitched.AsSpan(start), pitch);
-        for (int r = 0; r < rows; r++)
-        {
-            Assert.Equal(compact.AsSpan(r * outPlane, outPlane).ToArray(), pitched.AsSpan(start + r * pitch, outPlane).ToArray());
-            if (r + 1 < rows)
-            {
-                Assert.All(pitched.AsSpan(start + r * pitch + outPlane, pitch - outPlane).ToArray(), v => Assert.True(float.IsNaN(v)));   // gaps untouched
-            }
-        }
-        Assert.True(float.IsNaN(pitched[start - 1]));
-        Assert.True(float.IsNaN(pitched[^1]));
-
-        var expected = new float[image.Length];
-        Im2Col.Fold(compact, channels, window, expected);
-        var folded = new float[image.Length];
-        Im2Col.Fold(pitched.AsSpan(start), pitch, channels, window, folded);
-        Assert.Equal(expected, folded);
-    }
-
     [Fact]
-    public void Buffers_too_short_for_the_pitch_are_refused()
+    public void Buffers_too_short_are_refused()
     {
         var window = new Window2d(4, 4, 3, 3, 1, 1, 1, 1);
-        var error = Assert.Throws<ArgumentException>(() => Im2Col.Unfold(new float[16], 1, window, new float[170], 20));
-        Assert.Contains("9 column rows of 16 floats 20 apart (176 floats); got 16 and 170", error.Message);
-        Assert.Throws<ArgumentException>(() => Im2Col.Unfold(new float[16], 1, window, new float[200], 15));
+        var error = Assert.Throws<ArgumentException>(() => Im2Col.Unfold(new float[16], 1, window, new float[143]));
+        Assert.Contains("an image of 16 floats and columns of 144; got 16 and 143", error.Message);
+        Assert.Throws<ArgumentException>(() => Im2Col.Fold(new float[144], 1, window, new float[15]));
     }
 
     [Theory]

@@ -22,19 +22,12 @@ internal static unsafe class Im2Col
     private const int NarrowRow = 32;
 
     /// <summary>columns = im2col(input); every element of <paramref name="columns"/> is written.</summary>
-    public static void Unfold(ReadOnlySpan<float> input, int channels, in Window2d window, Span<float> columns) =>
-        Unfold(input, channels, window, columns, window.OutPlane);
-
-    /// <summary>
-    /// As <see cref="Unfold(ReadOnlySpan{float}, int, in Window2d, Span{float})"/>, with row r of the columns starting at
-    /// columns[r · <paramref name="rowPitch"/>]: one sample's block inside the side-by-side columns of several samples.
-    /// </summary>
-    public static void Unfold(ReadOnlySpan<float> input, int channels, in Window2d window, Span<float> columns, int rowPitch)
+    public static void Unfold(ReadOnlySpan<float> input, int channels, in Window2d window, Span<float> columns)
     {
         int height = window.Height, width = window.Width, plane = window.Plane;
         int outHeight = window.OutHeight, outWidth = window.OutWidth, outPlane = outHeight * outWidth;
         int strideHeight = window.StrideHeight, strideWidth = window.StrideWidth;
-        CheckLengths(input.Length, channels * plane, columns.Length, channels * window.KernelArea, rowPitch, outPlane);
+        CheckLengths(input.Length, channels * plane, columns.Length, channels * window.KernelArea * outPlane);
         fixed (float* inputBase = input, columnsBase = columns)
         {
             int row = 0;
@@ -48,7 +41,7 @@ internal static unsafe class Im2Col
                     {
                         int columnOffset = j * window.DilationWidth - window.PaddingWidth;
                         var (start, end) = Window2d.ValidRange(columnOffset, strideWidth, width, outWidth);
-                        float* destination = columnsBase + (long)row * rowPitch;
+                        float* destination = columnsBase + (long)row * outPlane;
                         for (int oy = 0; oy < outHeight; oy++, destination += outWidth)
                         {
                             int iy = oy * strideHeight + rowOffset;
@@ -85,20 +78,15 @@ internal static unsafe class Im2Col
     }
 
     /// <summary>
-    /// gradInput = col2im(columns): the adjoint of <see cref="Unfold(ReadOnlySpan{float}, int, in Window2d, Span{float})"/>.
-    /// <paramref name="image"/> [channels, height, width] is overwritten with the sum of every column entry that Unfold
-    /// would have read from each pixel.
+    /// image = col2im(columns), the adjoint of <see cref="Unfold"/>: <paramref name="image"/> [channels, height, width]
+    /// is overwritten with the sum of every column entry that Unfold would have read from each pixel.
     /// </summary>
-    public static void Fold(ReadOnlySpan<float> columns, int channels, in Window2d window, Span<float> image) =>
-        Fold(columns, window.OutPlane, channels, window, image);
-
-    /// <summary>As <see cref="Fold(ReadOnlySpan{float}, int, in Window2d, Span{float})"/>, with row r of the columns at columns[r · <paramref name="rowPitch"/>].</summary>
-    public static void Fold(ReadOnlySpan<float> columns, int rowPitch, int channels, in Window2d window, Span<float> image)
+    public static void Fold(ReadOnlySpan<float> columns, int channels, in Window2d window, Span<float> image)
     {
         int height = window.Height, width = window.Width, plane = window.Plane;
         int outHeight = window.OutHeight, outWidth = window.OutWidth, outPlane = outHeight * outWidth;
         int strideHeight = window.StrideHeight, strideWidth = window.StrideWidth;
-        CheckLengths(image.Length, channels * plane, columns.Length, channels * window.KernelArea, rowPitch, outPlane);
+        CheckLengths(image.Length, channels * plane, columns.Length, channels * window.KernelArea * outPlane);
         image[..(channels * plane)].Clear();
         fixed (float* columnsBase = columns, imageBase = image)
         {
@@ -113,7 +101,7 @@ internal static unsafe class Im2Col
                     {
                         int columnOffset = j * window.DilationWidth - window.PaddingWidth;
                         var (start, end) = Window2d.ValidRange(columnOffset, strideWidth, width, outWidth);
-                        float* source = columnsBase + (long)row * rowPitch;
+                        float* source = columnsBase + (long)row * outPlane;
                         for (int oy = 0; oy < outHeight; oy++, source += outWidth)
                         {
                             int iy = oy * strideHeight + rowOffset;
@@ -139,14 +127,12 @@ internal static unsafe class Im2Col
         }
     }
 
-    // The image holds `imageNeeded` floats, and the columns `rows` rows of outPlane floats, rowPitch apart.
-    private static void CheckLengths(int imageLength, int imageNeeded, int columnsLength, int rows, int rowPitch, int outPlane)
+    private static void CheckLengths(int imageLength, int imageNeeded, int columnsLength, int columnsNeeded)
     {
-        long columnsNeeded = rows == 0 ? 0 : (long)(rows - 1) * rowPitch + outPlane;
-        if (imageLength < imageNeeded || columnsLength < columnsNeeded || rowPitch < outPlane)
+        if (imageLength < imageNeeded || columnsLength < columnsNeeded)
         {
             throw new ArgumentException(
-                $"im2col needs an image of {imageNeeded} floats and {rows} column rows of {outPlane} floats {rowPitch} apart ({columnsNeeded} floats); got {imageLength} and {columnsLength}.");
+                $"im2col needs an image of {imageNeeded} floats and columns of {columnsNeeded}; got {imageLength} and {columnsLength}.");
         }
     }
 }
