@@ -85,6 +85,31 @@ public class PoolingTests
         GradCheck.Check(t => F.AvgPool2d(t[0], (3, 2), (1, 2), (1, 0)), [y]);
     }
 
+    [Theory]
+    [InlineData(8, 8)]
+    [InlineData(7, 9)]   // odd: the last row and column belong to no window
+    public void Halving_max_pool_matches_the_general_loop_with_ties_infinities_and_NaN(int height, int width)
+    {
+        var window = new Kernels.Window2d(height, width, 2, 2, 2, 2, 0, 0);
+        Assert.True(Kernels.Pooling.IsHalving(window));
+        const int planes = 3;
+        var generator = new Generator(height * 31 + width);
+        var input = new float[planes * height * width];
+        generator.FillNormal(input);
+        float[] specials = [float.NaN, float.NegativeInfinity, float.PositiveInfinity, 0f, -0f, 1f, 1f, 1f];
+        for (int i = 0; i < input.Length; i += 3)
+        {
+            input[i] = specials[(i / 3) % specials.Length];   // ties (1, 1, 1, 0 and −0), NaN, ±∞ at every window position
+        }
+        int outputs = planes * window.OutPlane;
+        float[] fast = new float[outputs], general = new float[outputs];
+        int[] fastIndices = new int[outputs], generalIndices = new int[outputs];
+        Kernels.Pooling.MaxForward(input, planes, window, fast, fastIndices);
+        Kernels.Pooling.MaxForwardGeneral(input, planes, window, general, generalIndices);
+        Assert.Equal(generalIndices, fastIndices);
+        Assert.Equal(general.Select(BitConverter.SingleToInt32Bits), fast.Select(BitConverter.SingleToInt32Bits));
+    }
+
     [Fact]
     public void Max_gradient_goes_to_the_first_maximum_of_a_tie()
     {

@@ -1,3 +1,4 @@
+using System.Buffers;
 using NormSharp.Autograd;
 using NormSharp.Kernels;
 
@@ -85,8 +86,9 @@ public static partial class F
         {
             inputShape = input.Shape;
             int planes = input.Length / Math.Max(1, window.Plane);
-            var output = Tensor.Zeros(PooledShape(input, window));
-            var chosen = new int[output.Length];
+            var output = Tensor.Uninitialized(PooledShape(input, window));   // every window writes its maximum
+            // Rented, not allocated: a fresh array this size is mostly page faults (see StoragePool); back in Backward.
+            var chosen = ArrayPool<int>.Shared.Rent(output.Length);
             int plane = window.Plane, outPlane = window.OutPlane;
             Parallelism.For(planes, (long)outPlane * window.KernelArea, (_, start, end) =>
                 Pooling.MaxForward(
@@ -96,6 +98,10 @@ public static partial class F
             if (result.GradFn == this)
             {
                 indices = chosen;
+            }
+            else
+            {
+                ArrayPool<int>.Shared.Return(chosen);
             }
             return result;
         }
@@ -109,6 +115,7 @@ public static partial class F
                 Pooling.MaxBackward(
                     gradOutput.Data.Slice(start * outPlane, (end - start) * outPlane), indices.AsSpan(start * outPlane, (end - start) * outPlane),
                     end - start, window, gradInput.AsSpan().Slice(start * plane, (end - start) * plane)));
+            ArrayPool<int>.Shared.Return(indices);
             indices = [];
             return [gradInput];
         }
@@ -124,7 +131,7 @@ public static partial class F
         {
             inputShape = input.Shape;
             int planes = input.Length / Math.Max(1, window.Plane);
-            var output = Tensor.Zeros(PooledShape(input, window));
+            var output = Tensor.Uninitialized(PooledShape(input, window));   // every window writes its average
             int plane = window.Plane, outPlane = window.OutPlane;
             Parallelism.For(planes, (long)outPlane * window.KernelArea, (_, start, end) =>
                 Pooling.AvgForward(

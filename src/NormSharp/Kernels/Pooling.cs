@@ -1,3 +1,7 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
 namespace NormSharp.Kernels;
 
 /// <summary>
@@ -13,13 +17,96 @@ namespace NormSharp.Kernels;
 /// Max pooling treats padding as −∞ (it is never chosen); average pooling counts padding as zeros in the
 /// divisor (count_include_pad = true).
 /// </remarks>
-internal static class Pooling
+internal static unsafe class Pooling
 {
     /// <summary>
     /// output = max over each window; indices = where it was. Ties go to the first element in row-major window
     /// order and NaN propagates (the last NaN wins), exactly as PyTorch's <c>(val &gt; max) || isnan(val)</c>.
     /// </summary>
     public static void MaxForward(ReadOnlySpan<float> input, int planes, in Window2d window, Span<float> output, Span<int> indices)
+    {
+        int width = window.Width, plane = window.Plane, outHeight = window.OutHeight, outWidth = window.OutWidth, outPlane = outHeight * outWidth;
+        if (IsHalving(window) && input.Length >= planes * plane && output.Length >= planes * outPlane && indices.Length >= planes * outPlane)
+        {
+            fixed (float* source = input, destination = output)
+            fixed (int* chosen = indices)
+            {
+                for (int p = 0; p < planes; p++)
+                {
+                    MaxForward2x2(source + (long)p * plane, width, outHeight, outWidth, destination + (long)p * outPlane, chosen + (long)p * outPlane);
+                }
+            }
+            return;
+        }
+        MaxForwardGeneral(input, planes, window, output, indices);
+    }
+
+    /// <summary>2×2 windows with stride 2, no padding or dilation: the usual downsampling, every window inside the image.</summary>
+    internal static bool IsHalving(in Window2d window) =>
+        window is { KernelHeight: 2, KernelWidth: 2, StrideHeight: 2, StrideWidth: 2, PaddingHeight: 0, PaddingWidth: 0, DilationHeight: 1, DilationWidth: 1 };
+
+    // MaxForwardGeneral's rule for a 2×2 window (a b / c d) as a tree: the pairs (a, b) and (c, d), then the two
+    // winners. The rule "later replaces earlier when greater or NaN" gives the same result either way: the last NaN,
+    // else the first maximum in row-major order. Four windows at a time with SSE compares and selects, no branches:
+    // which of four activations is largest is a coin toss for the branch predictor.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void MaxForward2x2(float* source, int width, int outHeight, int outWidth, float* output, int* indices)
+    {
+        int vectorEnd = Sse.IsSupported ? outWidth - outWidth % 4 : 0;
+        var lanes = Vector128.Create(0, 2, 4, 6);
+        var one = Vector128.Create(1);
+        var down = Vector128.Create(width);
+        for (int oy = 0; oy < outHeight; oy++)
+        {
+            int rowIndex = 2 * oy * width;
+            float* top = source + rowIndex, bottom = top + width;
+            float* outputRow = output + oy * outWidth;
+            int* indexRow = indices + oy * outWidth;
+            for (int ox = 0; ox < vectorEnd; ox += 4)
+            {
+                // evens and odds of eight consecutive floats: a, b (top row) and c, d (bottom row) of four windows
+                Vector128<float> top0 = Sse.LoadVector128(top + 2 * ox), top1 = Sse.LoadVector128(top + 2 * ox + 4);
+                Vector128<float> bottom0 = Sse.LoadVector128(bottom + 2 * ox), bottom1 = Sse.LoadVector128(bottom + 2 * ox + 4);
+                var a = Sse.Shuffle(top0, top1, 0b10_00_10_00);
+                var b = Sse.Shuffle(top0, top1, 0b11_01_11_01);
+                var c = Sse.Shuffle(bottom0, bottom1, 0b10_00_10_00);
+                var d = Sse.Shuffle(bottom0, bottom1, 0b11_01_11_01);
+                var takeB = Replaces(b, a);
+                var takeD = Replaces(d, c);
+                var upper = Vector128.ConditionalSelect(takeB, b, a);
+                var lower = Vector128.ConditionalSelect(takeD, d, c);
+                var takeLower = Replaces(lower, upper);
+                Vector128.ConditionalSelect(takeLower, lower, upper).Store(outputRow + ox);
+                var upperOffset = takeB.AsInt32() & one;
+                var lowerOffset = down + (takeD.AsInt32() & one);
+                var offset = Vector128.ConditionalSelect(takeLower.AsInt32(), lowerOffset, upperOffset);
+                (Vector128.Create(rowIndex + 2 * ox) + lanes + offset).Store(indexRow + ox);
+            }
+            for (int ox = vectorEnd; ox < outWidth; ox++)
+            {
+                int index = rowIndex + 2 * ox;
+                float max = top[2 * ox];
+                int best = index;
+                (max, best) = Take(top[2 * ox + 1], index + 1, max, best);
+                (max, best) = Take(bottom[2 * ox], index + width, max, best);
+                (max, best) = Take(bottom[2 * ox + 1], index + width + 1, max, best);
+                outputRow[ox] = max;
+                indexRow[ox] = best;
+            }
+        }
+    }
+
+    // All ones in the lanes where `later` replaces `earlier` under PyTorch's (later > earlier) || isnan(later).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<float> Replaces(Vector128<float> later, Vector128<float> earlier) =>
+        Vector128.GreaterThan(later, earlier) | ~Vector128.Equals(later, later);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (float Max, int Best) Take(float value, int index, float max, int best) =>
+        value > max || float.IsNaN(value) ? (value, index) : (max, best);
+
+    /// <summary>Any window: the readable definition, and the path every shape other than 2×2 / stride 2 takes.</summary>
+    internal static void MaxForwardGeneral(ReadOnlySpan<float> input, int planes, in Window2d window, Span<float> output, Span<int> indices)
     {
         int width = window.Width, plane = window.Plane, outHeight = window.OutHeight, outWidth = window.OutWidth, outPlane = outHeight * outWidth;
         for (int p = 0; p < planes; p++)
