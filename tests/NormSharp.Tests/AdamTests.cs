@@ -1,3 +1,4 @@
+using NormSharp.Nn;
 using NormSharp.Optim;
 
 namespace NormSharp.Tests;
@@ -49,6 +50,45 @@ public class AdamTests
             problem.ComputeGradients();
             optimizer.Step();
             TinyProblem.AssertClose(expected[step], problem.Values(), 1e-6, $"step {step + 1}");
+        }
+    }
+
+    [Theory]
+    [InlineData(0.9, 0.0, false)]
+    [InlineData(0.3, 0.0, false)]    // the other branch of lerp
+    [InlineData(0.9, 0.1, false)]    // L2 weight decay
+    [InlineData(0.9, 0.1, true)]     // AdamW
+    public void Vector_lanes_round_exactly_as_the_scalar_update(double beta1, double weightDecay, bool decoupled)
+    {
+        // Lengths around every vector width: whole vectors, then a scalar tail; the float formulas of Step written out here.
+        const double lr = 0.01, beta2 = 0.99, eps = 1e-6;
+        for (int length = 1; length <= 40; length++)
+        {
+            var generator = new Generator(length);
+            var parameter = new Parameter(Tensor.Randn(generator, length));
+            var gradients = new[] { Tensor.Randn(generator, length), Tensor.Randn(generator, length) };
+            float[] p = parameter.ToArray(), m = new float[length], v = new float[length];
+            Optimizer optimizer = decoupled ? new AdamW([parameter], lr, beta1, beta2, eps, weightDecay) : new Adam([parameter], lr, beta1, beta2, eps, weightDecay);
+            for (int step = 1; step <= 2; step++)
+            {
+                parameter.Grad = gradients[step - 1];
+                optimizer.Step();
+                float w = (float)(1 - beta1), b2 = (float)beta2, oneMinusB2 = (float)(1 - beta2), epsilon = (float)eps, l2 = decoupled ? 0 : (float)weightDecay;
+                float stepSize = (float)-(lr / (1 - Math.Pow(beta1, step))), correction = (float)Math.Sqrt(1 - Math.Pow(beta2, step));
+                var g = gradients[step - 1].ToArray();
+                for (int k = 0; k < length; k++)
+                {
+                    if (decoupled)
+                    {
+                        p[k] *= (float)(1 - lr * weightDecay);
+                    }
+                    float gk = l2 != 0 ? g[k] + l2 * p[k] : g[k];
+                    m[k] = w < 0.5f ? m[k] + w * (gk - m[k]) : gk - (gk - m[k]) * (1 - w);
+                    v[k] = v[k] * b2 + oneMinusB2 * gk * gk;
+                    p[k] += stepSize * (m[k] / (MathF.Sqrt(v[k]) / correction + epsilon));
+                }
+                Assert.True(p.AsSpan().SequenceEqual(parameter.ToArray()), $"length {length}, step {step}: {string.Join(", ", p)} vs {string.Join(", ", parameter.ToArray())}");
+            }
         }
     }
 

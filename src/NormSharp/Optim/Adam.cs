@@ -1,3 +1,5 @@
+using System.Numerics;
+
 namespace NormSharp.Optim;
 
 /// <summary>
@@ -90,11 +92,7 @@ public class Adam : Optimizer
             long step = IncrementStep(i);
             if (decoupledWeightDecay && WeightDecay != 0)
             {
-                float decay = (float)(1 - lr * WeightDecay);
-                for (int k = 0; k < param.Length; k++)
-                {
-                    param[k] *= decay;
-                }
+                System.Numerics.Tensors.TensorPrimitives.Multiply(param, (float)(1 - lr * WeightDecay), param);
             }
             // Bias corrections in double, as PyTorch computes them in Python, then rounded once to float.
             double biasCorrection1 = 1 - Math.Pow(Beta1, step);
@@ -102,7 +100,10 @@ public class Adam : Optimizer
             float negativeStepSize = (float)-(lr / biasCorrection1);
             float biasCorrection2Sqrt = (float)Math.Sqrt(biasCorrection2);
             bool l2 = !decoupledWeightDecay && WeightDecay != 0;
-            for (int k = 0; k < param.Length; k++)
+            int k = Vector.IsHardwareAccelerated
+                ? UpdateVectors(param, grad, expAvg, expAvgSq, l2 ? weightDecay : 0, oneMinusBeta1, beta2, oneMinusBeta2, eps, negativeStepSize, biasCorrection2Sqrt)
+                : 0;
+            for (; k < param.Length; k++)
             {
                 float g = l2 ? grad[k] + weightDecay * param[k] : grad[k];
                 float m = expAvg[k];
@@ -115,5 +116,33 @@ public class Adam : Optimizer
                 param[k] += negativeStepSize * (m / denominator);
             }
         }
+    }
+    // The scalar update of Step on whole vectors, the same operations in the same order (no fused multiply-adds), so
+    // every lane rounds exactly as the scalar loop does; returns how many elements it updated.
+    private static int UpdateVectors(
+        Span<float> param, ReadOnlySpan<float> grad, Span<float> expAvg, Span<float> expAvgSq, float weightDecay,
+        float oneMinusBeta1, float beta2, float oneMinusBeta2, float eps, float negativeStepSize, float biasCorrection2Sqrt)
+    {
+        int width = Vector<float>.Count, end = param.Length - param.Length % width;
+        bool lerpFromM = oneMinusBeta1 < 0.5f;
+        Vector<float> w = new(oneMinusBeta1), oneMinusW = new(1 - oneMinusBeta1), decay = new(weightDecay);
+        Vector<float> b2 = new(beta2), oneMinusB2 = new(oneMinusBeta2), epsilon = new(eps), step = new(negativeStepSize), correction = new(biasCorrection2Sqrt);
+        for (int k = 0; k < end; k += width)
+        {
+            var p = new Vector<float>(param[k..]);
+            var g = new Vector<float>(grad[k..]);
+            if (weightDecay != 0)
+            {
+                g += decay * p;
+            }
+            var m = new Vector<float>(expAvg[k..]);
+            m = lerpFromM ? m + w * (g - m) : g - (g - m) * oneMinusW;
+            var v = new Vector<float>(expAvgSq[k..]) * b2 + oneMinusB2 * g * g;
+            m.CopyTo(expAvg[k..]);
+            v.CopyTo(expAvgSq[k..]);
+            var denominator = Vector.SquareRoot(v) / correction + epsilon;
+            (p + step * (m / denominator)).CopyTo(param[k..]);
+        }
+        return end;
     }
 }
