@@ -117,7 +117,7 @@ public static partial class F
             hasBias = bias is not null;
             var shape = new Geometry(window, groups, channels, outChannels);
             float[] x = input.Storage, w = weight.Storage, y = output.Storage;
-            int xOffset = input.Offset, wOffset = weight.Offset;
+            int xOffset = input.Offset, wOffset = weight.Offset, yOffset = output.Offset;
             float[]? b = bias?.ToArray();
             ForSampleRanges(batch, shape.WorkPerSample, (_, start, end, threadedGemm) =>
             {
@@ -127,7 +127,7 @@ public static partial class F
                     for (int n = start; n < end; n++)
                     {
                         Im2Col.Unfold(x.AsSpan(xOffset + n * shape.InputLength, shape.InputLength), channels, window, columns);
-                        var sample = y.AsSpan(n * shape.OutputLength, shape.OutputLength);
+                        var sample = y.AsSpan(yOffset + n * shape.OutputLength, shape.OutputLength);
                         for (int g = 0; g < groups; g++)
                         {
                             // y[n]_g[groupOut, L] = W_g[groupOut, groupRows] · cols_g[groupRows, L]
@@ -209,7 +209,7 @@ public static partial class F
                                             shape.GroupRows, shape.OutPlane, shape.GroupOut, true, false, false,
                                             columns.AsSpan(g * shape.GroupColumns, shape.GroupColumns));
                                     }
-                                    Im2Col.Fold(columns, channels, window, gradInput.Storage.AsSpan(n * shape.InputLength, shape.InputLength));
+                                    Im2Col.Fold(columns, channels, window, gradInput.Storage.AsSpan(gradInput.Offset + n * shape.InputLength, shape.InputLength));
                                 }
                             }
                         }
