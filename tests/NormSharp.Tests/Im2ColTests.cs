@@ -16,6 +16,9 @@ public class Im2ColTests
         { 1, 17, 1, 5, 1, 4, 0, 2, 1, 3 },
         { 3, 40, 3, 3, 1, 1, 0, 0, 1, 1 },   // rows wider than the element-by-element limit: span copies
         { 3, 40, 3, 3, 1, 1, 1, 1, 1, 1 },
+        { 3, 20, 3, 3, 1, 1, 1, 1, 1, 1 },   // 17-32 outputs a row: two masked vectors on AVX-512
+        { 4, 24, 3, 3, 1, 1, 0, 2, 1, 2 },   // dilated columns
+        { 2, 16, 3, 5, 1, 1, 1, 2, 1, 1 },   // exactly one vector a row
         { 6, 7, 3, 3, 1, 1, 2, 2, 2, 2 },   // dilated
         { 6, 6, 5, 5, 1, 1, 2, 2, 1, 1 },
         { 5, 6, 3, 1, 1, 1, 1, 0, 1, 1 },   // 3 × 1
