@@ -119,7 +119,9 @@ public static partial class F
             float[] x = input.Storage, w = weight.Storage, y = output.Storage;
             int xOffset = input.Offset, wOffset = weight.Offset, yOffset = output.Offset;
             float[]? b = bias?.ToArray();
-            ForSampleRanges(batch, shape.WorkPerSample, (_, start, end, threadedGemm) =>
+            int ranges = Parallelism.RangeCount(batch, shape.WorkPerSample);
+            bool threadedGemm = UseGemmThreads(ranges);
+            Parallelism.ForRanges(batch, ranges, (_, start, end) =>
             {
                 float[] columns = ArrayPool<float>.Shared.Rent(Math.Max(1, shape.ColumnLength));
                 try
@@ -170,13 +172,13 @@ public static partial class F
                 float[] x = input.Storage, w = weight.Storage, dy = gradOutput.Storage;
                 int xOffset = input.Offset, wOffset = weight.Offset, dyOffset = gradOutput.Offset;
                 int ranges = Parallelism.RangeCount(batch, 3 * shape.WorkPerSample);
+                bool threadedGemm = UseGemmThreads(ranges);
                 // Range 0 adds into gradWeight itself, every other range into a buffer of its own.
                 var partials = new float[Math.Max(0, ranges - 1)][];
                 try
                 {
                     Parallelism.ForRanges(batch, ranges, (range, start, end) =>
                     {
-                        bool threadedGemm = ranges < Environment.ProcessorCount;
                         float[] columns = ArrayPool<float>.Shared.Rent(Math.Max(1, shape.ColumnLength));
                         float[]? partial = needWeight && range > 0 ? partials[range - 1] = Scratch.RentCleared(weight.Length) : null;
                         try
@@ -263,14 +265,8 @@ public static partial class F
             public long WorkPerSample => (long)OutChannels * GroupRows * OutPlane;
         }
 
-        // Ranges of samples in parallel; the flag says whether the GEMMs inside should use threads themselves (fewer
-        // ranges than cores: a batch of one, or work too small to split).
-        private static void ForSampleRanges(int count, long workPerSample, Action<int, int, int, bool> body)
-        {
-            int ranges = Parallelism.RangeCount(count, workPerSample);
-            bool threadedGemm = ranges < Environment.ProcessorCount;
-            Parallelism.ForRanges(count, ranges, (range, start, end) => body(range, start, end, threadedGemm));
-        }
+        // Fewer sample ranges than cores (a batch of one, or work too small to split): the GEMMs use the threads instead.
+        private static bool UseGemmThreads(int ranges) => ranges < Environment.ProcessorCount;
 
         private static void Multiply(
             bool threaded, ReadOnlySpan<float> a, ReadOnlySpan<float> b, int m, int n, int k,

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Runtime.Intrinsics;
 
 namespace NormSharp.Kernels;
@@ -80,7 +79,7 @@ internal static unsafe class BatchNormFast
         var variance = new double[channels];
         fixed (float* x = input, y = output, w = weight, b = bias)
         {
-            var plan = new Plan(x, y, outer, channels, inner, w, b, relu, Simd.Resolve(width)) { Eps = eps, Streaming = UseStreaming(streaming, outer, channels, inner) };
+            var plan = new Plan(x, y, outer, channels, inner, w, b, relu, Simd.Resolve(width)) { Eps = eps, Streaming = streaming ?? ChoosesStreaming(outer, channels, inner) };
             plan.Run(Stage.TrainForward);
             plan.Mean.CopyTo(mean);
             plan.InvStd.CopyTo(invStd);
@@ -125,7 +124,7 @@ internal static unsafe class BatchNormFast
         }
         fixed (float* x = input, y = output, w = weight, b = bias)
         {
-            var plan = new Plan(x, y, outer, channels, inner, w, b, relu, Simd.Resolve(width)) { Streaming = UseStreaming(streaming, outer, channels, inner) };
+            var plan = new Plan(x, y, outer, channels, inner, w, b, relu, Simd.Resolve(width)) { Streaming = streaming ?? ChoosesStreaming(outer, channels, inner) };
             mean.CopyTo(plan.Mean);
             invStd.CopyTo(plan.InvStd);
             plan.Run(Stage.EvalForward);
@@ -165,7 +164,7 @@ internal static unsafe class BatchNormFast
                 GradOutput = dy,
                 GradInput = gradInput.IsEmpty ? null : dx,
                 Training = training,
-                Streaming = UseStreaming(streaming, outer, channels, inner),
+                Streaming = streaming ?? ChoosesStreaming(outer, channels, inner),
             };
             mean.CopyTo(plan.Mean);
             invStd.CopyTo(plan.InvStd);
@@ -184,10 +183,6 @@ internal static unsafe class BatchNormFast
             }
         }
     }
-
-    // Non-temporal stores for large channels-first outputs, unless the caller (a test) decides.
-    private static bool UseStreaming(bool? streaming, int outer, int channels, int inner) =>
-        streaming ?? ChoosesStreaming(outer, channels, inner);
 
     /// <summary>Whether outputs of the [outer, channels, inner] view are written with non-temporal stores by default.</summary>
     internal static bool ChoosesStreaming(int outer, int channels, int inner) =>
