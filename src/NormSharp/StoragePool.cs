@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace NormSharp;
 
@@ -18,6 +19,11 @@ namespace NormSharp;
 /// collector finds the array unreachable the sentinel's finalizer runs and puts the array back into a free list keyed
 /// by length (finalization resurrects the array; nothing else can reach it any more). Only arrays allocated here are
 /// ever recycled: arrays passed in by a caller (<see cref="Tensor.FromArray"/> copies) never are.</para>
+/// <para>Alignment: pooled arrays live on the pinned-object heap, so they never move, and a tensor's storage gets
+/// <see cref="AlignmentSlack"/> spare floats so that its data can start on a 64-byte boundary (<see cref="NewStorage"/>).
+/// A Vector512 load or store that straddles two cache lines costs twice; measured on the batch-norm kernels, data
+/// 16 bytes off the boundary ran 10-30% slower than aligned data (backward, channels last, 64 channels: 2.36 ms vs
+/// 1.81 ms).</para>
 /// <para>When: dead arrays come back only after a full collection, so after every <see cref="CollectionBudget"/>
 /// bytes of pooled-size allocations one blocking, non-compacting full collection is requested and its finalizers
 /// awaited (about a millisecond for a training-sized heap). At most <see cref="Capacity"/> bytes are kept free; an array
@@ -34,6 +40,9 @@ internal static class StoragePool
     /// </summary>
     public const long CollectionBudget = 4L << 20;
 
+    /// <summary>Spare floats in a tensor's pooled array, so that its data can start on a 64-byte boundary.</summary>
+    public const int AlignmentSlack = 64 / sizeof(float) - 1;
+
     /// <summary>Most bytes of free arrays kept for reuse.</summary>
     public const long Capacity = 1L << 30;
 
@@ -43,6 +52,43 @@ internal static class StoragePool
     private static long freeBytes;
     private static long handedOut;   // bytes of pooled-size arrays since the last requested collection
     private static int epoch;   // requested collections so far
+
+    /// <summary>
+    /// Storage for a tensor of <paramref name="count"/> floats, cleared unless <paramref name="clear"/> is false: an
+    /// array and the offset of the tensor's first element, which is 64-byte aligned for pooled sizes.
+    /// </summary>
+    public static (float[] Array, int Offset) NewStorage(long count, bool clear)
+    {
+        if (count < PooledLength)
+        {
+            return (NewArray(count, clear), 0);
+        }
+        var array = NewArray(count + AlignmentSlack, clear);
+        return (array, AlignedOffset(array));
+    }
+
+    /// <summary>
+    /// A copy of <paramref name="data"/> that the pool never recycles (the caller's data may be aliased by views of
+    /// it forever), 64-byte aligned like pooled storage when it is as large.
+    /// </summary>
+    public static (float[] Array, int Offset) Copy(ReadOnlySpan<float> data)
+    {
+        if (data.Length < PooledLength)
+        {
+            return (data.ToArray(), 0);
+        }
+        var array = GC.AllocateUninitializedArray<float>(data.Length + AlignmentSlack, pinned: true);
+        int offset = AlignedOffset(array);
+        data.CopyTo(array.AsSpan(offset));
+        return (array, offset);
+    }
+
+    /// <summary>Index of the first 64-byte-aligned element of a pinned array (0..<see cref="AlignmentSlack"/>).</summary>
+    private static unsafe int AlignedOffset(float[] array)
+    {
+        nint address = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(array));
+        return (int)((-address & 63) / sizeof(float));
+    }
 
     /// <summary>A float array of <paramref name="count"/> elements, cleared unless <paramref name="clear"/> is false.</summary>
     public static float[] NewArray(long count, bool clear)
@@ -62,7 +108,7 @@ internal static class StoragePool
         Interlocked.Add(ref handedOut, bytes);
         if (array is null)
         {
-            array = clear ? new float[length] : GC.AllocateUninitializedArray<float>(length);
+            array = clear ? GC.AllocateArray<float>(length, pinned: true) : GC.AllocateUninitializedArray<float>(length, pinned: true);
         }
         else if (clear)
         {

@@ -14,21 +14,28 @@ public partial class Tensor
             throw new ArgumentException(
                 $"Shape {ShapeUtil.Format(shape)} needs {count} elements but the data has {data.Length}.", nameof(shape));
         }
-        return new Tensor((float[])data.Clone(), (int[])shape.Clone());
+        var (array, offset) = StoragePool.Copy(data);
+        return new Tensor(array, offset, (int[])shape.Clone());
     }
 
     /// <summary>A one-element tensor of shape [] (a scalar).</summary>
     public static Tensor Scalar(float value) => new([value], []);
 
     /// <summary>A tensor of zeros.</summary>
-    public static Tensor Zeros(params int[] shape) => new(StoragePool.NewArray(ShapeUtil.Count(shape), clear: true), (int[])shape.Clone());
+    public static Tensor Zeros(params int[] shape) => OnNewStorage(shape, clear: true);
 
     /// <summary>
     /// A tensor whose storage is not cleared (PyTorch's <c>torch.empty</c>): for kernel outputs that write every
     /// element, so that a large output is not written twice.
     /// </summary>
-    internal static Tensor Uninitialized(params int[] shape) =>
-        new(StoragePool.NewArray(ShapeUtil.Count(shape), clear: false), (int[])shape.Clone());
+    internal static Tensor Uninitialized(params int[] shape) => OnNewStorage(shape, clear: false);
+
+    // A tensor of the given shape on storage from the pool (64-byte aligned when large).
+    private static Tensor OnNewStorage(int[] shape, bool clear)
+    {
+        var (array, offset) = StoragePool.NewStorage(ShapeUtil.Count(shape), clear);
+        return new Tensor(array, offset, (int[])shape.Clone());
+    }
 
     /// <summary>A tensor of ones.</summary>
     public static Tensor Ones(params int[] shape) => Full(1f, shape);
@@ -36,9 +43,9 @@ public partial class Tensor
     /// <summary>A tensor filled with <paramref name="value"/>.</summary>
     public static Tensor Full(float value, params int[] shape)
     {
-        var data = StoragePool.NewArray(ShapeUtil.Count(shape), clear: false);
-        Array.Fill(data, value);
-        return new Tensor(data, (int[])shape.Clone());
+        var tensor = OnNewStorage(shape, clear: false);
+        tensor.AsSpan().Fill(value);
+        return tensor;
     }
 
     /// <summary>A tensor of zeros with the shape of <paramref name="other"/>.</summary>

@@ -113,9 +113,9 @@ public partial class Tensor
     /// <summary>A deep copy of the data (outside the autograd graph).</summary>
     public Tensor Clone()
     {
-        var copy = StoragePool.NewArray(Length, clear: false);
-        Data.CopyTo(copy);
-        return new(copy, Shape);
+        var copy = Uninitialized(shape);
+        Data.CopyTo(copy.AsSpan());
+        return copy;
     }
 
     /// <inheritdoc/>

@@ -64,6 +64,28 @@ public class StoragePoolTests
         Assert.All(copy.ToArray(), v => Assert.Equal(2.5f, v));
     }
 
+    [Fact]
+    public void Large_tensors_start_on_a_64_byte_boundary_and_small_ones_at_the_array_start()
+    {
+        const int length = StoragePool.PooledLength + 5;
+        Tensor[] large =
+        [
+            Tensor.Zeros(length), Tensor.Full(1f, 3, length), Tensor.Uninitialized(length), Tensor.Ones(length).Clone(),
+            Tensor.FromArray(new float[length], length), Tensor.Ones(2, length).Relu(),
+        ];
+        foreach (var tensor in large)
+        {
+            Assert.Equal(0, AddressOf(tensor) % 64);
+            Assert.Equal(length * (tensor.Length / length), tensor.Length);
+        }
+        var small = Tensor.Zeros(100);
+        Assert.Equal(0, small.Offset);
+        Assert.Equal(100, small.Storage.Length);
+    }
+
+    private static unsafe nint AddressOf(Tensor tensor) =>
+        (nint)Unsafe.AsPointer(ref System.Runtime.InteropServices.MemoryMarshal.GetReference(tensor.AsSpan()));
+
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static int DropTensor(int length) => RuntimeHelpers.GetHashCode(Tensor.Full(9f, length).Storage);
 
