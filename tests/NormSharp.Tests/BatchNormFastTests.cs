@@ -54,16 +54,25 @@ public class BatchNormFastTests
                 CompareStreaming(outer: 3, channels: 2, inner, shift, width, relu: (inner + shift) % 2 == 0, seed: inner * 16 + shift);
             }
         }
+        // Channels last streams only when every row starts vector-aligned: whole vectors of channels, aligned output.
+        foreach (int channels in new[] { 16, 48, 20 })
+        {
+            for (int shift = 0; shift < 16; shift++)
+            {
+                CompareStreaming(outer: 70, channels, inner: 1, shift, width, relu: shift % 2 == 0, seed: channels * 16 + shift);
+            }
+        }
     }
 
     [Fact]
-    public void Large_channels_first_outputs_stream_and_small_or_channels_last_ones_do_not()
+    public void Large_outputs_stream_unless_small_or_in_short_channels_first_runs()
     {
         long large = BatchNormFast.StreamingFloats;
         Assert.True(BatchNormFast.ChoosesStreaming(outer: (int)(large / (4 * 1024)), channels: 4, inner: 1024));
+        Assert.True(BatchNormFast.ChoosesStreaming(outer: (int)(large / 64), channels: 64, inner: 1));                        // channels last
         Assert.False(BatchNormFast.ChoosesStreaming(outer: 2, channels: 4, inner: 1024));                                       // small
+        Assert.False(BatchNormFast.ChoosesStreaming(outer: (int)(large / 64) - 1, channels: 64, inner: 1));                   // small
         Assert.False(BatchNormFast.ChoosesStreaming(outer: (int)(large / (4 * 196)) + 1, channels: 4, inner: 196));       // short runs (14 × 14)
-        Assert.False(BatchNormFast.ChoosesStreaming(outer: (int)(large / 64), channels: 64, inner: 1));                       // channels last
     }
 
     [Theory]

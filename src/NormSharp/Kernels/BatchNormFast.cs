@@ -26,7 +26,7 @@ namespace NormSharp.Kernels;
 /// <para>Normalization is folded per channel into y = (x − m) · scale + shift with m the mean rounded to float,
 /// scale = weight · invStd and shift = bias + (m − mean) · scale: one subtract and one FMA per element. The plain
 /// fold y = x · scale + shift would subtract two numbers near 1e6 in float for the offset channel above.</para>
-/// <para>Large channels-first outputs (y, dx) are written with non-temporal stores (<see cref="StreamingFloats"/>):
+/// <para>Large outputs (y, dx) are written with non-temporal stores (<see cref="StreamingFloats"/>):
 /// a plain store to an uncached line first reads it from memory. The <c>streaming</c> argument of each entry point
 /// overrides that choice (tests compare both, bit for bit, at every alignment).</para>
 /// <para>The backward is linear in (dy, x − m): dx = k · dy + beta · (x − m) + gamma, with k = weight · invStd,
@@ -41,7 +41,8 @@ internal static unsafe class BatchNormFast
 
     /// <summary>
     /// Outputs of at least this many floats (16 MiB, beyond what the caches keep for the next layer) are written with
-    /// non-temporal stores when the layout is channels first with runs of at least <see cref="StreamingRun"/> floats:
+    /// non-temporal stores when the layout is channels first with runs of at least <see cref="StreamingRun"/> floats, or
+    /// channels last with every row vector-aligned (whole vectors of channels, an aligned output such as a pooled tensor's):
     /// a normal store to a line that is not cached first reads it from memory, a third more traffic for an output.
     /// </summary>
     internal const long StreamingFloats = 1L << 22;
@@ -186,7 +187,7 @@ internal static unsafe class BatchNormFast
 
     /// <summary>Whether outputs of the [outer, channels, inner] view are written with non-temporal stores by default.</summary>
     internal static bool ChoosesStreaming(int outer, int channels, int inner) =>
-        inner >= StreamingRun && (long)outer * channels * inner >= StreamingFloats;
+        (inner >= StreamingRun || inner == 1) && (long)outer * channels * inner >= StreamingFloats;
 
     internal enum Stage
     {
@@ -209,7 +210,7 @@ internal static unsafe class BatchNormFast
         public double Eps;
         public bool Training;
 
-        /// <summary>Whether channels-first outputs are written with non-temporal stores (see <see cref="StreamingFloats"/>).</summary>
+        /// <summary>Whether outputs are written with non-temporal stores (see <see cref="StreamingFloats"/>).</summary>
         public bool Streaming;
 
         // Per channel: statistics in double, the folded float coefficients, and the backward's sums.

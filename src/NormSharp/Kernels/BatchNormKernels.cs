@@ -924,6 +924,7 @@ internal static unsafe class BatchNormKernels<TVector, TOps>
         int vectorEnd = channels - channels % width;
         int blockRows = BlockRows(channels);
         bool relu = plan.Relu;
+        bool streaming = StreamsRows(plan, plan.Output);
         fixed (float* center = plan.Center, scale = plan.Scale, shift = plan.Shift)
         {
             for (int b0 = r0; b0 < r1; b0 += blockRows)
@@ -941,8 +942,8 @@ internal static unsafe class BatchNormKernels<TVector, TOps>
                     {
                         var v0 = TOps.MultiplyAdd(TOps.Subtract(TOps.Load(x + offset), c0), a0, s0);
                         var v1 = TOps.MultiplyAdd(TOps.Subtract(TOps.Load(x + offset + width), c1), a1, s1);
-                        TOps.Store(y + offset, relu ? TOps.Relu(v0) : v0);
-                        TOps.Store(y + offset + width, relu ? TOps.Relu(v1) : v1);
+                        Put(y + offset, relu ? TOps.Relu(v0) : v0, streaming);
+                        Put(y + offset + width, relu ? TOps.Relu(v1) : v1, streaming);
                     }
                 }
                 for (; c < vectorEnd; c += width)
@@ -952,7 +953,7 @@ internal static unsafe class BatchNormKernels<TVector, TOps>
                     for (int r = 0; r < rows; r++, offset += channels)
                     {
                         var v0 = TOps.MultiplyAdd(TOps.Subtract(TOps.Load(x + offset), c0), a0, s0);
-                        TOps.Store(y + offset, relu ? TOps.Relu(v0) : v0);
+                        Put(y + offset, relu ? TOps.Relu(v0) : v0, streaming);
                     }
                 }
                 for (; c < channels; c++)
@@ -966,6 +967,7 @@ internal static unsafe class BatchNormKernels<TVector, TOps>
                 }
             }
         }
+        EndStreaming(streaming);
     }
 
     // sumGrad[c] += Σ g, sumCentered[c] += Σ g (x − center[c]) over rows [r0, r1); float per block, double across blocks.
@@ -1097,6 +1099,7 @@ internal static unsafe class BatchNormKernels<TVector, TOps>
         int vectorEnd = channels - channels % width;
         int blockRows = BlockRows(channels);
         bool relu = plan.Relu;
+        bool streaming = StreamsRows(plan, plan.GradInput);
         fixed (float* center = plan.Center, scale = plan.Scale, shift = plan.Shift,
                k = plan.GradScale, beta = plan.GradBeta, gamma = plan.GradGamma)
         {
@@ -1126,8 +1129,8 @@ internal static unsafe class BatchNormKernels<TVector, TOps>
                             g0 = TOps.WherePositive(TOps.MultiplyAdd(d0, a0, s0), g0);
                             g1 = TOps.WherePositive(TOps.MultiplyAdd(d1, a1, s1), g1);
                         }
-                        TOps.Store(dx + offset, TOps.MultiplyAdd(g0, k0, TOps.MultiplyAdd(d0, e0, m0)));
-                        TOps.Store(dx + offset + width, TOps.MultiplyAdd(g1, k1, TOps.MultiplyAdd(d1, e1, m1)));
+                        Put(dx + offset, TOps.MultiplyAdd(g0, k0, TOps.MultiplyAdd(d0, e0, m0)), streaming);
+                        Put(dx + offset + width, TOps.MultiplyAdd(g1, k1, TOps.MultiplyAdd(d1, e1, m1)), streaming);
                     }
                 }
                 for (; c < vectorEnd; c += width)
@@ -1143,7 +1146,7 @@ internal static unsafe class BatchNormKernels<TVector, TOps>
                         {
                             g0 = TOps.WherePositive(TOps.MultiplyAdd(d0, a0, s0), g0);
                         }
-                        TOps.Store(dx + offset, TOps.MultiplyAdd(g0, k0, TOps.MultiplyAdd(d0, e0, m0)));
+                        Put(dx + offset, TOps.MultiplyAdd(g0, k0, TOps.MultiplyAdd(d0, e0, m0)), streaming);
                     }
                 }
                 for (; c < channels; c++)
@@ -1158,9 +1161,16 @@ internal static unsafe class BatchNormKernels<TVector, TOps>
                 }
             }
         }
+        EndStreaming(streaming);
     }
 
     // ---------------------------------------------------------------- helpers
+
+    // Channels last, non-temporal stores: when the plan streams and every row starts vector-aligned (all columns are
+    // vector columns and the destination is aligned; pooled tensors are 64-byte aligned). Otherwise plain stores:
+    // the bits are the same either way.
+    private static bool StreamsRows(BatchNormFast.Plan plan, float* destination) =>
+        plan.Streaming && plan.Channels % TOps.Count == 0 && AlignmentHead(destination, TOps.Count) == 0;
 
     /// <summary>Start of part <paramref name="part"/> when <paramref name="total"/> items are cut into <paramref name="parts"/> even parts.</summary>
     private static int Split(int total, int part, int parts) => (int)((long)total * part / parts);
