@@ -35,7 +35,7 @@ internal static class GemmCases
                 var tw = NormSharp.Tensor.FromArray(w, outChannels, inChannels, 3, 3);
                 var tdy = NormSharp.Tensor.FromArray(dy, batch, outChannels, size, size);
                 tx.RequiresGrad = tw.RequiresGrad = true;
-                return new Side(() => Gradients.Of(F.Conv2d(tx, tw, null, padding: 1), [tx, tw], tdy));
+                return new Side(() => Release.ForwardBackward(F.Conv2d(tx, tw, null, padding: 1), [tx, tw], tdy));
             },
             Torch: () =>
             {
@@ -67,7 +67,7 @@ internal static class GemmCases
             {
                 var ta = NormSharp.Tensor.FromArray(a, m, k);
                 var tb = NormSharp.Tensor.FromArray(b, k, n);
-                return new Side(() => ta.MatMul(tb));
+                return new Side(() => ta.MatMul(tb).Dispose());
             },
             Torch: () =>
             {
@@ -102,7 +102,7 @@ internal static class GemmCases
                 var tb = NormSharp.Tensor.FromArray(bias, outFeatures);
                 var tdy = NormSharp.Tensor.FromArray(dy, batch, outFeatures);
                 tx.RequiresGrad = tw.RequiresGrad = tb.RequiresGrad = true;
-                return new Side(() => Gradients.Of(F.Linear(tx, tw, tb), [tx, tw, tb], tdy));
+                return new Side(() => Release.ForwardBackward(F.Linear(tx, tw, tb), [tx, tw, tb], tdy));
             },
             Torch: () =>
             {

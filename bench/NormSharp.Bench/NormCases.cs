@@ -112,7 +112,8 @@ internal static class NormCases
         new(() => (TorchUtil.Normal(seed, count, mean: 0.3f, std: 1.7f), TorchUtil.Normal(seed + 1, count)));
 
     // NormSharp: the layer on a tensor; fwd+bwd through Gradients.Of, which returns the gradients of input, weight and
-    // bias without accumulating them, as libtorch's autograd.grad on the other side.
+    // bias without accumulating them, as libtorch's autograd.grad on the other side. What a call returns is disposed at
+    // its end, as the libtorch side's DisposeScope disposes its tensors, so both allocators can reuse the memory at once.
     private static Side OurSide(Module layer, float[] x, float[] dy, int[] shape, Mode mode)
     {
         var input = Tensor.FromArray(x, shape);
@@ -122,13 +123,13 @@ internal static class NormCases
         {
             case Mode.TrainForward:
                 layer.Train();
-                return new Side(() => layer.Forward(input));
+                return new Side(() => layer.Forward(input).Dispose());
             case Mode.ForwardBackward:
                 layer.Train();
                 input.RequiresGrad = true;
                 var inputs = new List<Tensor> { input };
                 inputs.AddRange(parameters);
-                return new Side(() => Gradients.Of(layer.Forward(input), inputs, gradOutput));
+                return new Side(() => Release.ForwardBackward(layer.Forward(input), inputs, gradOutput));
             default:
                 layer.Train();
                 using (new NoGrad())
@@ -139,7 +140,7 @@ internal static class NormCases
                 return new Side(() =>
                 {
                     using var noGrad = new NoGrad();
-                    layer.Forward(input);
+                    layer.Forward(input).Dispose();
                 });
         }
     }

@@ -24,6 +24,9 @@ namespace NormSharp;
 /// A Vector512 load or store that straddles two cache lines costs twice; measured on the batch-norm kernels, data
 /// 16 bytes off the boundary ran 10-30% slower than aligned data (backward, channels last, 64 channels: 2.36 ms vs
 /// 1.81 ms).</para>
+/// <para>Sooner: when every tensor on an array was disposed (<see cref="Tensor.Dispose"/>) and no recorded operation
+/// whose backward is still to run uses it, the array goes back to the free list at once, the way libtorch frees a
+/// tensor whose reference count drops to zero.</para>
 /// <para>When: dead arrays come back only after a full collection, so after every <see cref="CollectionBudget"/>
 /// bytes of pooled-size allocations one blocking, non-compacting full collection is requested and its finalizers
 /// awaited (about a millisecond for a training-sized heap). At most <see cref="Capacity"/> bytes are kept free; an array
@@ -180,9 +183,79 @@ internal static class StoragePool
         }
     }
 
-    /// <summary>Lives exactly as long as its array is reachable; returns the array to the pool when it is not.</summary>
+    /// <summary>A tensor now wraps <paramref name="array"/> (<see cref="Tensor.Dispose"/> gives the claim up).</summary>
+    public static void Hold(float[] array)
+    {
+        if (Find(array) is { } sentinel)
+        {
+            Interlocked.Increment(ref sentinel.Tensors);
+        }
+    }
+
+    /// <summary>A tensor on <paramref name="array"/> was disposed: the array is free once nothing else uses it.</summary>
+    public static void Release(float[] array)
+    {
+        if (Find(array) is { } sentinel && Interlocked.Decrement(ref sentinel.Tensors) == 0)
+        {
+            RecycleIfUnused(array, sentinel);
+        }
+    }
+
+    /// <summary>A recorded autograd operation uses <paramref name="array"/> until its backward has run.</summary>
+    public static void HoldForGraph(float[] array)
+    {
+        if (Find(array) is { } sentinel)
+        {
+            Interlocked.Increment(ref sentinel.GraphUses);
+        }
+    }
+
+    /// <summary>The backward of an operation using <paramref name="array"/> has run.</summary>
+    public static void ReleaseFromGraph(float[] array)
+    {
+        if (Find(array) is { } sentinel && Interlocked.Decrement(ref sentinel.GraphUses) == 0)
+        {
+            RecycleIfUnused(array, sentinel);
+        }
+    }
+
+    /// <summary>
+    /// Whether the only remaining claim on <paramref name="array"/> is one recorded operation's (its producer's,
+    /// when called for a disposed output): no tensor and no other pending backward uses it.
+    /// </summary>
+    public static bool OnlyGraphUse(float[] array) =>
+        Find(array) is { } sentinel && Volatile.Read(ref sentinel.Tensors) == 0 && Volatile.Read(ref sentinel.GraphUses) == 1;
+
+    private static Sentinel? Find(float[] array) =>
+        array.Length >= PooledLength && Sentinels.TryGetValue(array, out var sentinel) ? sentinel : null;
+
+    // Every tensor on the array was disposed and no pending backward uses it: the array is free now, and its sentinel
+    // is retired so that it can never return the array a second time.
+    private static void RecycleIfUnused(float[] array, Sentinel sentinel)
+    {
+        lock (Gate)
+        {
+            if (sentinel.Tensors != 0 || sentinel.GraphUses != 0 || sentinel.Retired)
+            {
+                return;
+            }
+            sentinel.Retired = true;
+        }
+        GC.SuppressFinalize(sentinel);
+        Sentinels.Remove(array);
+        Return(array);
+    }
+
+    /// <summary>
+    /// Lives exactly as long as its array is reachable; returns the array to the pool when it is not. Also counts the
+    /// claims on the array that can be given up explicitly: the tensors wrapping it and the pending backwards using it.
+    /// </summary>
     private sealed class Sentinel(float[] array)
     {
+        public int Tensors;
+        public int GraphUses;
+        public bool Retired;
+
         ~Sentinel() => Return(array);
     }
 }

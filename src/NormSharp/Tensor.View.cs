@@ -123,10 +123,10 @@ public partial class Tensor
         public Tensor Forward(Tensor x, int[] newShape)
         {
             inputShape = x.shape;
-            return Record(new Tensor(x.storage, x.offset, newShape), x);
+            return Record(new Tensor(x.Live, x.offset, newShape), x);
         }
 
-        public override Tensor?[] Backward(Tensor gradOutput) => [new Tensor(gradOutput.storage, gradOutput.offset, inputShape)];
+        public override Tensor?[] Backward(Tensor gradOutput) => [new Tensor(gradOutput.Live, gradOutput.offset, inputShape)];
     }
 
     private sealed class SliceFunction : Function
@@ -140,7 +140,7 @@ public partial class Tensor
             this.start = start;
             int rowLength = ShapeUtil.Product(x.shape, 1, x.Rank);
             int[] outShape = [count, .. x.shape[1..]];
-            return Record(new Tensor(x.storage, x.offset + start * rowLength, outShape), x);
+            return Record(new Tensor(x.Live, x.offset + start * rowLength, outShape), x);
         }
 
         public override Tensor?[] Backward(Tensor gradOutput)

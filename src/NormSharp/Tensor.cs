@@ -10,13 +10,16 @@ namespace NormSharp;
 /// share storage with their source, like PyTorch views of a contiguous tensor; every other op
 /// returns a new tensor. Operations that involve a tensor with <see cref="RequiresGrad"/> record
 /// themselves on the autograd tape unless a <see cref="NoGrad"/> scope is active.
+/// <para>Disposing a tensor is optional: it hands large storage back for reuse at once instead of after the next
+/// garbage collection (see <see cref="Dispose"/>).</para>
 /// </remarks>
-public partial class Tensor
+public partial class Tensor : IDisposable
 {
     private readonly float[] storage;
     private readonly int offset;
     private readonly int[] shape;
     private bool requiresGrad;
+    private bool disposed;
 
     /// <summary>Wraps existing storage without copying; <paramref name="shape"/> is owned by the tensor.</summary>
     internal Tensor(float[] storage, int offset, int[] shape)
@@ -31,6 +34,7 @@ public partial class Tensor
         this.offset = offset;
         this.shape = shape;
         Length = (int)count;
+        StoragePool.Hold(storage);
     }
 
     /// <summary>Wraps a whole array without copying.</summary>
@@ -54,9 +58,9 @@ public partial class Tensor
     internal ReadOnlySpan<int> ShapeSpan => shape;
 
     /// <summary>The tensor's contiguous storage. Writing through it bypasses autograd.</summary>
-    public Span<float> AsSpan() => storage.AsSpan(offset, Length);
+    public Span<float> AsSpan() => Live.AsSpan(offset, Length);
 
-    internal ReadOnlySpan<float> Data => storage.AsSpan(offset, Length);
+    internal ReadOnlySpan<float> Data => Live.AsSpan(offset, Length);
 
     /// <summary>A copy of the elements in row-major order.</summary>
     public float[] ToArray() => AsSpan().ToArray();
@@ -70,7 +74,7 @@ public partial class Tensor
             throw new InvalidOperationException(
                 $"Item() needs a tensor with exactly one element, got shape {ShapeUtil.Format(shape)} ({Length} elements).");
         }
-        return storage[offset];
+        return Live[offset];
     }
 
     /// <summary>
@@ -108,7 +112,7 @@ public partial class Tensor
     public void Backward(Tensor? gradient = null) => Engine.Backward(this, gradient);
 
     /// <summary>A tensor sharing this tensor's storage, outside the autograd graph.</summary>
-    public Tensor Detach() => new(storage, offset, shape);
+    public Tensor Detach() => new(Live, offset, shape);
 
     /// <summary>A deep copy of the data (outside the autograd graph).</summary>
     public Tensor Clone()
@@ -127,7 +131,38 @@ public partial class Tensor
         return $"Tensor{ShapeUtil.Format(shape)} [{values}{(data.Length > shown ? ", ..." : "")}]{(requiresGrad ? " requires_grad" : "")}";
     }
 
-    internal float[] Storage => storage;
+    internal float[] Storage => Live;
+
+    /// <summary>The storage, unless the tensor was disposed.</summary>
+    private float[] Live => disposed
+        ? throw new ObjectDisposedException(nameof(Tensor), $"This tensor (shape {ShapeUtil.Format(shape)}) was disposed: its storage may already hold another tensor's data.")
+        : storage;
+
+    /// <summary>
+    /// Hands the tensor's storage back for reuse now, like <c>Dispose</c> on a TorchSharp tensor, instead of after
+    /// the garbage collector finds it unreachable. The storage is reused once every tensor sharing it (views,
+    /// <see cref="Detach"/>ed tensors) is disposed and no recorded operation whose backward has not run yet uses it;
+    /// until then disposing only gives up this tensor's claim. Disposing an output that no other tensor or recorded
+    /// operation uses also drops what its operation kept for a backward that can no longer be run. Afterwards this tensor's data cannot be read or
+    /// written (<see cref="ObjectDisposedException"/>), nor can a backward that still needs it. Disposing is optional
+    /// and safe to repeat.
+    /// </summary>
+    public void Dispose()
+    {
+        if (disposed)
+        {
+            return;
+        }
+        disposed = true;
+        StoragePool.Release(storage);
+        // An output whose storage nothing else uses (no other tensor, no consumer on the tape) was the only way to its
+        // function's backward: the function lets go of what it kept, as libtorch frees a graph with its last handle.
+        if (GradFn is { Released: false } function && StoragePool.OnlyGraphUse(storage))
+        {
+            function.ReleaseSaved();
+        }
+        GC.SuppressFinalize(this);
+    }
 
     internal int Offset => offset;
 

@@ -52,6 +52,7 @@ internal static class Engine
     private static Tensor CheckRoot(Tensor root, Tensor? gradient, string caller)
     {
         ArgumentNullException.ThrowIfNull(root);
+        _ = root.Storage;   // a disposed root throws ObjectDisposedException
         if (!root.RequiresGrad)
         {
             throw new InvalidOperationException(
@@ -94,6 +95,12 @@ internal static class Engine
             }
             visit?.Invoke(tensor, gradOutput);
             var function = tensor.GradFn!;
+            if (function.Released)
+            {
+                // PyTorch: "Trying to backward through the graph a second time".
+                throw new InvalidOperationException(
+                    $"Trying to backward through the graph a second time: {function.Name} already ran its backward and released what it kept for it. Run the forward again.");
+            }
             var gradInputs = function.Backward(gradOutput);
             function.ReleaseSaved();
             var inputs = function.Inputs;

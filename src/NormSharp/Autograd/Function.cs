@@ -16,6 +16,7 @@ public abstract class Function
     private Tensor[] inputs = [];
     private bool[] needsInputGrad = [];
     private Tensor[] saved = [];
+    private float[][] graphStorage = [];
 
     /// <summary>The inputs the output was computed from, in the order they were recorded.</summary>
     public IReadOnlyList<Tensor> Inputs => inputs;
@@ -53,6 +54,13 @@ public abstract class Function
         needsInputGrad = Array.ConvertAll(inputs, t => t.RequiresGrad);
         output.GradFn = this;
         output.RequiresGrad = true;
+        // The backward may read any input and the output: their storage is not reused before it has run, even if
+        // the tensors are disposed.
+        graphStorage = inputs.Select(t => t.Storage).Append(output.Storage).Distinct(ReferenceEqualityComparer.Instance).Cast<float[]>().ToArray();
+        foreach (var array in graphStorage)
+        {
+            StoragePool.HoldForGraph(array);
+        }
         return output;
     }
 
@@ -73,6 +81,18 @@ public abstract class Function
         return false;
     }
 
+    /// <summary>Whether the backward has run and released what it held (a second backward is refused).</summary>
+    internal bool Released { get; private set; }
+
     /// <summary>Releases what the backward held, once it has run.</summary>
-    internal void ReleaseSaved() => saved = [];
+    internal void ReleaseSaved()
+    {
+        saved = [];
+        Released = true;
+        foreach (var array in graphStorage)
+        {
+            StoragePool.ReleaseFromGraph(array);
+        }
+        graphStorage = [];
+    }
 }
