@@ -201,13 +201,27 @@ internal static class StoragePool
         }
     }
 
-    /// <summary>A recorded autograd operation uses <paramref name="array"/> until its backward has run.</summary>
-    public static void HoldForGraph(float[] array)
+    /// <summary>
+    /// A recorded autograd operation uses the storage of <paramref name="output"/> and <paramref name="inputs"/> until
+    /// its backward has run; returns the pooled arrays it now holds (each once), for <see cref="ReleaseFromGraph"/>.
+    /// </summary>
+    public static float[][] HoldForGraph(Tensor output, Tensor[] inputs)
     {
-        if (Find(array) is { } sentinel)
+        var held = new List<float[]>(inputs.Length + 1);
+        void Add(float[] array)
         {
-            Interlocked.Increment(ref sentinel.GraphUses);
+            if (Find(array) is { } sentinel && !held.Exists(a => ReferenceEquals(a, array)))
+            {
+                Interlocked.Increment(ref sentinel.GraphUses);
+                held.Add(array);
+            }
         }
+        Add(output.Storage);
+        foreach (var input in inputs)
+        {
+            Add(input.Storage);
+        }
+        return [.. held];
     }
 
     /// <summary>The backward of an operation using <paramref name="array"/> has run.</summary>

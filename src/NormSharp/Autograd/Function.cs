@@ -56,11 +56,7 @@ public abstract class Function
         output.RequiresGrad = true;
         // The backward may read any input and the output: their storage is not reused before it has run, even if
         // the tensors are disposed.
-        graphStorage = inputs.Select(t => t.Storage).Append(output.Storage).Distinct(ReferenceEqualityComparer.Instance).Cast<float[]>().ToArray();
-        foreach (var array in graphStorage)
-        {
-            StoragePool.HoldForGraph(array);
-        }
+        graphStorage = StoragePool.HoldForGraph(output, inputs);
         return output;
     }
 
