@@ -47,9 +47,10 @@ internal sealed record CaseResult(BenchCase Case, double NormSharp, double Torch
 /// </summary>
 /// <remarks>
 /// Each timed run follows untimed runs of the same side lasting at least <see cref="Lead"/>: after an op, libtorch's
-/// OpenMP workers spin on the cores for a while and .NET's pool threads park, so a run timed straight after the other
-/// side's measures that side's leftovers (on 2 cores, a NormSharp run after libtorch took up to 2x longer). Timed
-/// after its own runs, each side is measured as it runs in a training loop, back to back with itself.
+/// OpenMP workers (libgomp) keep spinning on the cores for several milliseconds and .NET's pool threads park, so a run
+/// timed soon after the other side's measures that side's leftovers. On 2 cores, NormSharp's BN eval of
+/// (128,256,14,14) took 1.2-2.7 ms with a 2 ms lead and 0.5-0.9 ms with a 20 ms one, libtorch's 0.6-0.9 ms with
+/// either. Timed after its own runs, each side is measured as it runs in a training loop, back to back with itself.
 /// </remarks>
 internal static class SideBySide
 {
@@ -62,7 +63,10 @@ internal static class SideBySide
         using var ours = benchCase.NormSharp();
         using var theirs = benchCase.Torch();
         var copy = benchCase.CopyBytes > 0 ? new CopyRoofline(benchCase.CopyBytes) : null;
-        for (int i = 0; i < warmup; i++)
+        // Warm-up: at least `warmup` rounds and MinWarmup, so that the first case of a run is not timed on code the JIT
+        // has not yet recompiled at its top tier (it does so in the background, 100 ms after calls stop being new).
+        long warmupStart = Stopwatch.GetTimestamp();
+        for (int i = 0; i < warmup || (warmup > 0 && Stopwatch.GetElapsedTime(warmupStart) < MinWarmup); i++)
         {
             ours.Run();
             theirs.Run();
@@ -97,8 +101,11 @@ internal static class SideBySide
 
     private static Side Measured() => throw new InvalidOperationException("This case has been measured; its data is released.");
 
+    /// <summary>Shortest warm-up of a case (both sides together).</summary>
+    private static readonly TimeSpan MinWarmup = TimeSpan.FromMilliseconds(300);
+
     /// <summary>How long a side runs untimed before each of its timed runs.</summary>
-    private static readonly TimeSpan Lead = TimeSpan.FromMilliseconds(2);
+    private static readonly TimeSpan Lead = TimeSpan.FromMilliseconds(20);
 
     private static double TimeAfterLead(Action action)
     {
