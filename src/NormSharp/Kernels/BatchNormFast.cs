@@ -17,7 +17,8 @@ namespace NormSharp.Kernels;
 /// order, per-thread partial sums per channel (two streaming passes). Fewer batch rows than threads as well: each
 /// channel's rows are cut into parts reduced in parallel.</item>
 /// <item>Channels last (inner = 1, and BatchNorm1d on [N, C]): parallel over blocks of rows, vectors across
-/// channels, per-thread partial sums merged per channel.</item>
+/// channels, per-thread partial sums merged per channel. Sums walk down the columns of a cache-resident block of rows
+/// with the sums in registers; outputs are written row by row, in memory order.</item>
 /// </list>
 /// <para>Statistics: chunks of at most <see cref="ChunkLength"/> elements (L1-resident) are reduced exactly in two
 /// passes (mean, then squared deviations with the Chan–Golub–LeVeque correction), and the chunks' (count, mean, M2)
@@ -26,7 +27,7 @@ namespace NormSharp.Kernels;
 /// <para>Normalization is folded per channel into y = (x − m) · scale + shift with m the mean rounded to float,
 /// scale = weight · invStd and shift = bias + (m − mean) · scale: one subtract and one FMA per element. The plain
 /// fold y = x · scale + shift would subtract two numbers near 1e6 in float for the offset channel above.</para>
-/// <para>Large outputs (y, dx; in evaluation channels last only) are written with non-temporal stores (<see cref="StreamingFloats"/>):
+/// <para>Large training outputs (y, dx) are written with non-temporal stores (<see cref="StreamingFloats"/>):
 /// a plain store to an uncached line first reads it from memory. The <c>streaming</c> argument of each entry point
 /// overrides that choice (tests compare both, bit for bit, at every alignment).</para>
 /// <para>The backward is linear in (dy, x − m): dx = k · dy + beta · (x − m) + gamma, with k = weight · invStd,
@@ -123,13 +124,12 @@ internal static unsafe class BatchNormFast
             mean[c] = runningMean[c];
             invStd[c] = 1 / Math.Sqrt(runningVar[c] + eps);
         }
-        // Channels first, evaluation writes through the caches: the output of an inference loop often reuses the
-        // memory of the previous, disposed output, still cached (measured at (32,64,56,56) with one output buffer:
-        // 0.42 ms with plain stores, 0.54 ms non-temporal). Channels last the non-temporal stores win (0.33 vs 0.59 ms).
-        bool defaultStreaming = inner == 1 && ChoosesStreaming(outer, channels, inner);
+        // Evaluation writes through the caches: the output of an inference loop often reuses the memory of the
+        // previous, disposed output while it is still cached (measured with one output buffer, (32,64,56,56): 0.42 ms
+        // with plain stores vs 0.54 ms non-temporal; channels last, 25088 rows of 256: 0.50 vs 0.57 ms).
         fixed (float* x = input, y = output, w = weight, b = bias)
         {
-            var plan = new Plan(x, y, outer, channels, inner, w, b, relu, Simd.Resolve(width)) { Streaming = streaming ?? defaultStreaming };
+            var plan = new Plan(x, y, outer, channels, inner, w, b, relu, Simd.Resolve(width)) { Streaming = streaming ?? false };
             mean.CopyTo(plan.Mean);
             invStd.CopyTo(plan.InvStd);
             plan.Run(Stage.EvalForward);

@@ -10,7 +10,7 @@ internal static unsafe class BatchNormKernels<TVector, TOps>
     where TVector : struct
     where TOps : struct, ISimdOps<TVector>
 {
-    /// <summary>Floats per block in the channels-last loops: about 32 KiB of input, so a second pass hits L1.</summary>
+    /// <summary>Floats per block in the channels-last reductions: about 32 KiB of input, so a second pass hits L1.</summary>
     private const int BlockFloats = 8192;
 
     /// <summary>Largest block (256 KiB, still in L2) when <see cref="MinBlockRows"/> rows need more than <see cref="BlockFloats"/>.</summary>
@@ -914,56 +914,41 @@ internal static unsafe class BatchNormKernels<TVector, TOps>
         }
     }
 
-    // y = (x − center) · scale + shift (then ReLU) over rows [r0, r1). Blocks of rows, and within a block two
-    // vectors of columns at a time with their coefficients in registers: the loop over rows loads only x.
+    // y = (x − center) · scale + shift (then ReLU) over rows [r0, r1), in memory order: each row's vector columns, two
+    // at a time with their coefficients loaded from L1 (3 · channels floats), then its scalar columns. x and y stream
+    // in order, which the hardware prefetchers follow; on 64-byte-aligned rows this beat a walk down the columns of
+    // blocks of rows (coefficients in registers) at every channel count measured, 32 to 512: e.g. 0.50 vs 0.75 ms for
+    // 25088 rows of 256 channels.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RowsAffine(BatchNormFast.Plan plan, int r0, int r1)
     {
         int channels = plan.Channels;
         int width = TOps.Count;
         int vectorEnd = channels - channels % width;
-        int blockRows = BlockRows(channels);
         bool relu = plan.Relu;
         bool streaming = StreamsRows(plan, plan.Output);
         fixed (float* center = plan.Center, scale = plan.Scale, shift = plan.Shift)
         {
-            for (int b0 = r0; b0 < r1; b0 += blockRows)
+            float* x = plan.Input + (long)r0 * channels, y = plan.Output + (long)r0 * channels;
+            for (int r = r0; r < r1; r++, x += channels, y += channels)
             {
-                int rows = Math.Min(r1, b0 + blockRows) - b0;
-                float* x = plan.Input + (long)b0 * channels, y = plan.Output + (long)b0 * channels;
                 int c = 0;
                 for (; c + 2 * width <= vectorEnd; c += 2 * width)
                 {
-                    TVector c0 = TOps.Load(center + c), c1 = TOps.Load(center + c + width);
-                    TVector a0 = TOps.Load(scale + c), a1 = TOps.Load(scale + c + width);
-                    TVector s0 = TOps.Load(shift + c), s1 = TOps.Load(shift + c + width);
-                    long offset = c;
-                    for (int r = 0; r < rows; r++, offset += channels)
-                    {
-                        var v0 = TOps.MultiplyAdd(TOps.Subtract(TOps.Load(x + offset), c0), a0, s0);
-                        var v1 = TOps.MultiplyAdd(TOps.Subtract(TOps.Load(x + offset + width), c1), a1, s1);
-                        Put(y + offset, relu ? TOps.Relu(v0) : v0, streaming);
-                        Put(y + offset + width, relu ? TOps.Relu(v1) : v1, streaming);
-                    }
+                    var v0 = TOps.MultiplyAdd(TOps.Subtract(TOps.Load(x + c), TOps.Load(center + c)), TOps.Load(scale + c), TOps.Load(shift + c));
+                    var v1 = TOps.MultiplyAdd(TOps.Subtract(TOps.Load(x + c + width), TOps.Load(center + c + width)), TOps.Load(scale + c + width), TOps.Load(shift + c + width));
+                    Put(y + c, relu ? TOps.Relu(v0) : v0, streaming);
+                    Put(y + c + width, relu ? TOps.Relu(v1) : v1, streaming);
                 }
                 for (; c < vectorEnd; c += width)
                 {
-                    TVector c0 = TOps.Load(center + c), a0 = TOps.Load(scale + c), s0 = TOps.Load(shift + c);
-                    long offset = c;
-                    for (int r = 0; r < rows; r++, offset += channels)
-                    {
-                        var v0 = TOps.MultiplyAdd(TOps.Subtract(TOps.Load(x + offset), c0), a0, s0);
-                        Put(y + offset, relu ? TOps.Relu(v0) : v0, streaming);
-                    }
+                    var v0 = TOps.MultiplyAdd(TOps.Subtract(TOps.Load(x + c), TOps.Load(center + c)), TOps.Load(scale + c), TOps.Load(shift + c));
+                    Put(y + c, relu ? TOps.Relu(v0) : v0, streaming);
                 }
                 for (; c < channels; c++)
                 {
-                    long offset = c;
-                    for (int r = 0; r < rows; r++, offset += channels)
-                    {
-                        float v = ScalarOps.MultiplyAdd(x[offset] - center[c], scale[c], shift[c]);
-                        y[offset] = relu ? ScalarOps.Relu(v) : v;
-                    }
+                    float v = ScalarOps.MultiplyAdd(x[c] - center[c], scale[c], shift[c]);
+                    y[c] = relu ? ScalarOps.Relu(v) : v;
                 }
             }
         }
@@ -1089,75 +1074,53 @@ internal static unsafe class BatchNormKernels<TVector, TOps>
         }
     }
 
-    // dx = k · g + beta · (x − center) + gamma over rows [r0, r1), g the (ReLU-masked) upstream gradient; blocked like
-    // RowsAffine, with the same vector and scalar columns (so the mask matches the forward).
+    // dx = k · g + beta · (x − center) + gamma over rows [r0, r1), g the (ReLU-masked) upstream gradient; in memory
+    // order like RowsAffine, with the same vector and scalar columns (so the recomputed mask matches the forward's y).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RowsGradInput(BatchNormFast.Plan plan, int r0, int r1)
     {
         int channels = plan.Channels;
         int width = TOps.Count;
         int vectorEnd = channels - channels % width;
-        int blockRows = BlockRows(channels);
         bool relu = plan.Relu;
         bool streaming = StreamsRows(plan, plan.GradInput);
         fixed (float* center = plan.Center, scale = plan.Scale, shift = plan.Shift,
                k = plan.GradScale, beta = plan.GradBeta, gamma = plan.GradGamma)
         {
-            for (int b0 = r0; b0 < r1; b0 += blockRows)
+            long start = (long)r0 * channels;
+            float* x = plan.Input + start, dy = plan.GradOutput + start, dx = plan.GradInput + start;
+            for (int r = r0; r < r1; r++, x += channels, dy += channels, dx += channels)
             {
-                int rows = Math.Min(r1, b0 + blockRows) - b0;
-                long start = (long)b0 * channels;
-                float* x = plan.Input + start, dy = plan.GradOutput + start, dx = plan.GradInput + start;
                 int c = 0;
                 for (; c + 2 * width <= vectorEnd; c += 2 * width)
                 {
-                    TVector c0 = TOps.Load(center + c), c1 = TOps.Load(center + c + width);
-                    TVector a0 = TOps.Load(scale + c), a1 = TOps.Load(scale + c + width);
-                    TVector s0 = TOps.Load(shift + c), s1 = TOps.Load(shift + c + width);
-                    TVector k0 = TOps.Load(k + c), k1 = TOps.Load(k + c + width);
-                    TVector e0 = TOps.Load(beta + c), e1 = TOps.Load(beta + c + width);
-                    TVector m0 = TOps.Load(gamma + c), m1 = TOps.Load(gamma + c + width);
-                    long offset = c;
-                    for (int r = 0; r < rows; r++, offset += channels)
+                    var d0 = TOps.Subtract(TOps.Load(x + c), TOps.Load(center + c));
+                    var d1 = TOps.Subtract(TOps.Load(x + c + width), TOps.Load(center + c + width));
+                    var g0 = TOps.Load(dy + c);
+                    var g1 = TOps.Load(dy + c + width);
+                    if (relu)
                     {
-                        var d0 = TOps.Subtract(TOps.Load(x + offset), c0);
-                        var d1 = TOps.Subtract(TOps.Load(x + offset + width), c1);
-                        var g0 = TOps.Load(dy + offset);
-                        var g1 = TOps.Load(dy + offset + width);
-                        if (relu)
-                        {
-                            g0 = TOps.WherePositive(TOps.MultiplyAdd(d0, a0, s0), g0);
-                            g1 = TOps.WherePositive(TOps.MultiplyAdd(d1, a1, s1), g1);
-                        }
-                        Put(dx + offset, TOps.MultiplyAdd(g0, k0, TOps.MultiplyAdd(d0, e0, m0)), streaming);
-                        Put(dx + offset + width, TOps.MultiplyAdd(g1, k1, TOps.MultiplyAdd(d1, e1, m1)), streaming);
+                        g0 = TOps.WherePositive(TOps.MultiplyAdd(d0, TOps.Load(scale + c), TOps.Load(shift + c)), g0);
+                        g1 = TOps.WherePositive(TOps.MultiplyAdd(d1, TOps.Load(scale + c + width), TOps.Load(shift + c + width)), g1);
                     }
+                    Put(dx + c, TOps.MultiplyAdd(g0, TOps.Load(k + c), TOps.MultiplyAdd(d0, TOps.Load(beta + c), TOps.Load(gamma + c))), streaming);
+                    Put(dx + c + width, TOps.MultiplyAdd(g1, TOps.Load(k + c + width), TOps.MultiplyAdd(d1, TOps.Load(beta + c + width), TOps.Load(gamma + c + width))), streaming);
                 }
                 for (; c < vectorEnd; c += width)
                 {
-                    TVector c0 = TOps.Load(center + c), a0 = TOps.Load(scale + c), s0 = TOps.Load(shift + c);
-                    TVector k0 = TOps.Load(k + c), e0 = TOps.Load(beta + c), m0 = TOps.Load(gamma + c);
-                    long offset = c;
-                    for (int r = 0; r < rows; r++, offset += channels)
+                    var d0 = TOps.Subtract(TOps.Load(x + c), TOps.Load(center + c));
+                    var g0 = TOps.Load(dy + c);
+                    if (relu)
                     {
-                        var d0 = TOps.Subtract(TOps.Load(x + offset), c0);
-                        var g0 = TOps.Load(dy + offset);
-                        if (relu)
-                        {
-                            g0 = TOps.WherePositive(TOps.MultiplyAdd(d0, a0, s0), g0);
-                        }
-                        Put(dx + offset, TOps.MultiplyAdd(g0, k0, TOps.MultiplyAdd(d0, e0, m0)), streaming);
+                        g0 = TOps.WherePositive(TOps.MultiplyAdd(d0, TOps.Load(scale + c), TOps.Load(shift + c)), g0);
                     }
+                    Put(dx + c, TOps.MultiplyAdd(g0, TOps.Load(k + c), TOps.MultiplyAdd(d0, TOps.Load(beta + c), TOps.Load(gamma + c))), streaming);
                 }
                 for (; c < channels; c++)
                 {
-                    long offset = c;
-                    for (int r = 0; r < rows; r++, offset += channels)
-                    {
-                        float d = x[offset] - center[c];
-                        float g = relu ? ScalarOps.WherePositive(ScalarOps.MultiplyAdd(d, scale[c], shift[c]), dy[offset]) : dy[offset];
-                        dx[offset] = ScalarOps.MultiplyAdd(g, k[c], ScalarOps.MultiplyAdd(d, beta[c], gamma[c]));
-                    }
+                    float d = x[c] - center[c];
+                    float g = relu ? ScalarOps.WherePositive(ScalarOps.MultiplyAdd(d, scale[c], shift[c]), dy[c]) : dy[c];
+                    dx[c] = ScalarOps.MultiplyAdd(g, k[c], ScalarOps.MultiplyAdd(d, beta[c], gamma[c]));
                 }
             }
         }
