@@ -927,8 +927,8 @@ internal static unsafe class BatchNormKernels<TVector, TOps>
         int vectorEnd = channels - channels % width;
         bool relu = plan.Relu;
         bool streaming = StreamsRows(plan, plan.Output);
-        fixed (float* center = plan.Center, scale = plan.Scale, shift = plan.Shift)
         {
+            float* center = plan.Center, scale = plan.Scale, shift = plan.Shift;
             float* x = plan.Input + (long)r0 * channels, y = plan.Output + (long)r0 * channels;
             for (int r = r0; r < r1; r++, x += channels, y += channels)
             {
@@ -965,8 +965,9 @@ internal static unsafe class BatchNormKernels<TVector, TOps>
         float[] scratch = Scratch.RentCleared(2 * channels);
         try
         {
-            fixed (float* buffers = scratch, center = plan.Center, scale = plan.Scale, shift = plan.Shift)
+            fixed (float* buffers = scratch)
             {
+                float* center = plan.Center, scale = plan.Scale, shift = plan.Shift;
                 float* grads = buffers, products = buffers + channels;
                 for (int b0 = r0; b0 < r1; b0 += blockRows)
                 {
@@ -1084,9 +1085,9 @@ internal static unsafe class BatchNormKernels<TVector, TOps>
         int vectorEnd = channels - channels % width;
         bool relu = plan.Relu;
         bool streaming = StreamsRows(plan, plan.GradInput);
-        fixed (float* center = plan.Center, scale = plan.Scale, shift = plan.Shift,
-               k = plan.GradScale, beta = plan.GradBeta, gamma = plan.GradGamma)
         {
+            float* center = plan.Center, scale = plan.Scale, shift = plan.Shift;
+            float* k = plan.GradScale, beta = plan.GradBeta, gamma = plan.GradGamma;
             long start = (long)r0 * channels;
             float* x = plan.Input + start, dy = plan.GradOutput + start, dx = plan.GradInput + start;
             for (int r = r0; r < r1; r++, x += channels, dy += channels, dx += channels)
