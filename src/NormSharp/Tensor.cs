@@ -125,6 +125,10 @@ public partial class Tensor : IDisposable
     /// <inheritdoc/>
     public override string ToString()
     {
+        if (disposed)
+        {
+            return $"Tensor{ShapeUtil.Format(shape)} (disposed)";
+        }
         const int shown = 8;
         var data = Data;
         var values = string.Join(", ", data[..Math.Min(shown, data.Length)].ToArray().Select(v => v.ToString("G6", System.Globalization.CultureInfo.InvariantCulture)));
@@ -134,9 +138,23 @@ public partial class Tensor : IDisposable
     internal float[] Storage => Live;
 
     /// <summary>The storage, unless the tensor was disposed.</summary>
-    private float[] Live => disposed
-        ? throw new ObjectDisposedException(nameof(Tensor), $"This tensor (shape {ShapeUtil.Format(shape)}) was disposed: its storage may already hold another tensor's data.")
-        : storage;
+    private float[] Live
+    {
+        get
+        {
+            ThrowIfDisposed();
+            return storage;
+        }
+    }
+
+    /// <exception cref="ObjectDisposedException">The tensor was disposed.</exception>
+    internal void ThrowIfDisposed()
+    {
+        if (disposed)
+        {
+            throw new ObjectDisposedException(nameof(Tensor), $"This tensor (shape {ShapeUtil.Format(shape)}) was disposed: its storage may already hold another tensor's data.");
+        }
+    }
 
     /// <summary>
     /// Hands the tensor's storage back for reuse now, like <c>Dispose</c> on a TorchSharp tensor, instead of after

@@ -29,6 +29,7 @@ public class TensorDisposeTests
         Assert.Throws<ObjectDisposedException>(() => tensor.ToArray());
         Assert.Throws<ObjectDisposedException>(() => tensor.Reshape(-1));
         Assert.Equal([3, StoragePool.PooledLength], tensor.Shape);   // the shape stays readable
+        Assert.EndsWith("(disposed)", tensor.ToString(), StringComparison.Ordinal);
         var small = Tensor.Scalar(2f);
         small.Dispose();
         Assert.Throws<ObjectDisposedException>(() => small.Item());

@@ -52,7 +52,7 @@ internal static class Engine
     private static Tensor CheckRoot(Tensor root, Tensor? gradient, string caller)
     {
         ArgumentNullException.ThrowIfNull(root);
-        _ = root.Storage;   // a disposed root throws ObjectDisposedException
+        root.ThrowIfDisposed();
         if (!root.RequiresGrad)
         {
             throw new InvalidOperationException(
