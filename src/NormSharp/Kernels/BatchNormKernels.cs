@@ -927,29 +927,27 @@ internal static unsafe class BatchNormKernels<TVector, TOps>
         int vectorEnd = channels - channels % width;
         bool relu = plan.Relu;
         bool streaming = StreamsRows(plan, plan.Output);
+        float* center = plan.Center, scale = plan.Scale, shift = plan.Shift;
+        float* x = plan.Input + (long)r0 * channels, y = plan.Output + (long)r0 * channels;
+        for (int r = r0; r < r1; r++, x += channels, y += channels)
         {
-            float* center = plan.Center, scale = plan.Scale, shift = plan.Shift;
-            float* x = plan.Input + (long)r0 * channels, y = plan.Output + (long)r0 * channels;
-            for (int r = r0; r < r1; r++, x += channels, y += channels)
+            int c = 0;
+            for (; c + 2 * width <= vectorEnd; c += 2 * width)
             {
-                int c = 0;
-                for (; c + 2 * width <= vectorEnd; c += 2 * width)
-                {
-                    var v0 = TOps.MultiplyAdd(TOps.Subtract(TOps.Load(x + c), TOps.Load(center + c)), TOps.Load(scale + c), TOps.Load(shift + c));
-                    var v1 = TOps.MultiplyAdd(TOps.Subtract(TOps.Load(x + c + width), TOps.Load(center + c + width)), TOps.Load(scale + c + width), TOps.Load(shift + c + width));
-                    Put(y + c, relu ? TOps.Relu(v0) : v0, streaming);
-                    Put(y + c + width, relu ? TOps.Relu(v1) : v1, streaming);
-                }
-                for (; c < vectorEnd; c += width)
-                {
-                    var v0 = TOps.MultiplyAdd(TOps.Subtract(TOps.Load(x + c), TOps.Load(center + c)), TOps.Load(scale + c), TOps.Load(shift + c));
-                    Put(y + c, relu ? TOps.Relu(v0) : v0, streaming);
-                }
-                for (; c < channels; c++)
-                {
-                    float v = ScalarOps.MultiplyAdd(x[c] - center[c], scale[c], shift[c]);
-                    y[c] = relu ? ScalarOps.Relu(v) : v;
-                }
+                var v0 = TOps.MultiplyAdd(TOps.Subtract(TOps.Load(x + c), TOps.Load(center + c)), TOps.Load(scale + c), TOps.Load(shift + c));
+                var v1 = TOps.MultiplyAdd(TOps.Subtract(TOps.Load(x + c + width), TOps.Load(center + c + width)), TOps.Load(scale + c + width), TOps.Load(shift + c + width));
+                Put(y + c, relu ? TOps.Relu(v0) : v0, streaming);
+                Put(y + c + width, relu ? TOps.Relu(v1) : v1, streaming);
+            }
+            for (; c < vectorEnd; c += width)
+            {
+                var v0 = TOps.MultiplyAdd(TOps.Subtract(TOps.Load(x + c), TOps.Load(center + c)), TOps.Load(scale + c), TOps.Load(shift + c));
+                Put(y + c, relu ? TOps.Relu(v0) : v0, streaming);
+            }
+            for (; c < channels; c++)
+            {
+                float v = ScalarOps.MultiplyAdd(x[c] - center[c], scale[c], shift[c]);
+                y[c] = relu ? ScalarOps.Relu(v) : v;
             }
         }
         EndStreaming(streaming);
@@ -1085,44 +1083,42 @@ internal static unsafe class BatchNormKernels<TVector, TOps>
         int vectorEnd = channels - channels % width;
         bool relu = plan.Relu;
         bool streaming = StreamsRows(plan, plan.GradInput);
+        float* center = plan.Center, scale = plan.Scale, shift = plan.Shift;
+        float* k = plan.GradScale, beta = plan.GradBeta, gamma = plan.GradGamma;
+        long start = (long)r0 * channels;
+        float* x = plan.Input + start, dy = plan.GradOutput + start, dx = plan.GradInput + start;
+        for (int r = r0; r < r1; r++, x += channels, dy += channels, dx += channels)
         {
-            float* center = plan.Center, scale = plan.Scale, shift = plan.Shift;
-            float* k = plan.GradScale, beta = plan.GradBeta, gamma = plan.GradGamma;
-            long start = (long)r0 * channels;
-            float* x = plan.Input + start, dy = plan.GradOutput + start, dx = plan.GradInput + start;
-            for (int r = r0; r < r1; r++, x += channels, dy += channels, dx += channels)
+            int c = 0;
+            for (; c + 2 * width <= vectorEnd; c += 2 * width)
             {
-                int c = 0;
-                for (; c + 2 * width <= vectorEnd; c += 2 * width)
+                var d0 = TOps.Subtract(TOps.Load(x + c), TOps.Load(center + c));
+                var d1 = TOps.Subtract(TOps.Load(x + c + width), TOps.Load(center + c + width));
+                var g0 = TOps.Load(dy + c);
+                var g1 = TOps.Load(dy + c + width);
+                if (relu)
                 {
-                    var d0 = TOps.Subtract(TOps.Load(x + c), TOps.Load(center + c));
-                    var d1 = TOps.Subtract(TOps.Load(x + c + width), TOps.Load(center + c + width));
-                    var g0 = TOps.Load(dy + c);
-                    var g1 = TOps.Load(dy + c + width);
-                    if (relu)
-                    {
-                        g0 = TOps.WherePositive(TOps.MultiplyAdd(d0, TOps.Load(scale + c), TOps.Load(shift + c)), g0);
-                        g1 = TOps.WherePositive(TOps.MultiplyAdd(d1, TOps.Load(scale + c + width), TOps.Load(shift + c + width)), g1);
-                    }
-                    Put(dx + c, TOps.MultiplyAdd(g0, TOps.Load(k + c), TOps.MultiplyAdd(d0, TOps.Load(beta + c), TOps.Load(gamma + c))), streaming);
-                    Put(dx + c + width, TOps.MultiplyAdd(g1, TOps.Load(k + c + width), TOps.MultiplyAdd(d1, TOps.Load(beta + c + width), TOps.Load(gamma + c + width))), streaming);
+                    g0 = TOps.WherePositive(TOps.MultiplyAdd(d0, TOps.Load(scale + c), TOps.Load(shift + c)), g0);
+                    g1 = TOps.WherePositive(TOps.MultiplyAdd(d1, TOps.Load(scale + c + width), TOps.Load(shift + c + width)), g1);
                 }
-                for (; c < vectorEnd; c += width)
+                Put(dx + c, TOps.MultiplyAdd(g0, TOps.Load(k + c), TOps.MultiplyAdd(d0, TOps.Load(beta + c), TOps.Load(gamma + c))), streaming);
+                Put(dx + c + width, TOps.MultiplyAdd(g1, TOps.Load(k + c + width), TOps.MultiplyAdd(d1, TOps.Load(beta + c + width), TOps.Load(gamma + c + width))), streaming);
+            }
+            for (; c < vectorEnd; c += width)
+            {
+                var d0 = TOps.Subtract(TOps.Load(x + c), TOps.Load(center + c));
+                var g0 = TOps.Load(dy + c);
+                if (relu)
                 {
-                    var d0 = TOps.Subtract(TOps.Load(x + c), TOps.Load(center + c));
-                    var g0 = TOps.Load(dy + c);
-                    if (relu)
-                    {
-                        g0 = TOps.WherePositive(TOps.MultiplyAdd(d0, TOps.Load(scale + c), TOps.Load(shift + c)), g0);
-                    }
-                    Put(dx + c, TOps.MultiplyAdd(g0, TOps.Load(k + c), TOps.MultiplyAdd(d0, TOps.Load(beta + c), TOps.Load(gamma + c))), streaming);
+                    g0 = TOps.WherePositive(TOps.MultiplyAdd(d0, TOps.Load(scale + c), TOps.Load(shift + c)), g0);
                 }
-                for (; c < channels; c++)
-                {
-                    float d = x[c] - center[c];
-                    float g = relu ? ScalarOps.WherePositive(ScalarOps.MultiplyAdd(d, scale[c], shift[c]), dy[c]) : dy[c];
-                    dx[c] = ScalarOps.MultiplyAdd(g, k[c], ScalarOps.MultiplyAdd(d, beta[c], gamma[c]));
-                }
+                Put(dx + c, TOps.MultiplyAdd(g0, TOps.Load(k + c), TOps.MultiplyAdd(d0, TOps.Load(beta + c), TOps.Load(gamma + c))), streaming);
+            }
+            for (; c < channels; c++)
+            {
+                float d = x[c] - center[c];
+                float g = relu ? ScalarOps.WherePositive(ScalarOps.MultiplyAdd(d, scale[c], shift[c]), dy[c]) : dy[c];
+                dx[c] = ScalarOps.MultiplyAdd(g, k[c], ScalarOps.MultiplyAdd(d, beta[c], gamma[c]));
             }
         }
         EndStreaming(streaming);
