@@ -76,7 +76,6 @@ public class StoragePoolTests
         foreach (var tensor in large)
         {
             Assert.Equal(0, AddressOf(tensor) % 64);
-            Assert.Equal(length * (tensor.Length / length), tensor.Length);
         }
         var small = Tensor.Zeros(100);
         Assert.Equal(0, small.Offset);
