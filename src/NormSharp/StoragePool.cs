@@ -87,7 +87,7 @@ internal static class StoragePool
     }
 
     /// <summary>Index of the first 64-byte-aligned element of a pinned array (0..<see cref="AlignmentSlack"/>).</summary>
-    private static unsafe int AlignedOffset(float[] array)
+    public static unsafe int AlignedOffset(float[] array)
     {
         nint address = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(array));
         return (int)((-address & 63) / sizeof(float));
@@ -210,7 +210,7 @@ internal static class StoragePool
         var held = new List<float[]>(inputs.Length + 1);
         void Add(float[] array)
         {
-            if (Find(array) is { } sentinel && !held.Exists(a => ReferenceEquals(a, array)))
+            if (Find(array) is { } sentinel && !held.Contains(array))   // arrays compare by reference
             {
                 Interlocked.Increment(ref sentinel.GraphUses);
                 held.Add(array);

@@ -179,7 +179,6 @@ public partial class Tensor : IDisposable
         {
             function.ReleaseSaved();
         }
-        GC.SuppressFinalize(this);
     }
 
     internal int Offset => offset;

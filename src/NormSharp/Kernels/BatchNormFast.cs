@@ -247,8 +247,7 @@ internal static unsafe class BatchNormFast
             SumGradCentered = new double[channels];
             int stride = (channels + 15) & ~15;
             coefficients = GC.AllocateArray<float>(6 * stride + 15, pinned: true);
-            float* start = (float*)Marshal.UnsafeAddrOfPinnedArrayElement(coefficients, 0);
-            start += (-(nint)start & 63) / sizeof(float);
+            float* start = (float*)Marshal.UnsafeAddrOfPinnedArrayElement(coefficients, StoragePool.AlignedOffset(coefficients));
             Center = start;
             Scale = start + stride;
             Shift = start + 2 * stride;
