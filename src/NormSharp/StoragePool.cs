@@ -134,6 +134,15 @@ internal static class StoragePool
         }
     }
 
+    /// <summary>Whether <paramref name="array"/> sits in a free list, ready for the next request of its length.</summary>
+    internal static bool IsFree(float[] array)
+    {
+        lock (Gate)
+        {
+            return Free.TryGetValue(array.Length, out var stack) && stack.Any(entry => ReferenceEquals(entry.Array, array));
+        }
+    }
+
     // Called from the finalizer thread once the array is unreachable.
     private static void Return(float[] array)
     {

@@ -2,7 +2,9 @@ using System.Runtime.CompilerServices;
 
 namespace NormSharp.Tests;
 
-// The pool is process-wide; these tests only use lengths no other test allocates, so parallel tests cannot take their arrays.
+// The pool is process-wide; these tests only use lengths no other test allocates and run in the non-parallel StoragePool
+// collection, so no other test's collections or disposals fill the free lists between their steps.
+[Collection(StoragePoolCollection.Name)]
 public class StoragePoolTests
 {
     [Fact]
