@@ -155,4 +155,89 @@ internal static class RecurrentGates
             }
         }
     }
+
+    /// <summary>
+    /// The cell half of an LSTM step, for cells that normalize c before the output gate (BN-LSTM, LN-LSTM):
+    /// c = σ(f) · cPrevious + σ(i) · tanh(g) from the pre-activations (i, f, g, o) in <paramref name="gates"/>.
+    /// </summary>
+    // gates: [batch, 4 · hidden]; cellPrevious, cell: [batch, hidden]
+    public static void CellForward(ReadOnlySpan<float> gates, ReadOnlySpan<float> cellPrevious, int batch, int hidden, Span<float> cell)
+    {
+        for (int n = 0; n < batch; n++)
+        {
+            var row = gates.Slice(n * 4 * hidden, 4 * hidden);
+            int s = n * hidden;
+            for (int j = 0; j < hidden; j++)
+            {
+                cell[s + j] = Sigmoid(row[hidden + j]) * cellPrevious[s + j] + Sigmoid(row[j]) * MathF.Tanh(row[2 * hidden + j]);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Backward of <see cref="CellForward"/>: the (i, f, g) columns of <paramref name="gradGates"/> get
+    /// dc · tanh(g) · σ'(i), dc · cPrevious · σ'(f), dc · σ(i) · (1 − tanh²(g)), the o column 0; dcPrevious = dc · σ(f).
+    /// </summary>
+    // gates, gradGates: [batch, 4 · hidden]; cellPrevious, gradCell, gradCellPrevious: [batch, hidden]
+    public static void CellBackward(
+        ReadOnlySpan<float> gates, ReadOnlySpan<float> cellPrevious, ReadOnlySpan<float> gradCell, int batch, int hidden,
+        Span<float> gradGates, Span<float> gradCellPrevious)
+    {
+        for (int n = 0; n < batch; n++)
+        {
+            var row = gates.Slice(n * 4 * hidden, 4 * hidden);
+            var gradRow = gradGates.Slice(n * 4 * hidden, 4 * hidden);
+            int s = n * hidden;
+            for (int j = 0; j < hidden; j++)
+            {
+                float i = Sigmoid(row[j]), f = Sigmoid(row[hidden + j]), g = MathF.Tanh(row[2 * hidden + j]);
+                float dc = gradCell[s + j];
+                gradRow[j] = dc * g * i * (1 - i);
+                gradRow[hidden + j] = dc * cellPrevious[s + j] * f * (1 - f);
+                gradRow[2 * hidden + j] = dc * i * (1 - g * g);
+                gradRow[3 * hidden + j] = 0f;
+                gradCellPrevious[s + j] = dc * f;
+            }
+        }
+    }
+
+    /// <summary>The output half of a normalized LSTM step: h = σ(o) · tanh(cellNormalized), o from <paramref name="gates"/>.</summary>
+    // gates: [batch, 4 · hidden]; cellNormalized, hiddenOut: [batch, hidden]
+    public static void OutputForward(ReadOnlySpan<float> gates, ReadOnlySpan<float> cellNormalized, int batch, int hidden, Span<float> hiddenOut)
+    {
+        for (int n = 0; n < batch; n++)
+        {
+            var o = gates.Slice(n * 4 * hidden + 3 * hidden, hidden);
+            int s = n * hidden;
+            for (int j = 0; j < hidden; j++)
+            {
+                hiddenOut[s + j] = Sigmoid(o[j]) * MathF.Tanh(cellNormalized[s + j]);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Backward of <see cref="OutputForward"/>: the o column of <paramref name="gradGates"/> gets dh · tanh(cn) · σ'(o),
+    /// the others 0; dcn = dh · σ(o) · (1 − tanh²(cn)).
+    /// </summary>
+    // gates, gradGates: [batch, 4 · hidden]; cellNormalized, gradHidden, gradCellNormalized: [batch, hidden]
+    public static void OutputBackward(
+        ReadOnlySpan<float> gates, ReadOnlySpan<float> cellNormalized, ReadOnlySpan<float> gradHidden, int batch, int hidden,
+        Span<float> gradGates, Span<float> gradCellNormalized)
+    {
+        for (int n = 0; n < batch; n++)
+        {
+            var gradRow = gradGates.Slice(n * 4 * hidden, 4 * hidden);
+            gradRow[..(3 * hidden)].Clear();
+            int s = n * hidden;
+            for (int j = 0; j < hidden; j++)
+            {
+                float o = Sigmoid(gates[n * 4 * hidden + 3 * hidden + j]);
+                float t = MathF.Tanh(cellNormalized[s + j]);
+                float dh = gradHidden[s + j];
+                gradRow[3 * hidden + j] = dh * t * o * (1 - o);
+                gradCellNormalized[s + j] = dh * o * (1 - t * t);
+            }
+        }
+    }
 }
