@@ -72,8 +72,8 @@ public abstract class NormalizedLSTMBase : Module
         int length = x.Size(0), batch = x.Size(1);
         var h = state?.H ?? Tensor.Zeros(batch, HiddenSize);
         var c = state?.C ?? Tensor.Zeros(batch, HiddenSize);
-        RecurrentCellParameters.CheckState(this, h, batch, HiddenSize, "h0");
-        RecurrentCellParameters.CheckState(this, c, batch, HiddenSize, "c0");
+        RecurrentCellBase.CheckState(this, h, batch, HiddenSize, "h0");
+        RecurrentCellBase.CheckState(this, c, batch, HiddenSize, "c0");
         var outputs = new List<Tensor>();
         for (int t = 0; t < length; t++)
         {
