@@ -1,5 +1,6 @@
 // Masked batch normalization kernels: batch norm whose statistics skip padded positions. The derivation is batch
-// norm's (docs/derivations/batchnorm.md) with the sums restricted to the valid positions and M their count.
+// norm's (docs/derivations/batchnorm.md) with the sums restricted to the valid positions and M their count
+// (written out in docs/derivations/recurrent.md, "Masked batch norm").
 
 namespace NormSharp.Kernels;
 

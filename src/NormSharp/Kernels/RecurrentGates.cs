@@ -1,5 +1,6 @@
 // Fused pointwise steps of the recurrent cells, PyTorch's gate orders: LSTM (i, f, g, o), GRU (r, z, n).
 // The matrix products around them are Gemm's; these kernels do everything between two products in one pass.
+// Backward formulas: docs/derivations/recurrent.md.
 
 namespace NormSharp.Kernels;
 
