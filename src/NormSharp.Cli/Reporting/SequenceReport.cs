@@ -67,7 +67,7 @@ internal static class SequenceReport
             "either takes its statistics over the valid rows only (`BatchNorm1d.Forward(input, mask)`) or over every row, padding included " +
             "(plain batch norm, the problem of pytorch#70529). Errors of the running statistics are against the statistics of the valid rows " +
             "of 10,000 cropped training images; accuracy is on the cropped test set in evaluation mode.");
-        doc.Table(["batch norm", "steps", "test accuracy", "running-mean error (mean |Δ|)", "running-variance error (mean |Δ|/σ²)"],
+        doc.Table(["batch norm", "steps", "test accuracy", "running-mean error (mean |Δ|)", "running-variance error (Σ |Δ| / Σ σ²)"],
             result.VariableLength.Select(r => new[]
             {
                 r.Name, r.Steps.ToString("N0", CultureInfo.InvariantCulture) + (r.StoppedByBudget ? " (time budget)" : ""),
