@@ -28,9 +28,9 @@ internal static class CommonOptions
 
     public static Option<string> Model(string defaultValue) => new("--model")
     {
-        Description = "Network: mlp (784-256-128-10 ReLU), paper-mlp (784-100-100-100-10 sigmoid, the batch norm paper's), cnn (2 conv + norm + pooling + FC).",
+        Description = "Network: mlp (784-256-128-10 ReLU), paper-mlp (784-100-100-100-10 sigmoid, the batch norm paper's), cnn (2 conv + norm + pooling + FC); lstm, bnlstm, lnlstm read the image row by row (28 steps; the normalization is in the model, --norm does not apply).",
         DefaultValueFactory = _ => defaultValue,
-        HelpName = "mlp|paper-mlp|cnn",
+        HelpName = "mlp|paper-mlp|cnn|lstm|bnlstm|lnlstm",
     };
 
     public static Option<int> Epochs(int defaultValue) => new("--epochs")

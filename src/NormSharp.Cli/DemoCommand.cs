@@ -61,22 +61,26 @@ internal static class DemoCommand
         console.MarkupLine($"[bold]Output:[/] {Markup.Escape(folder.Path)}");
 
         var (mlpShare, sweepShare, cnnShare) = budget.Shares;
+        double sequenceShare = budget.SequenceShare;
         PaperMlpResult? mlp = null;
         SweepResult? sweep = null;
         RunResult? cnn = null;
+        SequenceResult? sequence = null;
         RunProgress.Display(console, Bar =>
         {
             var bnBar = Bar("paper MLP, batch norm", budget.MlpSteps);
             var noneBar = Bar("paper MLP, no norm", budget.MlpSteps);
             var sweepBars = LearningRateSweep.RunNames(budget).Select(n => Bar(n, budget.SweepSteps)).ToList();
             var cnnBar = Bar("CNN, batch norm", budget.CnnSteps);
+            var sequenceBars = SequenceExperiment.RunNames().Select(n => Bar(n, budget.SequenceSteps)).ToList();
 
-            mlp = PaperMlpExperiment.Run(data, budget, settings.Seed, time.StageDeadline(mlpShare, mlpShare + sweepShare + cnnShare), bnBar, noneBar, cancellation);
-            sweep = LearningRateSweep.Run(data, budget, settings.Seed, time.StageDeadline(sweepShare, sweepShare + cnnShare), sweepBars, cancellation);
-            cnn = CnnExperiment.Run(data, budget, settings.Seed, time.StageDeadline(cnnShare, cnnShare), cnnBar, cancellation);
+            mlp = PaperMlpExperiment.Run(data, budget, settings.Seed, time.StageDeadline(mlpShare, mlpShare + sweepShare + cnnShare + sequenceShare), bnBar, noneBar, cancellation);
+            sweep = LearningRateSweep.Run(data, budget, settings.Seed, time.StageDeadline(sweepShare, sweepShare + cnnShare + sequenceShare), sweepBars, cancellation);
+            cnn = CnnExperiment.Run(data, budget, settings.Seed, time.StageDeadline(cnnShare, cnnShare + sequenceShare), cnnBar, cancellation);
+            sequence = SequenceExperiment.Run(data, budget, settings.Seed, time.StageDeadline(sequenceShare, sequenceShare), sequenceBars, cancellation);
         });
 
-        var results = new DemoResults(loaded.Description, budget, settings.Seed, train.Count, test.Count, mlp!, sweep!, cnn!, 0);
+        var results = new DemoResults(loaded.Description, budget, settings.Seed, train.Count, test.Count, mlp!, sweep!, cnn!, 0, sequence);
         console.Status().Start("Writing figures and report ...", _ => DemoReport.WriteAll(folder, results with { TotalSeconds = clock.Elapsed.TotalSeconds }));
         PrintSummary(console, results, folder, clock.Elapsed);
         return folder;

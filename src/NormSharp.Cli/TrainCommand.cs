@@ -62,7 +62,7 @@ internal static class TrainCommand
         var loaded = CommonOptions.LoadData(console, settings.DataDirectory, settings.Preloaded);
         var train = settings.TrainLimit is int limit ? loaded.Train.Take(limit) : loaded.Train;
         int stepsPerEpoch = train.Count / settings.BatchSize;
-        var spec = new RunSpec($"{Choices.Name(settings.Model)}, {Choices.Label(settings.Norm)}", settings.Model, settings.Norm, settings.Optimizer,
+        var spec = new RunSpec(Choices.RunName(settings.Model, settings.Norm), settings.Model, settings.Norm, settings.Optimizer,
             settings.LearningRate, settings.BatchSize, settings.Seed, settings.Optimizer == OptimizerKind.Sgd ? settings.Momentum : 0, settings.WeightDecay);
         // Fail on a bad model/norm combination before any data work is wasted.
         _ = Models.Create(spec.Model, spec.Norm, train.SampleShape, loaded.Train.ClassCount, new Generator(0));

@@ -17,7 +17,7 @@ public class DemoCommandTests
             var folder = DemoCommand.Execute(new DemoSettings(DemoBudget.Tiny, outDir, null, Seed: 3, TestConsole.Embedded), console);
             Assert.Equal(Path.GetFullPath(outDir), folder.Path);
 
-            string[] pngs = [DemoReport.MlpAccuracyPng, DemoReport.PercentilesPng, DemoReport.SweepPng, DemoReport.CnnPng];
+            string[] pngs = [DemoReport.MlpAccuracyPng, DemoReport.PercentilesPng, DemoReport.SweepPng, DemoReport.CnnPng, SequenceReport.AccuracyPng, SequenceReport.RunningMeanPng];
             foreach (var png in pngs)
             {
                 var bytes = File.ReadAllBytes(Path.Combine(outDir, png));
@@ -28,7 +28,10 @@ public class DemoCommandTests
             AssertCsv(outDir, DemoReport.PercentilesCsv, "norm,step,p15,p50,p85", minRows: 2 * 5);
             AssertCsv(outDir, DemoReport.SweepCsv, "learning_rate,norm,steps,final_test_accuracy,final_test_loss", minRows: 4);
             AssertCsv(outDir, DemoReport.CnnCsv, "run,model,norm,step,epoch,train_loss,train_accuracy,test_accuracy,test_loss", minRows: 2);
-            AssertCsv(outDir, DemoReport.RunsCsv, "run,model,norm,optimizer,learning_rate,batch_size,steps,stopped_by_time_budget,steps_to_0.8,final_test_accuracy,final_test_loss,seconds_per_epoch,train_seconds,total_seconds", minRows: 7);
+            AssertCsv(outDir, SequenceReport.AccuracyCsv, "run,model,norm,step,epoch,train_loss,train_accuracy,test_accuracy,test_loss", minRows: 3);   // a run the time budget stops at once still has its step-0 point
+            AssertCsv(outDir, SequenceReport.VariableLengthCsv, "run,masked,steps,stopped_by_time_budget,test_accuracy,running_mean_error,running_var_relative_error,seconds", minRows: 2);
+            AssertCsv(outDir, SequenceReport.RunningStatisticsCsv, "feature,true_mean,true_variance,masked_running_mean,masked_running_var,plain_running_mean,plain_running_var", minRows: 28);
+            AssertCsv(outDir, DemoReport.RunsCsv, "run,model,norm,optimizer,learning_rate,batch_size,steps,stopped_by_time_budget,steps_to_0.8,final_test_accuracy,final_test_loss,seconds_per_epoch,train_seconds,total_seconds", minRows: 10);
 
             var markdown = File.ReadAllText(Path.Combine(outDir, DemoReport.ReportMd));
             var html = File.ReadAllText(Path.Combine(outDir, DemoReport.ReportHtml));
@@ -36,7 +39,7 @@ public class DemoCommandTests
             {
                 Assert.Contains($"]({png})", markdown, StringComparison.Ordinal);
             }
-            Assert.Equal(4, CountOf(html, "src=\"data:image/png;base64,"));
+            Assert.Equal(pngs.Length, CountOf(html, "src=\"data:image/png;base64,"));
             Assert.Contains("embedded", markdown, StringComparison.Ordinal);
             Assert.Contains("steps to 80%", markdown, StringComparison.Ordinal);
 

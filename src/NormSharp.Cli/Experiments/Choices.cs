@@ -11,6 +11,15 @@ internal enum ModelKind
 
     /// <summary>Two 3 × 3 convolutions (32 and 64 channels), each followed by normalization, ReLU and 2 × 2 max pooling, then 3136 → 128 (normalized, ReLU, dropout 0.3) → 10.</summary>
     Cnn,
+
+    /// <summary>An LSTM (hidden 128) reading the image row by row (28 steps of 28 features), then Linear → classes (SequenceModels.cs).</summary>
+    Lstm,
+
+    /// <summary>The same with the batch-normalized LSTM of Cooijmans et al. (2016).</summary>
+    BnLstm,
+
+    /// <summary>The same with the layer-normalized LSTM of Ba et al. (2016).</summary>
+    LnLstm,
 }
 
 /// <summary>Which normalization layer goes before each activation.</summary>
@@ -38,6 +47,9 @@ internal static class Choices
     {
         ModelKind.Mlp => "mlp",
         ModelKind.PaperMlp => "paper-mlp",
+        ModelKind.Lstm => "lstm",
+        ModelKind.BnLstm => "bnlstm",
+        ModelKind.LnLstm => "lnlstm",
         _ => "cnn",
     };
 
@@ -48,12 +60,21 @@ internal static class Choices
     /// <summary>A label for plots and tables: "batch norm", "no norm", ...</summary>
     public static string Label(NormKind norm) => norm == NormKind.None ? "no norm" : Name(norm) + " norm";
 
+    /// <summary>"cnn, batch norm"; a recurrent model carries its normalization in its name ("bnlstm").</summary>
+    public static string RunName(ModelKind model, NormKind norm) => IsRecurrent(model) ? Name(model) : $"{Name(model)}, {Label(norm)}";
+
+    /// <summary>The row-by-row recurrent models, whose normalization is part of the model (--norm does not apply).</summary>
+    public static bool IsRecurrent(ModelKind model) => model is ModelKind.Lstm or ModelKind.BnLstm or ModelKind.LnLstm;
+
     public static ModelKind ParseModel(string text) => text.Trim().ToLowerInvariant() switch
     {
         "mlp" => ModelKind.Mlp,
         "paper-mlp" or "papermlp" => ModelKind.PaperMlp,
         "cnn" => ModelKind.Cnn,
-        _ => throw new ArgumentException($"Unknown model \"{text}\": expected one of mlp, paper-mlp, cnn."),
+        "lstm" => ModelKind.Lstm,
+        "bnlstm" or "bn-lstm" => ModelKind.BnLstm,
+        "lnlstm" or "ln-lstm" => ModelKind.LnLstm,
+        _ => throw new ArgumentException($"Unknown model \"{text}\": expected one of mlp, paper-mlp, cnn, lstm, bnlstm, lnlstm."),
     };
 
     public static NormKind ParseNorm(string text) => text.Trim().ToLowerInvariant() switch

@@ -26,6 +26,18 @@ internal sealed record DemoBudget(
     /// <summary>Target test accuracy for "steps to target" (the 80% on Fashion-MNIST).</summary>
     public double TargetAccuracy { get; init; } = 0.80;
 
+    /// <summary>Steps of each row-by-row run of the sequence section (LSTM, BN-LSTM, LN-LSTM; SequenceExperiment.cs).</summary>
+    public int SequenceSteps { get; init; } = 900;
+
+    /// <summary>Evaluate the row-by-row runs every this many steps.</summary>
+    public int SequenceEvalEvery { get; init; } = 75;
+
+    /// <summary>Steps of each variable-length run (masked and plain batch norm).</summary>
+    public int VariableLengthSteps { get; init; } = 400;
+
+    /// <summary>Share of the time budget for the sequence section, next to <see cref="Shares"/>.</summary>
+    public double SequenceShare { get; init; } = 0.25;
+
     /// <summary>Shares of the time budget: paper MLP, learning-rate sweep, CNN.</summary>
     public (double Mlp, double Sweep, double Cnn) Shares { get; init; } = (0.30, 0.25, 0.45);
 
@@ -50,7 +62,12 @@ internal sealed record DemoBudget(
         MlpSteps: 600, MlpEval: new(Every: 20, DenseEvery: 10, DenseUntil: 200), MlpLearningRate: 0.5,
         SweepLearningRates: [0.05, 1, 20], SweepSteps: 200,
         CnnSteps: 200, CnnEvalEvery: 20, CnnBatchSize: 64, CnnLearningRate: 1e-3,
-        TotalSeconds: 45);
+        TotalSeconds: 45)
+    {
+        SequenceSteps = 60,
+        SequenceEvalEvery = 15,
+        VariableLengthSteps = 40,
+    };
 
     /// <summary>
     /// A few seconds, for tests of the pipeline (every file written, nothing learned). Its time limit never binds on a
@@ -61,7 +78,12 @@ internal sealed record DemoBudget(
         MlpSteps: 20, MlpEval: 5, MlpLearningRate: 0.5,
         SweepLearningRates: [0.1, 2], SweepSteps: 5,
         CnnSteps: 3, CnnEvalEvery: 1, CnnBatchSize: 16, CnnLearningRate: 1e-3,
-        TotalSeconds: 3600);
+        TotalSeconds: 3600)
+    {
+        SequenceSteps = 3,
+        SequenceEvalEvery = 1,
+        VariableLengthSteps = 3,
+    };
 }
 
 /// <summary>A wall-clock budget split among stages in proportion to their shares of what is left.</summary>

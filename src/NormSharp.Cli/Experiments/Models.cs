@@ -10,7 +10,10 @@ namespace NormSharp.Cli.Experiments;
 /// </summary>
 internal static class Models
 {
-    /// <summary>Builds <paramref name="model"/> with <paramref name="norm"/> before each activation; input is one sample shape, e.g. [1, 28, 28].</summary>
+    /// <summary>
+    /// Builds <paramref name="model"/> with <paramref name="norm"/> before each activation; input is one sample shape, e.g. [1, 28, 28].
+    /// The recurrent models carry their normalization in their kind and ignore <paramref name="norm"/>.
+    /// </summary>
     /// <exception cref="ArgumentException">The combination makes no sense (instance norm on a fully connected layer).</exception>
     public static Sequential Create(ModelKind model, NormKind norm, int[] sampleShape, int classCount, Generator generator)
     {
@@ -19,6 +22,7 @@ internal static class Models
         {
             ModelKind.PaperMlp => Mlp(inputFeatures, [100, 100, 100], classCount, norm, () => new Sigmoid(), generator),
             ModelKind.Mlp => Mlp(inputFeatures, [256, 128], classCount, norm, () => new ReLU(), generator),
+            ModelKind.Lstm or ModelKind.BnLstm or ModelKind.LnLstm => SequenceModels.RowReader(model, sampleShape, classCount, generator),
             _ => Cnn(sampleShape, classCount, norm, generator),
         };
     }

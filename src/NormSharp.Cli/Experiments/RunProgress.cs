@@ -79,4 +79,20 @@ internal sealed class RunProgress
         task.Value = task.MaxValue;
         task.StopTask();
     }
+
+    /// <summary>Ends the bar of a variable-length run of the sequence section (which has no curve, only a final accuracy).</summary>
+    public void CompleteVariableLength(VariableLengthRun result)
+    {
+        string budget = result.StoppedByBudget ? $" [yellow](time budget: {result.Steps:N0} steps)[/]" : "";
+        string accuracy = result.TestAccuracy.ToString("0.000", CultureInfo.InvariantCulture);
+        plain?.MarkupLine($"[green]done[/] {Markup.Escape(Name)}: test accuracy {accuracy}, {result.Steps:N0} steps, {result.Seconds:0.0} s{budget}");
+        if (task is null)
+        {
+            return;
+        }
+        task.Description = $"{Markup.Escape(Name)} [green]{accuracy}[/]{budget}";
+        task.MaxValue = Math.Max(1, result.Steps);
+        task.Value = task.MaxValue;
+        task.StopTask();
+    }
 }

@@ -13,7 +13,8 @@ internal sealed record DemoResults(
     PaperMlpResult Mlp,
     SweepResult Sweep,
     RunResult Cnn,
-    double TotalSeconds);
+    double TotalSeconds,
+    SequenceResult? Sequence = null);
 
 /// <summary>Writes the demo's CSV files, figures, report.md and report.html into the output folder.</summary>
 internal static class DemoReport
@@ -36,6 +37,10 @@ internal static class DemoReport
         WritePercentiles(folder, results.Mlp);
         WriteSweep(folder, results.Sweep);
         WriteCurves(folder, CnnPng, CnnCsv, "Small CNN with batch norm (Adam): training and test curves", [results.Cnn]);
+        if (results.Sequence is { } sequence)
+        {
+            SequenceReport.Write(folder, sequence);
+        }
         folder.WriteText(RunsCsv, RunsTable(AllRuns(results)).ToString());
         var report = Build(results, folder);
         folder.WriteText(ReportMd, report.ToMarkdown());
@@ -53,6 +58,10 @@ internal static class DemoReport
             yield return results.Sweep.WithoutNorm[i];
         }
         yield return results.Cnn;
+        foreach (var run in results.Sequence?.Runs ?? [])
+        {
+            yield return run;
+        }
     }
 
     /// <summary>The long-format curve table shared by the MLP, CNN and compare outputs.</summary>
@@ -225,6 +234,11 @@ internal static class DemoReport
                 p.Step.ToString("N0", CultureInfo.InvariantCulture), F2(p.Epoch), F3(p.TrainLoss), F3(p.TrainAccuracy), F3(p.TestAccuracy),
             }));
 
+        if (results.Sequence is { } sequence)
+        {
+            SequenceReport.AddSection(doc, sequence);
+        }
+
         doc.Heading("All runs");
         doc.Table(["run", "steps", $"steps to {Percent(target)}", "final test accuracy", "s / epoch", "train s", "total s"],
             AllRuns(results).Select(r => new[]
@@ -262,6 +276,10 @@ internal static class DemoReport
             $"at the largest rate ({LearningRateSweep.Format(sweep.LearningRates[^1])}): {F3(sweep.WithBatchNorm[^1].FinalTestAccuracy)} vs {F3(sweep.WithoutNorm[^1].FinalTestAccuracy)}.";
         var cnn = results.Cnn;
         yield return $"CNN with batch norm: test accuracy **{F3(cnn.FinalTestAccuracy)}** after {(double)cnn.StepsDone / cnn.StepsPerEpoch:0.##} epochs ({F1(cnn.SecondsPerEpoch)} s per epoch).";
+        foreach (var line in results.Sequence is { } sequence ? SequenceReport.SummaryLines(sequence) : [])
+        {
+            yield return line;
+        }
         yield return $"Time per epoch (training only): paper MLP {F1(mlp.WithoutNorm.SecondsPerEpoch)} s without, {F1(mlp.WithBatchNorm.SecondsPerEpoch)} s with batch norm.";
     }
 

@@ -80,7 +80,7 @@ public abstract class BatchNormBase : NormBase
 /// <param name="affine">Learn γ (ones) and β (zeros).</param>
 /// <param name="trackRunningStats">Keep running statistics for evaluation.</param>
 /// <param name="channelAxis">1 (channels first) or -1 (channels last); the same for (N, C) input.</param>
-public sealed class BatchNorm1d(int numFeatures, double eps = 1e-5, double? momentum = 0.1, bool affine = true, bool trackRunningStats = true, int channelAxis = 1)
+public sealed partial class BatchNorm1d(int numFeatures, double eps = 1e-5, double? momentum = 0.1, bool affine = true, bool trackRunningStats = true, int channelAxis = 1)
     : BatchNormBase(numFeatures, eps, momentum, affine, trackRunningStats, channelAxis)
 {
     private protected override void CheckInputRank(Tensor input)
