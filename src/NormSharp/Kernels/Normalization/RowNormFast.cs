@@ -11,7 +11,7 @@ namespace NormSharp.Kernels;
 /// </summary>
 /// <remarks>
 /// Parallel over blocks of rows; one row (a few KiB) stays in L1 between its two passes, so each direction reads the
-/// input from memory once. Row statistics use the same exact chunked two-pass scheme as <see cref="BatchNormFast"/>;
+/// input from memory once. Row statistics use the exact chunked two-pass scheme of <see cref="MomentKernels{TVector, TOps}"/>;
 /// the difference between the float mean m and the exact mean, delta = m − mean, is carried into the affine step,
 /// so that rows with a large common offset keep float accuracy.
 /// Forward: y = ((x − m) + delta) · invStd · weight + bias. Backward, with ĝ = dy · weight and
@@ -33,13 +33,13 @@ internal static unsafe class RowNormFast
         double eps, bool meanSquare, Span<double> mean, Span<double> variance, Span<double> invStd, Span<float> output,
         SimdWidth width = SimdWidth.Auto)
     {
-        NormalizationReference.CheckView(input.Length, rows, rowLength, 1, nameof(input));
-        NormalizationReference.CheckView(output.Length, rows, rowLength, 1, nameof(output));
-        NormalizationReference.CheckLength(mean.Length, rows, nameof(mean));
-        NormalizationReference.CheckLength(variance.Length, rows, nameof(variance));
-        NormalizationReference.CheckLength(invStd.Length, rows, nameof(invStd));
-        NormalizationReference.CheckOptional(weight.Length, rowLength, nameof(weight));
-        NormalizationReference.CheckOptional(bias.Length, rowLength, nameof(bias));
+        NormChecks.CheckView(input.Length, rows, rowLength, 1, nameof(input));
+        NormChecks.CheckView(output.Length, rows, rowLength, 1, nameof(output));
+        NormChecks.CheckLength(mean.Length, rows, nameof(mean));
+        NormChecks.CheckLength(variance.Length, rows, nameof(variance));
+        NormChecks.CheckLength(invStd.Length, rows, nameof(invStd));
+        NormChecks.CheckOptional(weight.Length, rowLength, nameof(weight));
+        NormChecks.CheckOptional(bias.Length, rowLength, nameof(bias));
         fixed (float* x = input, y = output, w = weight, b = bias)
         fixed (double* m = mean, v = variance, s = invStd)
         {
@@ -63,17 +63,17 @@ internal static unsafe class RowNormFast
         ReadOnlySpan<double> mean, ReadOnlySpan<double> invStd, bool meanSquare,
         Span<float> gradInput, Span<float> gradWeight, Span<float> gradBias, SimdWidth width = SimdWidth.Auto)
     {
-        NormalizationReference.CheckView(input.Length, rows, rowLength, 1, nameof(input));
-        NormalizationReference.CheckView(gradOutput.Length, rows, rowLength, 1, nameof(gradOutput));
-        NormalizationReference.CheckLength(mean.Length, rows, nameof(mean));
-        NormalizationReference.CheckLength(invStd.Length, rows, nameof(invStd));
-        NormalizationReference.CheckOptional(weight.Length, rowLength, nameof(weight));
+        NormChecks.CheckView(input.Length, rows, rowLength, 1, nameof(input));
+        NormChecks.CheckView(gradOutput.Length, rows, rowLength, 1, nameof(gradOutput));
+        NormChecks.CheckLength(mean.Length, rows, nameof(mean));
+        NormChecks.CheckLength(invStd.Length, rows, nameof(invStd));
+        NormChecks.CheckOptional(weight.Length, rowLength, nameof(weight));
         if (!gradInput.IsEmpty)
         {
-            NormalizationReference.CheckView(gradInput.Length, rows, rowLength, 1, nameof(gradInput));
+            NormChecks.CheckView(gradInput.Length, rows, rowLength, 1, nameof(gradInput));
         }
-        NormalizationReference.CheckOptional(gradWeight.Length, rowLength, nameof(gradWeight));
-        NormalizationReference.CheckOptional(gradBias.Length, rowLength, nameof(gradBias));
+        NormChecks.CheckOptional(gradWeight.Length, rowLength, nameof(gradWeight));
+        NormChecks.CheckOptional(gradBias.Length, rowLength, nameof(gradBias));
         double[]? weightSums = gradWeight.IsEmpty ? null : new double[rowLength];
         double[]? biasSums = gradBias.IsEmpty ? null : new double[rowLength];
         fixed (float* x = input, dy = gradOutput, dx = gradInput, w = weight)
@@ -125,29 +125,19 @@ internal static unsafe class RowNormFast
             Bias = bias;
             MeanSquare = meanSquare;
             Width = width;
-            Workers = (long)rows * rowLength >= 1 << 15 ? Environment.ProcessorCount : 1;
+            Workers = Parallelism.Workers((long)rows * rowLength * Parallelism.WorkPerNormalizedElement);
         }
 
         public void Run(bool backward)
         {
             int parts = Workers == 1 ? 1 : Math.Min(Rows, 4 * Workers);
-            Action<int> body = Width switch
+            Action<int, int, int> body = Width switch
             {
-                SimdWidth.Vector512 => backward ? RowNormKernels<Vector512<float>, Vector512Ops>.BackwardPart(this, parts) : RowNormKernels<Vector512<float>, Vector512Ops>.ForwardPart(this, parts),
-                SimdWidth.Vector256 => backward ? RowNormKernels<Vector256<float>, Vector256Ops>.BackwardPart(this, parts) : RowNormKernels<Vector256<float>, Vector256Ops>.ForwardPart(this, parts),
-                _ => backward ? RowNormKernels<float, ScalarOps>.BackwardPart(this, parts) : RowNormKernels<float, ScalarOps>.ForwardPart(this, parts),
+                SimdWidth.Vector512 => backward ? RowNormKernels<Vector512<float>, Vector512Ops>.BackwardPart(this) : RowNormKernels<Vector512<float>, Vector512Ops>.ForwardPart(this),
+                SimdWidth.Vector256 => backward ? RowNormKernels<Vector256<float>, Vector256Ops>.BackwardPart(this) : RowNormKernels<Vector256<float>, Vector256Ops>.ForwardPart(this),
+                _ => backward ? RowNormKernels<float, ScalarOps>.BackwardPart(this) : RowNormKernels<float, ScalarOps>.ForwardPart(this),
             };
-            if (parts <= 1)
-            {
-                for (int part = 0; part < parts; part++)
-                {
-                    body(part);
-                }
-            }
-            else
-            {
-                Parallel.For(0, parts, body);
-            }
+            Parallelism.ForRanges(Rows, parts, body);
         }
 
         /// <summary>Adds one part's parameter-gradient sums into the totals.</summary>
@@ -171,30 +161,27 @@ internal static unsafe class RowNormFast
     }
 }
 
-/// <summary>The loops behind <see cref="RowNormFast"/>, one body per vector width (see <see cref="BatchNormKernels{TVector, TOps}"/>).</summary>
+/// <summary>The loops behind <see cref="RowNormFast"/>, one body per vector width (<see cref="ISimdOps{TVector}"/>).</summary>
 internal static unsafe class RowNormKernels<TVector, TOps>
     where TVector : struct
     where TOps : struct, ISimdOps<TVector>
 {
-    private static (int First, int Last) Range(int rows, int part, int parts) =>
-        ((int)((long)rows * part / parts), (int)((long)rows * (part + 1) / parts));
-
-    public static Action<int> ForwardPart(RowNormFast.Plan plan, int parts) => part =>
+    // Rows [first, last): statistics, then y.
+    public static Action<int, int, int> ForwardPart(RowNormFast.Plan plan) => (_, first, last) =>
     {
-        var (first, last) = Range(plan.Rows, part, parts);
         int n = plan.RowLength;
         for (int r = first; r < last; r++)
         {
             float* x = plan.Input + (long)r * n;
-            var moments = default(BatchNormFast.Moments);
-            for (int start = 0; start < n; start += BatchNormFast.ChunkLength)
+            var moments = default(Moments);
+            for (int start = 0; start < n; start += Moments.ChunkLength)
             {
-                int length = Math.Min(BatchNormFast.ChunkLength, n - start);
-                BatchNormKernels<TVector, TOps>.ChunkMoments(x + start, length, out double chunkMean, out double chunkM2);
+                int length = Math.Min(Moments.ChunkLength, n - start);
+                MomentKernels<TVector, TOps>.ChunkMoments(x + start, length, out double chunkMean, out double chunkM2);
                 moments.Merge(length, chunkMean, chunkM2);
             }
-            double mean = moments.Count > 0 ? moments.Mean : 0;
-            double variance = moments.Count > 0 ? Math.Max(0, moments.M2 / moments.Count) : 0;
+            double mean = moments.SafeMean;
+            double variance = moments.Variance;
             if (plan.MeanSquare)
             {
                 // mean(x²) = variance + mean², both accurate; RMSNorm does not center
@@ -230,9 +217,9 @@ internal static unsafe class RowNormKernels<TVector, TOps>
         }
     }
 
-    public static Action<int> BackwardPart(RowNormFast.Plan plan, int parts) => part =>
+    // Rows [first, last): the two row sums, dx, and this range's parameter-gradient sums.
+    public static Action<int, int, int> BackwardPart(RowNormFast.Plan plan) => (_, first, last) =>
     {
-        var (first, last) = Range(plan.Rows, part, parts);
         int n = plan.RowLength;
         bool sums = plan.WeightSums is not null || plan.BiasSums is not null;
         double[]? weightSums = plan.WeightSums is null ? null : new double[n];
@@ -293,9 +280,9 @@ internal static unsafe class RowNormKernels<TVector, TOps>
         int vectorEnd = n - n % TOps.Count;
         TVector c = TOps.Broadcast(center), d = TOps.Broadcast(delta), s = TOps.Broadcast(invStd);
         double sumGrad = 0, sumGradNormalized = 0;
-        for (int start = 0; start < vectorEnd; start += BatchNormFast.ChunkLength)
+        for (int start = 0; start < vectorEnd; start += Moments.ChunkLength)
         {
-            int end = Math.Min(vectorEnd, start + BatchNormFast.ChunkLength);
+            int end = Math.Min(vectorEnd, start + Moments.ChunkLength);
             TVector grads = TOps.Zero, products = TOps.Zero;
             for (int j = start; j < end; j += TOps.Count)
             {
