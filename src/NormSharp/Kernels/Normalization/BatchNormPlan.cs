@@ -153,11 +153,20 @@ internal sealed unsafe class BatchNormPlan
         }
     }
 
-    /// <summary>The forward fold of channel c: y = (x − Center) · Scale + Shift.</summary>
+    /// <summary>
+    /// The forward fold of channel c: y = (x − Center) · Scale + Shift. Center is the mean rounded to float, or 0
+    /// (the plain fold y = x · Scale + Shift) when x − Center could overflow float: batch values lie within
+    /// √Count / invStd of the mean, so that happens only for channels spread over most of float's range.
+    /// Decided from (Mean, InvStd, Count) alone, so that a backward recomputes the forward's fold exactly.
+    /// </summary>
     public void SetForwardCoefficients(int c)
     {
         double scale = InvStd[c] * (Weight is null ? 1 : Weight[c]);
         float center = (float)Mean[c];
+        if (Moments.CenteringMayOverflow(Mean[c], InvStd[c], Count))
+        {
+            center = 0;
+        }
         Center[c] = center;
         Scale[c] = (float)scale;
         Shift[c] = (float)((Bias is null ? 0 : Bias[c]) + (center - Mean[c]) * scale);

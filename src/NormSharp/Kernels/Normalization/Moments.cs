@@ -37,6 +37,14 @@ internal struct Moments
     public void Merge(in Moments other) => Merge(other.Count, other.Mean, other.M2);
 
     /// <summary>
+    /// Whether x − (float)mean may overflow float for the elements these statistics came from: they lie within
+    /// √count / invStd (at least √(M2)) of the mean, so this holds only for data spread over most of float's range,
+    /// and the kernels then avoid the subtraction. Uses only (mean, invStd, count), which a backward has too.
+    /// </summary>
+    public static bool CenteringMayOverflow(double mean, double invStd, double count) =>
+        Math.Sqrt(count) / invStd + Math.Abs((float)mean - mean) >= 0.99 * float.MaxValue;
+
+    /// <summary>
     /// Exact moments in double of <paramref name="runs"/> runs of <paramref name="length"/> floats,
     /// <paramref name="runStride"/> floats apart, elements <paramref name="elementStride"/> apart (a channels-last
     /// column is runs of length 1): the scalar two-pass definition. The float kernels fall back to it for a chunk whose

@@ -193,6 +193,12 @@ internal static unsafe class RowNormKernels<TVector, TOps>
             plan.Variance[r] = variance;
             plan.InvStd[r] = invStd;
             float center = (float)mean;
+            if (Moments.CenteringMayOverflow(mean, invStd, n))
+            {
+                // x − center could overflow float (a row spread over most of float's range): normalize in double
+                NormalizeWide(x, plan.Output + (long)r * n, n, mean, invStd, plan.Weight, plan.Bias);
+                continue;
+            }
             Normalize(x, plan.Output + (long)r * n, n, center, (float)(center - mean), (float)invStd, plan.Weight, plan.Bias);
         }
     };
@@ -214,6 +220,17 @@ internal static unsafe class RowNormKernels<TVector, TOps>
             float value = (x[j] - center + delta) * invStd;
             value = weight is null ? value : value * weight[j];
             y[j] = bias is null ? value : value + bias[j];
+        }
+    }
+
+    // y[j] = (x[j] − mean) · invStd · weight[j] + bias[j] in double, rounded once.
+    private static void NormalizeWide(float* x, float* y, int n, double mean, double invStd, float* weight, float* bias)
+    {
+        for (int j = 0; j < n; j++)
+        {
+            double value = (x[j] - mean) * invStd;
+            value = weight is null ? value : value * weight[j];
+            y[j] = (float)(bias is null ? value : value + bias[j]);
         }
     }
 
