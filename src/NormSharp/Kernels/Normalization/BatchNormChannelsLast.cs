@@ -171,18 +171,9 @@ internal static unsafe class BatchNormChannelsLast<TVector, TOps>
                 q2 = TOps.MultiplyAdd(v2, v2, q2);
                 q3 = TOps.MultiplyAdd(v3, v3, q3);
             }
-            TOps.Store(first + c, s0);
-            TOps.Store(first + c + width, s1);
-            TOps.Store(first + c + 2 * width, s2);
-            TOps.Store(first + c + 3 * width, s3);
-            TOps.Store(deviations + c, d0);
-            TOps.Store(deviations + c + width, d1);
-            TOps.Store(deviations + c + 2 * width, d2);
-            TOps.Store(deviations + c + 3 * width, d3);
-            TOps.Store(squares + c, q0);
-            TOps.Store(squares + c + width, q1);
-            TOps.Store(squares + c + 2 * width, q2);
-            TOps.Store(squares + c + 3 * width, q3);
+            StoreFour(first + c, s0, s1, s2, s3);
+            StoreFour(deviations + c, d0, d1, d2, d3);
+            StoreFour(squares + c, q0, q1, q2, q3);
         }
         for (; c + width <= channels; c += width)
         {
@@ -341,14 +332,8 @@ internal static unsafe class BatchNormChannelsLast<TVector, TOps>
                 p2 = TOps.MultiplyAdd(e2, d2, p2);
                 p3 = TOps.MultiplyAdd(e3, d3, p3);
             }
-            TOps.Store(grads + c, g0);
-            TOps.Store(grads + c + width, g1);
-            TOps.Store(grads + c + 2 * width, g2);
-            TOps.Store(grads + c + 3 * width, g3);
-            TOps.Store(products + c, p0);
-            TOps.Store(products + c + width, p1);
-            TOps.Store(products + c + 2 * width, p2);
-            TOps.Store(products + c + 3 * width, p3);
+            StoreFour(grads + c, g0, g1, g2, g3);
+            StoreFour(products + c, p0, p1, p2, p3);
         }
         for (; c + width <= channels; c += width)
         {
@@ -434,6 +419,16 @@ internal static unsafe class BatchNormChannelsLast<TVector, TOps>
             }
         }
         StreamingStores<TVector, TOps>.End(streaming);
+    }
+
+    // Four consecutive vectors from destination on.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreFour(float* destination, TVector v0, TVector v1, TVector v2, TVector v3)
+    {
+        TOps.Store(destination, v0);
+        TOps.Store(destination + TOps.Count, v1);
+        TOps.Store(destination + 2 * TOps.Count, v2);
+        TOps.Store(destination + 3 * TOps.Count, v3);
     }
 
     // Channels last, non-temporal stores: when the plan streams and every row starts vector-aligned (all columns are

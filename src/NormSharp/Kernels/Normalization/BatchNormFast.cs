@@ -60,12 +60,7 @@ internal static unsafe class BatchNormFast
         Span<double> mean, Span<double> invStd, Span<float> output,
         bool relu = false, SimdWidth width = SimdWidth.Auto, bool? streaming = null)
     {
-        NormChecks.CheckView(input.Length, outer, channels, inner, nameof(input));
-        NormChecks.CheckView(output.Length, outer, channels, inner, nameof(output));
-        NormChecks.CheckLength(mean.Length, channels, nameof(mean));
-        NormChecks.CheckLength(invStd.Length, channels, nameof(invStd));
-        NormChecks.CheckOptional(weight.Length, channels, nameof(weight));
-        NormChecks.CheckOptional(bias.Length, channels, nameof(bias));
+        NormChecks.CheckChannelArguments(outer, channels, inner, input.Length, output.Length, nameof(output), mean.Length, invStd.Length, weight.Length, bias.Length);
         NormChecks.CheckRunning(runningMean.Length, runningVar.Length, channels);
         var variance = new double[channels];
         fixed (float* x = input, y = output, w = weight, b = bias)
@@ -93,14 +88,9 @@ internal static unsafe class BatchNormFast
         Span<double> mean, Span<double> invStd, Span<float> output,
         bool relu = false, SimdWidth width = SimdWidth.Auto, bool? streaming = null)
     {
-        NormChecks.CheckView(input.Length, outer, channels, inner, nameof(input));
-        NormChecks.CheckView(output.Length, outer, channels, inner, nameof(output));
+        NormChecks.CheckChannelArguments(outer, channels, inner, input.Length, output.Length, nameof(output), mean.Length, invStd.Length, weight.Length, bias.Length);
         NormChecks.CheckLength(runningMean.Length, channels, nameof(runningMean));
         NormChecks.CheckLength(runningVar.Length, channels, nameof(runningVar));
-        NormChecks.CheckLength(mean.Length, channels, nameof(mean));
-        NormChecks.CheckLength(invStd.Length, channels, nameof(invStd));
-        NormChecks.CheckOptional(weight.Length, channels, nameof(weight));
-        NormChecks.CheckOptional(bias.Length, channels, nameof(bias));
         for (int c = 0; c < channels; c++)
         {
             mean[c] = runningMean[c];
@@ -132,18 +122,8 @@ internal static unsafe class BatchNormFast
         Span<float> gradInput, Span<float> gradWeight, Span<float> gradBias,
         bool relu = false, SimdWidth width = SimdWidth.Auto, bool? streaming = null)
     {
-        NormChecks.CheckView(input.Length, outer, channels, inner, nameof(input));
-        NormChecks.CheckView(gradOutput.Length, outer, channels, inner, nameof(gradOutput));
-        NormChecks.CheckLength(mean.Length, channels, nameof(mean));
-        NormChecks.CheckLength(invStd.Length, channels, nameof(invStd));
-        NormChecks.CheckOptional(weight.Length, channels, nameof(weight));
-        NormChecks.CheckOptional(bias.Length, channels, nameof(bias));
-        if (!gradInput.IsEmpty)
-        {
-            NormChecks.CheckView(gradInput.Length, outer, channels, inner, nameof(gradInput));
-        }
-        NormChecks.CheckOptional(gradWeight.Length, channels, nameof(gradWeight));
-        NormChecks.CheckOptional(gradBias.Length, channels, nameof(gradBias));
+        NormChecks.CheckChannelArguments(outer, channels, inner, input.Length, gradOutput.Length, nameof(gradOutput), mean.Length, invStd.Length, weight.Length, bias.Length);
+        NormChecks.CheckGradients(outer, channels, inner, gradInput.Length, gradWeight.Length, gradBias.Length);
         fixed (float* x = input, dy = gradOutput, dx = gradInput, w = weight, b = bias)
         {
             var plan = new BatchNormPlan(x, null, outer, channels, inner, w, b, relu, Simd.Resolve(width))

@@ -35,6 +35,33 @@ internal static class NormChecks
         }
     }
 
+    /// <summary>
+    /// The arguments of a per-channel kernel: input and a second buffer (its output, or gradOutput) of the view
+    /// [outer, channels, inner], mean and invStd per channel, optional weight and bias (length 0 for none).
+    /// </summary>
+    public static void CheckChannelArguments(
+        int outer, int channels, int inner, int inputLength, int otherLength, string otherName,
+        int meanLength, int invStdLength, int weightLength, int biasLength)
+    {
+        CheckView(inputLength, outer, channels, inner, "input");
+        CheckView(otherLength, outer, channels, inner, otherName);
+        CheckLength(meanLength, channels, "mean");
+        CheckLength(invStdLength, channels, "invStd");
+        CheckOptional(weightLength, channels, "weight");
+        CheckOptional(biasLength, channels, "bias");
+    }
+
+    /// <summary>The destinations of a backward, each empty when nobody needs it: gradInput of the view, gradWeight and gradBias per channel.</summary>
+    public static void CheckGradients(int outer, int channels, int inner, int gradInputLength, int gradWeightLength, int gradBiasLength)
+    {
+        if (gradInputLength != 0)
+        {
+            CheckView(gradInputLength, outer, channels, inner, "gradInput");
+        }
+        CheckOptional(gradWeightLength, channels, "gradWeight");
+        CheckOptional(gradBiasLength, channels, "gradBias");
+    }
+
     /// <summary>Running statistics are both empty (not tracked) or both one per channel.</summary>
     public static void CheckRunning(int meanLength, int varianceLength, int channels)
     {

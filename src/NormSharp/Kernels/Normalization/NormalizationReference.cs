@@ -117,25 +117,8 @@ internal static class NormalizationReference
         Span<T> output)
         where T : IFloatingPointIeee754<T>
     {
-        NormChecks.CheckView(input.Length, outer, channels, inner, nameof(input));
-        NormChecks.CheckView(output.Length, outer, channels, inner, nameof(output));
-        NormChecks.CheckLength(mean.Length, channels, nameof(mean));
-        NormChecks.CheckLength(invStd.Length, channels, nameof(invStd));
-        NormChecks.CheckOptional(weight.Length, channels, nameof(weight));
-        NormChecks.CheckOptional(bias.Length, channels, nameof(bias));
-        for (int o = 0; o < outer; o++)
-        {
-            for (int c = 0; c < channels; c++)
-            {
-                double scale = invStd[c] * (weight.IsEmpty ? 1 : double.CreateTruncating(weight[c]));
-                double shift = bias.IsEmpty ? 0 : double.CreateTruncating(bias[c]);
-                int start = (o * channels + c) * inner;
-                for (int i = start; i < start + inner; i++)
-                {
-                    output[i] = T.CreateTruncating((double.CreateTruncating(input[i]) - mean[c]) * scale + shift);
-                }
-            }
-        }
+        NormChecks.CheckChannelArguments(outer, channels, inner, input.Length, output.Length, nameof(output), mean.Length, invStd.Length, weight.Length, bias.Length);
+        Affine(input, outer, channels, inner, mean, invStd, weight, bias, output);
     }
 
     /// <summary>
@@ -154,16 +137,28 @@ internal static class NormalizationReference
         NormChecks.CheckView(destination.Length, outer, channels, inner, nameof(destination));
         NormChecks.CheckOptional(weight.Length, channels, nameof(weight));
         NormChecks.CheckOptional(bias.Length, channels, nameof(bias));
+        Affine(source, outer, channels, inner, default, default, weight, bias, destination);
+    }
+
+    // output = (input − mean[c]) · invStd[c] · weight[c] + bias[c] in double, rounded once; an empty span is the
+    // identity (mean 0, invStd 1, weight 1, bias 0), which leaves the double value exact.
+    private static void Affine<T>(
+        ReadOnlySpan<T> input, int outer, int channels, int inner,
+        ReadOnlySpan<double> mean, ReadOnlySpan<double> invStd, ReadOnlySpan<T> weight, ReadOnlySpan<T> bias,
+        Span<T> output)
+        where T : IFloatingPointIeee754<T>
+    {
         for (int o = 0; o < outer; o++)
         {
             for (int c = 0; c < channels; c++)
             {
-                double scale = weight.IsEmpty ? 1 : double.CreateTruncating(weight[c]);
+                double center = mean.IsEmpty ? 0 : mean[c];
+                double scale = (invStd.IsEmpty ? 1 : invStd[c]) * (weight.IsEmpty ? 1 : double.CreateTruncating(weight[c]));
                 double shift = bias.IsEmpty ? 0 : double.CreateTruncating(bias[c]);
                 int start = (o * channels + c) * inner;
                 for (int i = start; i < start + inner; i++)
                 {
-                    destination[i] = T.CreateTruncating(double.CreateTruncating(source[i]) * scale + shift);
+                    output[i] = T.CreateTruncating((double.CreateTruncating(input[i]) - center) * scale + shift);
                 }
             }
         }
@@ -244,17 +239,8 @@ internal static class NormalizationReference
         Span<T> gradInput, Span<T> gradWeight, Span<T> gradBias)
         where T : IFloatingPointIeee754<T>
     {
-        NormChecks.CheckView(input.Length, outer, channels, inner, nameof(input));
-        NormChecks.CheckView(gradOutput.Length, outer, channels, inner, nameof(gradOutput));
-        NormChecks.CheckLength(mean.Length, channels, nameof(mean));
-        NormChecks.CheckLength(invStd.Length, channels, nameof(invStd));
-        NormChecks.CheckOptional(weight.Length, channels, nameof(weight));
-        if (!gradInput.IsEmpty)
-        {
-            NormChecks.CheckView(gradInput.Length, outer, channels, inner, nameof(gradInput));
-        }
-        NormChecks.CheckOptional(gradWeight.Length, channels, nameof(gradWeight));
-        NormChecks.CheckOptional(gradBias.Length, channels, nameof(gradBias));
+        NormChecks.CheckChannelArguments(outer, channels, inner, input.Length, gradOutput.Length, nameof(gradOutput), mean.Length, invStd.Length, weight.Length, 0);
+        NormChecks.CheckGradients(outer, channels, inner, gradInput.Length, gradWeight.Length, gradBias.Length);
         long count = (long)outer * inner;
         for (int c = 0; c < channels; c++)
         {

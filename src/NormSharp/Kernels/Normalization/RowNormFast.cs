@@ -68,12 +68,7 @@ internal static unsafe class RowNormFast
         NormChecks.CheckLength(mean.Length, rows, nameof(mean));
         NormChecks.CheckLength(invStd.Length, rows, nameof(invStd));
         NormChecks.CheckOptional(weight.Length, rowLength, nameof(weight));
-        if (!gradInput.IsEmpty)
-        {
-            NormChecks.CheckView(gradInput.Length, rows, rowLength, 1, nameof(gradInput));
-        }
-        NormChecks.CheckOptional(gradWeight.Length, rowLength, nameof(gradWeight));
-        NormChecks.CheckOptional(gradBias.Length, rowLength, nameof(gradBias));
+        NormChecks.CheckGradients(rows, rowLength, 1, gradInput.Length, gradWeight.Length, gradBias.Length);
         double[]? weightSums = gradWeight.IsEmpty ? null : new double[rowLength];
         double[]? biasSums = gradBias.IsEmpty ? null : new double[rowLength];
         fixed (float* x = input, dy = gradOutput, dx = gradInput, w = weight)
