@@ -25,7 +25,8 @@ namespace NormSharp.Kernels;
 /// sums overflow (finite inputs beyond about 1e19) is reduced again in double, so finite input gets finite statistics.</para>
 /// <para>Normalization is folded per channel into y = (x − m) · scale + shift with m the mean rounded to float,
 /// scale = weight · invStd and shift = bias + (m − mean) · scale: one subtract and one FMA per element. The plain
-/// fold y = x · scale + shift would subtract two numbers near 1e6 in float for the offset channel above.</para>
+/// fold y = x · scale + shift would subtract two numbers near 1e6 in float for the offset channel above; it is used
+/// only where x − m itself could overflow (data spread over most of float's range, <see cref="Moments.CenteringMayOverflow"/>).</para>
 /// <para>Large training outputs (y, dx) are written with non-temporal stores (<see cref="StreamingFloats"/>):
 /// a plain store to an uncached line first reads it from memory. The <c>streaming</c> argument of each entry point
 /// overrides that choice (tests compare both, bit for bit, at every alignment).</para>
