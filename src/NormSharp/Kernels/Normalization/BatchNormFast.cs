@@ -1,3 +1,5 @@
+using System.Runtime.Intrinsics;
+
 namespace NormSharp.Kernels;
 
 /// <summary>
@@ -67,7 +69,7 @@ internal static unsafe class BatchNormFast
         fixed (float* x = input, y = output, w = weight, b = bias)
         {
             var plan = new BatchNormPlan(x, y, outer, channels, inner, w, b, relu, Simd.Resolve(width)) { Eps = eps, Streaming = streaming ?? ChoosesStreaming(outer, channels, inner) };
-            plan.Run(BatchNormStage.TrainForward);
+            Run(plan, BatchNormStage.TrainForward);
             plan.Mean.CopyTo(mean);
             plan.InvStd.CopyTo(invStd);
             plan.Variance.CopyTo(variance);
@@ -105,7 +107,7 @@ internal static unsafe class BatchNormFast
             var plan = new BatchNormPlan(x, y, outer, channels, inner, w, b, relu, Simd.Resolve(width)) { Streaming = streaming ?? false };
             mean.CopyTo(plan.Mean);
             invStd.CopyTo(plan.InvStd);
-            plan.Run(BatchNormStage.EvalForward);
+            Run(plan, BatchNormStage.EvalForward);
         }
     }
 
@@ -136,7 +138,7 @@ internal static unsafe class BatchNormFast
             };
             mean.CopyTo(plan.Mean);
             invStd.CopyTo(plan.InvStd);
-            plan.Run(training || !gradWeight.IsEmpty || !gradBias.IsEmpty ? BatchNormStage.BackwardWithSums : BatchNormStage.BackwardNoSums);
+            Run(plan, training || !gradWeight.IsEmpty || !gradBias.IsEmpty ? BatchNormStage.BackwardWithSums : BatchNormStage.BackwardNoSums);
             for (int c = 0; c < channels; c++)
             {
                 if (!gradWeight.IsEmpty)
@@ -148,6 +150,38 @@ internal static unsafe class BatchNormFast
                     gradBias[c] = (float)plan.SumGrad[c];
                 }
             }
+        }
+    }
+
+    /// <summary>Runs <paramref name="stage"/> with the layout's kernels compiled for the plan's vector width.</summary>
+    private static void Run(BatchNormPlan plan, BatchNormStage stage)
+    {
+        switch (plan.Width)
+        {
+            case SimdWidth.Vector512:
+                Run<Vector512<float>, Vector512Ops>(plan, stage);
+                break;
+            case SimdWidth.Vector256:
+                Run<Vector256<float>, Vector256Ops>(plan, stage);
+                break;
+            default:
+                Run<float, ScalarOps>(plan, stage);
+                break;
+        }
+        plan.KeepCoefficientsAlive();
+    }
+
+    private static void Run<TVector, TOps>(BatchNormPlan plan, BatchNormStage stage)
+        where TVector : struct
+        where TOps : struct, ISimdOps<TVector>
+    {
+        if (plan.Inner == 1)
+        {
+            BatchNormChannelsLast<TVector, TOps>.Run(plan, stage);
+        }
+        else
+        {
+            BatchNormChannelsFirst<TVector, TOps>.Run(plan, stage);
         }
     }
 

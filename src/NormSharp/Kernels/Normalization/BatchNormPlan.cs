@@ -1,5 +1,4 @@
 using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics;
 
 namespace NormSharp.Kernels;
 
@@ -23,7 +22,7 @@ internal enum BatchNormStage
 /// One batch-norm kernel call: pointers, the [outer, channels, inner] view, per-channel statistics and the folded
 /// coefficients (see <see cref="BatchNormFast"/>'s remarks), and the number of threads. The layout kernels
 /// (<see cref="BatchNormChannelsFirst{TVector, TOps}"/>, <see cref="BatchNormChannelsLast{TVector, TOps}"/>) fill in
-/// its statistics and sums and read its coefficients.
+/// its statistics and sums and read its coefficients; it calls nothing above it.
 /// </summary>
 internal sealed unsafe class BatchNormPlan
 {
@@ -46,7 +45,7 @@ internal sealed unsafe class BatchNormPlan
 
     // The coefficients, each 64-byte aligned: channels-last loops load a vector of each per vector of data, and a
     // load that straddles two cache lines costs two (measured: 25088 rows of 256 channels, eval 0.84 -> 0.48 ms).
-    // Pinned, so the pointers stay valid while the plan lives.
+    // Pinned, so the pointers stay valid while the plan lives (callers keep the plan alive while kernels run).
     private readonly float[] coefficients;
 
     public BatchNormPlan(float* input, float* output, int outer, int channels, int inner, float* weight, float* bias, bool relu, SimdWidth width)
@@ -78,37 +77,8 @@ internal sealed unsafe class BatchNormPlan
         GradGamma = start + 5 * stride;
     }
 
-    /// <summary>Runs <paramref name="stage"/> with the layout's kernels compiled for the plan's vector width.</summary>
-    public void Run(BatchNormStage stage)
-    {
-        switch (Width)
-        {
-            case SimdWidth.Vector512:
-                Run<Vector512<float>, Vector512Ops>(stage);
-                break;
-            case SimdWidth.Vector256:
-                Run<Vector256<float>, Vector256Ops>(stage);
-                break;
-            default:
-                Run<float, ScalarOps>(stage);
-                break;
-        }
-        GC.KeepAlive(coefficients);   // the kernels use it through pointers only
-    }
-
-    private void Run<TVector, TOps>(BatchNormStage stage)
-        where TVector : struct
-        where TOps : struct, ISimdOps<TVector>
-    {
-        if (Inner == 1)
-        {
-            BatchNormChannelsLast<TVector, TOps>.Run(this, stage);
-        }
-        else
-        {
-            BatchNormChannelsFirst<TVector, TOps>.Run(this, stage);
-        }
-    }
+    /// <summary>Ends a kernel run: the pinned coefficient block is used through pointers only, so the GC must see a use.</summary>
+    public void KeepCoefficientsAlive() => GC.KeepAlive(coefficients);
 
     /// <summary>Statistics of channel c from its merged moments, then its forward coefficients.</summary>
     public void SetStatistics(int c, in Moments moments)

@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace NormSharp.Kernels;
@@ -20,9 +19,6 @@ namespace NormSharp.Kernels;
 /// </remarks>
 internal static unsafe class RowNormFast
 {
-    /// <summary>Rows accumulated in float before the per-element parameter gradients are flushed to double.</summary>
-    internal const int FlushRows = 64;
-
     /// <summary>
     /// Forward: per-row mean (0 with <paramref name="meanSquare"/>) and variance (mean square with
     /// <paramref name="meanSquare"/>), invStd = 1/√(variance + eps), and the normalized, affine output.
@@ -43,7 +39,7 @@ internal static unsafe class RowNormFast
         fixed (float* x = input, y = output, w = weight, b = bias)
         fixed (double* m = mean, v = variance, s = invStd)
         {
-            var plan = new Plan(x, rows, rowLength, w, b, meanSquare, Simd.Resolve(width))
+            var plan = new RowNormPlan(x, rows, rowLength, w, b, meanSquare, Simd.Resolve(width))
             {
                 Output = y,
                 Mean = m,
@@ -51,7 +47,7 @@ internal static unsafe class RowNormFast
                 InvStd = s,
                 Eps = eps,
             };
-            plan.Run(backward: false);
+            Run(plan, backward: false);
         }
     }
 
@@ -74,7 +70,7 @@ internal static unsafe class RowNormFast
         fixed (float* x = input, dy = gradOutput, dx = gradInput, w = weight)
         fixed (double* m = mean, s = invStd)
         {
-            var plan = new Plan(x, rows, rowLength, w, null, meanSquare, Simd.Resolve(width))
+            var plan = new RowNormPlan(x, rows, rowLength, w, null, meanSquare, Simd.Resolve(width))
             {
                 GradOutput = dy,
                 GradInput = gradInput.IsEmpty ? null : dx,
@@ -83,7 +79,7 @@ internal static unsafe class RowNormFast
                 WeightSums = weightSums,
                 BiasSums = biasSums,
             };
-            plan.Run(backward: true);
+            Run(plan, backward: true);
         }
         for (int j = 0; j < rowLength; j++)
         {
@@ -98,257 +94,16 @@ internal static unsafe class RowNormFast
         }
     }
 
-    internal sealed class Plan
+    // Rows in up to four ranges per thread, each running the loops compiled for the plan's vector width.
+    private static void Run(RowNormPlan plan, bool backward)
     {
-        public readonly float* Input, Weight, Bias;
-        public float* Output, GradOutput, GradInput;
-        public double* Mean, Variance, InvStd;
-        public readonly int Rows, RowLength;
-        public readonly bool MeanSquare;
-        public readonly SimdWidth Width;
-        public readonly int Workers;
-        public double Eps;
-        public double[]? WeightSums, BiasSums;
-        private readonly object gate = new();
-
-        public Plan(float* input, int rows, int rowLength, float* weight, float* bias, bool meanSquare, SimdWidth width)
+        int parts = plan.Workers == 1 ? 1 : Math.Min(plan.Rows, 4 * plan.Workers);
+        Action<int, int, int> body = plan.Width switch
         {
-            Input = input;
-            Rows = rows;
-            RowLength = rowLength;
-            Weight = weight;
-            Bias = bias;
-            MeanSquare = meanSquare;
-            Width = width;
-            Workers = Parallelism.Workers((long)rows * rowLength * Parallelism.WorkPerNormalizedElement);
-        }
-
-        public void Run(bool backward)
-        {
-            int parts = Workers == 1 ? 1 : Math.Min(Rows, 4 * Workers);
-            Action<int, int, int> body = Width switch
-            {
-                SimdWidth.Vector512 => backward ? RowNormKernels<Vector512<float>, Vector512Ops>.BackwardPart(this) : RowNormKernels<Vector512<float>, Vector512Ops>.ForwardPart(this),
-                SimdWidth.Vector256 => backward ? RowNormKernels<Vector256<float>, Vector256Ops>.BackwardPart(this) : RowNormKernels<Vector256<float>, Vector256Ops>.ForwardPart(this),
-                _ => backward ? RowNormKernels<float, ScalarOps>.BackwardPart(this) : RowNormKernels<float, ScalarOps>.ForwardPart(this),
-            };
-            Parallelism.ForRanges(Rows, parts, body);
-        }
-
-        /// <summary>Adds one part's parameter-gradient sums into the totals.</summary>
-        public void AddSums(double[]? weightSums, double[]? biasSums)
-        {
-            lock (gate)
-            {
-                for (int j = 0; j < RowLength; j++)
-                {
-                    if (weightSums is not null)
-                    {
-                        WeightSums![j] += weightSums[j];
-                    }
-                    if (biasSums is not null)
-                    {
-                        BiasSums![j] += biasSums[j];
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// <summary>The loops behind <see cref="RowNormFast"/>, one body per vector width (<see cref="ISimdOps{TVector}"/>).</summary>
-internal static unsafe class RowNormKernels<TVector, TOps>
-    where TVector : struct
-    where TOps : struct, ISimdOps<TVector>
-{
-    // Rows [first, last): statistics, then y.
-    public static Action<int, int, int> ForwardPart(RowNormFast.Plan plan) => (_, first, last) =>
-    {
-        int n = plan.RowLength;
-        for (int r = first; r < last; r++)
-        {
-            float* x = plan.Input + (long)r * n;
-            var moments = default(Moments);
-            for (int start = 0; start < n; start += Moments.ChunkLength)
-            {
-                int length = Math.Min(Moments.ChunkLength, n - start);
-                MomentKernels<TVector, TOps>.ChunkMoments(x + start, length, out double chunkMean, out double chunkM2);
-                moments.Merge(length, chunkMean, chunkM2);
-            }
-            double mean = moments.SafeMean;
-            double variance = moments.Variance;
-            if (plan.MeanSquare)
-            {
-                // mean(x²) = variance + mean², both accurate; RMSNorm does not center
-                variance += mean * mean;
-                mean = 0;
-            }
-            double invStd = 1 / Math.Sqrt(variance + plan.Eps);
-            plan.Mean[r] = mean;
-            plan.Variance[r] = variance;
-            plan.InvStd[r] = invStd;
-            float center = (float)mean;
-            if (Moments.CenteringMayOverflow(mean, invStd, n))
-            {
-                // x − center could overflow float (a row spread over most of float's range): normalize in double
-                NormalizeWide(x, plan.Output + (long)r * n, n, mean, invStd, plan.Weight, plan.Bias);
-                continue;
-            }
-            Normalize(x, plan.Output + (long)r * n, n, center, (float)(center - mean), (float)invStd, plan.Weight, plan.Bias);
-        }
-    };
-
-    // y[j] = ((x[j] − center) + delta) · invStd · weight[j] + bias[j]; null weight means 1, null bias 0.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Normalize(float* x, float* y, int n, float center, float delta, float invStd, float* weight, float* bias)
-    {
-        int vectorEnd = n - n % TOps.Count;
-        TVector c = TOps.Broadcast(center), d = TOps.Broadcast(delta), s = TOps.Broadcast(invStd);
-        for (int j = 0; j < vectorEnd; j += TOps.Count)
-        {
-            var normalized = TOps.Multiply(TOps.Add(TOps.Subtract(TOps.Load(x + j), c), d), s);
-            var value = weight is null ? normalized : TOps.Multiply(normalized, TOps.Load(weight + j));
-            TOps.Store(y + j, bias is null ? value : TOps.Add(value, TOps.Load(bias + j)));
-        }
-        for (int j = vectorEnd; j < n; j++)
-        {
-            float value = (x[j] - center + delta) * invStd;
-            value = weight is null ? value : value * weight[j];
-            y[j] = bias is null ? value : value + bias[j];
-        }
-    }
-
-    // y[j] = (x[j] − mean) · invStd · weight[j] + bias[j] in double, rounded once.
-    private static void NormalizeWide(float* x, float* y, int n, double mean, double invStd, float* weight, float* bias)
-    {
-        for (int j = 0; j < n; j++)
-        {
-            double value = (x[j] - mean) * invStd;
-            value = weight is null ? value : value * weight[j];
-            y[j] = (float)(bias is null ? value : value + bias[j]);
-        }
-    }
-
-    // Rows [first, last): the two row sums, dx, and this range's parameter-gradient sums.
-    public static Action<int, int, int> BackwardPart(RowNormFast.Plan plan) => (_, first, last) =>
-    {
-        int n = plan.RowLength;
-        bool sums = plan.WeightSums is not null || plan.BiasSums is not null;
-        double[]? weightSums = plan.WeightSums is null ? null : new double[n];
-        double[]? biasSums = plan.BiasSums is null ? null : new double[n];
-        float[] scratch = Scratch.RentCleared(2 * n);
-        try
-        {
-            fixed (float* buffers = scratch)
-            {
-                float* weightBlock = buffers, biasBlock = buffers + n;
-                for (int r = first; r < last; r++)
-                {
-                    float* x = plan.Input + (long)r * n;
-                    float* dy = plan.GradOutput + (long)r * n;
-                    double mean = plan.Mean[r], invStd = plan.InvStd[r];
-                    float center = (float)mean, delta = (float)(center - mean), s = (float)invStd;
-                    var (sumGrad, sumGradNormalized) = RowSums(x, dy, n, center, delta, s, plan.Weight, sums ? weightBlock : null, sums ? biasBlock : null);
-                    if (plan.GradInput is not null)
-                    {
-                        double meanGrad = plan.MeanSquare ? 0 : sumGrad / n;
-                        double meanGradNormalized = sumGradNormalized / n;
-                        RowGradInput(x, dy, plan.GradInput + (long)r * n, n, center, delta, s, plan.Weight,
-                            (float)meanGrad, (float)meanGradNormalized);
-                    }
-                    if (sums && ((r - first) % RowNormFast.FlushRows == RowNormFast.FlushRows - 1 || r == last - 1))
-                    {
-                        for (int j = 0; j < n; j++)
-                        {
-                            if (weightSums is not null)
-                            {
-                                weightSums[j] += weightBlock[j];
-                            }
-                            if (biasSums is not null)
-                            {
-                                biasSums[j] += biasBlock[j];
-                            }
-                        }
-                        new Span<float>(buffers, 2 * n).Clear();
-                    }
-                }
-            }
-        }
-        finally
-        {
-            System.Buffers.ArrayPool<float>.Shared.Return(scratch);
-        }
-        if (sums)
-        {
-            plan.AddSums(weightSums, biasSums);
-        }
-    };
-
-    // Σ ĝ and Σ ĝ x̂ over one row (ĝ = dy · weight); with blocks given, also weightBlock[j] += dy x̂, biasBlock[j] += dy.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static (double SumGrad, double SumGradNormalized) RowSums(
-        float* x, float* dy, int n, float center, float delta, float invStd, float* weight, float* weightBlock, float* biasBlock)
-    {
-        int vectorEnd = n - n % TOps.Count;
-        TVector c = TOps.Broadcast(center), d = TOps.Broadcast(delta), s = TOps.Broadcast(invStd);
-        double sumGrad = 0, sumGradNormalized = 0;
-        for (int start = 0; start < vectorEnd; start += Moments.ChunkLength)
-        {
-            int end = Math.Min(vectorEnd, start + Moments.ChunkLength);
-            TVector grads = TOps.Zero, products = TOps.Zero;
-            for (int j = start; j < end; j += TOps.Count)
-            {
-                var g = TOps.Load(dy + j);
-                var normalized = TOps.Multiply(TOps.Add(TOps.Subtract(TOps.Load(x + j), c), d), s);
-                if (weightBlock is not null)
-                {
-                    TOps.Store(weightBlock + j, TOps.MultiplyAdd(g, normalized, TOps.Load(weightBlock + j)));
-                    TOps.Store(biasBlock + j, TOps.Add(TOps.Load(biasBlock + j), g));
-                }
-                var scaled = weight is null ? g : TOps.Multiply(g, TOps.Load(weight + j));
-                grads = TOps.Add(grads, scaled);
-                products = TOps.MultiplyAdd(scaled, normalized, products);
-            }
-            sumGrad += TOps.Sum(grads);
-            sumGradNormalized += TOps.Sum(products);
-        }
-        for (int j = vectorEnd; j < n; j++)
-        {
-            float g = dy[j];
-            float normalized = (x[j] - center + delta) * invStd;
-            if (weightBlock is not null)
-            {
-                weightBlock[j] += g * normalized;
-                biasBlock[j] += g;
-            }
-            float scaled = weight is null ? g : g * weight[j];
-            sumGrad += scaled;
-            sumGradNormalized += (double)scaled * normalized;
-        }
-        return (sumGrad, sumGradNormalized);
-    }
-
-    // dx[j] = invStd · (ĝ − meanGrad − x̂ · meanGradNormalized)
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void RowGradInput(float* x, float* dy, float* dx, int n, float center, float delta, float invStd, float* weight,
-        float meanGrad, float meanGradNormalized)
-    {
-        int vectorEnd = n - n % TOps.Count;
-        TVector c = TOps.Broadcast(center), d = TOps.Broadcast(delta), s = TOps.Broadcast(invStd);
-        TVector mg = TOps.Broadcast(meanGrad), mgn = TOps.Broadcast(meanGradNormalized);
-        for (int j = 0; j < vectorEnd; j += TOps.Count)
-        {
-            var g = TOps.Load(dy + j);
-            var scaled = weight is null ? g : TOps.Multiply(g, TOps.Load(weight + j));
-            var normalized = TOps.Multiply(TOps.Add(TOps.Subtract(TOps.Load(x + j), c), d), s);
-            var inner = TOps.Subtract(TOps.Subtract(scaled, mg), TOps.Multiply(normalized, mgn));
-            TOps.Store(dx + j, TOps.Multiply(inner, s));
-        }
-        for (int j = vectorEnd; j < n; j++)
-        {
-            float scaled = weight is null ? dy[j] : dy[j] * weight[j];
-            float normalized = (x[j] - center + delta) * invStd;
-            dx[j] = (scaled - meanGrad - normalized * meanGradNormalized) * invStd;
-        }
+            SimdWidth.Vector512 => backward ? RowNormKernels<Vector512<float>, Vector512Ops>.BackwardPart(plan) : RowNormKernels<Vector512<float>, Vector512Ops>.ForwardPart(plan),
+            SimdWidth.Vector256 => backward ? RowNormKernels<Vector256<float>, Vector256Ops>.BackwardPart(plan) : RowNormKernels<Vector256<float>, Vector256Ops>.ForwardPart(plan),
+            _ => backward ? RowNormKernels<float, ScalarOps>.BackwardPart(plan) : RowNormKernels<float, ScalarOps>.ForwardPart(plan),
+        };
+        Parallelism.ForRanges(plan.Rows, parts, body);
     }
 }
