@@ -4,7 +4,7 @@ using System.Text;
 
 namespace NormSharp.Bench;
 
-/// <summary>Renders the results as markdown: one table per group, then the issue's targets with measured values.</summary>
+/// <summary>Renders the results as markdown: one table per group, then the speed targets with measured values.</summary>
 internal static class Report
 {
     public static string Markdown(IReadOnlyList<CaseResult> results, int runs, int warmup, TimeSpan elapsed, string load)
@@ -46,7 +46,7 @@ internal static class Report
         if (targets.Count > 0)
         {
             text.AppendLine();
-            text.AppendLine("## Targets (issue 6)");
+            text.AppendLine("## Targets");
             text.AppendLine();
             text.AppendLine("| target | measured | met |");
             text.AppendLine("|---|---|---|");

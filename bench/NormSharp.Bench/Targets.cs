@@ -1,6 +1,6 @@
 namespace NormSharp.Bench;
 
-/// <summary>The performance targets, evaluated on whatever cases a run measured.</summary>
+/// <summary>The project's speed targets against libtorch (the thresholds below), evaluated on whatever cases a run measured.</summary>
 internal static class Targets
 {
     public static List<(string Target, string Measured, bool Met)> Evaluate(IReadOnlyList<CaseResult> results)

@@ -1,6 +1,6 @@
 namespace NormSharp;
 
-/// <summary>Functions the base library lacks: the error function and the normal CDF/PDF, in double.</summary>
+/// <summary>Functions the base library lacks: the complementary error function and the normal CDF/PDF, in double.</summary>
 internal static class SpecialFunctions
 {
     private const double InvSqrt2 = 0.70710678118654752440;
@@ -11,9 +11,6 @@ internal static class SpecialFunctions
 
     /// <summary>φ(x) = e^(-x²/2) / √(2π).</summary>
     public static double NormalPdf(double x) => InvSqrt2Pi * Math.Exp(-0.5 * x * x);
-
-    /// <summary>erf(x) = 1 - erfc(x).</summary>
-    public static double Erf(double x) => 1.0 - Erfc(x);
 
     /// <summary>
     /// Complementary error function, Chebyshev fit with fractional error below 1.2e-7 everywhere

@@ -44,7 +44,7 @@ internal static class StoragePool
     public const long CollectionBudget = 4L << 20;
 
     /// <summary>Spare floats in a tensor's pooled array, so that its data can start on a 64-byte boundary.</summary>
-    public const int AlignmentSlack = 64 / sizeof(float) - 1;
+    public const int AlignmentSlack = Kernels.Alignment.SlackFloats;
 
     /// <summary>Most bytes of free arrays kept for reuse.</summary>
     public const long Capacity = 1L << 30;
@@ -67,7 +67,7 @@ internal static class StoragePool
             return (NewArray(count, clear), 0);
         }
         var array = NewArray(count + AlignmentSlack, clear);
-        return (array, AlignedOffset(array));
+        return (array, Kernels.Alignment.AlignedOffset(array));
     }
 
     /// <summary>
@@ -81,16 +81,9 @@ internal static class StoragePool
             return (data.ToArray(), 0);
         }
         var array = GC.AllocateUninitializedArray<float>(data.Length + AlignmentSlack, pinned: true);
-        int offset = AlignedOffset(array);
+        int offset = Kernels.Alignment.AlignedOffset(array);
         data.CopyTo(array.AsSpan(offset));
         return (array, offset);
-    }
-
-    /// <summary>Index of the first 64-byte-aligned element of a pinned array (0..<see cref="AlignmentSlack"/>).</summary>
-    public static unsafe int AlignedOffset(float[] array)
-    {
-        nint address = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(array));
-        return (int)((-address & 63) / sizeof(float));
     }
 
     /// <summary>A float array of <paramref name="count"/> elements, cleared unless <paramref name="clear"/> is false.</summary>

@@ -53,7 +53,7 @@ public class BatchNormReferenceTests
         double[] mean = [1.5, -2];
         double[] variance = [4, 0.5];
         float[] runningMean = [0.25f, 1f], runningVar = [2f, 3f];
-        BatchNormReference.UpdateRunningStatistics<float>(mean, variance, 5, 0.3, runningMean, runningVar);
+        RunningStatistics.Update<float>(mean, variance, 5, 0.3, runningMean, runningVar);
         Assert.Equal((float)(0.7 * 0.25 + 0.3 * 1.5), runningMean[0]);
         Assert.Equal((float)(0.7 * 1 + 0.3 * -2), runningMean[1]);
         Assert.Equal((float)(0.7 * 2 + 0.3 * 4 * 5 / 4), runningVar[0]);

@@ -10,18 +10,11 @@ namespace NormSharp.Data;
 /// Images read from IDX files have shape [N, 1, rows, columns] (one channel), so that convolutional
 /// models take them as they are and fully connected models flatten them (<c>Flatten()</c>).
 /// Pixels are scaled to [0, 1] and then standardized: x = (pixel / 255 - mean) / std, torchvision's
-/// <c>ToTensor()</c> followed by <c>Normalize(mean, std)</c>. For Fashion-MNIST use
-/// <see cref="FashionMnistMean"/> and <see cref="FashionMnistStd"/>, the statistics of its 60,000
-/// training images; mean 0 and std 1 keep the plain [0, 1] scale.
+/// <c>ToTensor()</c> followed by <c>Normalize(mean, std)</c> (Fashion-MNIST's 60,000 training images: mean 0.2860,
+/// std 0.3530); mean 0 and std 1 keep the plain [0, 1] scale.
 /// </remarks>
 public sealed class Dataset
 {
-    /// <summary>Mean pixel value of the Fashion-MNIST training set on the [0, 1] scale.</summary>
-    public const float FashionMnistMean = 0.2860f;
-
-    /// <summary>Standard deviation of the Fashion-MNIST training pixels on the [0, 1] scale.</summary>
-    public const float FashionMnistStd = 0.3530f;
-
     /// <summary>The class names of Fashion-MNIST, by label.</summary>
     public static IReadOnlyList<string> FashionMnistClasses { get; } =
         ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"];

@@ -35,7 +35,7 @@ public static partial class F
         bool training, double momentum, double eps, int channelAxis, bool relu)
     {
         ArgumentNullException.ThrowIfNull(input);
-        CheckEps(eps, "BatchNorm");
+        NormChecks.CheckEps(eps, "BatchNorm");
         if (input.Rank < 2)
         {
             throw new ArgumentException(
@@ -82,7 +82,7 @@ public static partial class F
         bool useInputStats = true, double momentum = 0.1, double eps = 1e-5)
     {
         ArgumentNullException.ThrowIfNull(input);
-        CheckEps(eps, "InstanceNorm");
+        NormChecks.CheckEps(eps, "InstanceNorm");
         if (input.Rank < 2)
         {
             throw new ArgumentException(
@@ -127,7 +127,7 @@ public static partial class F
                     averageVariance[c] += function.Variance[n * channels + c] / batch;
                 }
             }
-            BatchNormReference.UpdateRunningStatistics(averageMean, averageVariance, spatial, momentum, runningMean.AsSpan(), runningVar!.AsSpan());
+            RunningStatistics.Update(averageMean, averageVariance, spatial, momentum, runningMean.AsSpan(), runningVar!.AsSpan());
         }
         return output;
     }
@@ -142,7 +142,7 @@ public static partial class F
     {
         ArgumentNullException.ThrowIfNull(input);
         ArgumentNullException.ThrowIfNull(normalizedShape);
-        CheckEps(eps, "LayerNorm");
+        NormChecks.CheckEps(eps, "LayerNorm");
         var (rows, rowLength) = TrailingView(input, normalizedShape, "LayerNorm");
         CheckShape(weight, normalizedShape, "weight", "LayerNorm");
         CheckShape(bias, normalizedShape, "bias", "LayerNorm");
@@ -162,7 +162,7 @@ public static partial class F
     public static Tensor GroupNorm(Tensor input, int numGroups, Tensor? weight = null, Tensor? bias = null, double eps = 1e-5)
     {
         ArgumentNullException.ThrowIfNull(input);
-        CheckEps(eps, "GroupNorm");
+        NormChecks.CheckEps(eps, "GroupNorm");
         if (input.Rank < 2)
         {
             throw new ArgumentException(
@@ -199,7 +199,7 @@ public static partial class F
         ArgumentNullException.ThrowIfNull(input);
         ArgumentNullException.ThrowIfNull(normalizedShape);
         double epsilon = eps ?? FloatMachineEpsilon;
-        CheckEps(epsilon, "RMSNorm");
+        NormChecks.CheckEps(epsilon, "RMSNorm");
         var (rows, rowLength) = TrailingView(input, normalizedShape, "RMSNorm");
         CheckShape(weight, normalizedShape, "weight", "RMSNorm");
         return new RowNormFunction(NormStatistics.MeanSquare, "RMSNorm")
@@ -265,14 +265,6 @@ public static partial class F
         {
             throw new ArgumentException(
                 $"{layer} {name} must have shape {ShapeUtil.Format(expected)} (normalizedShape), got {ShapeUtil.Format(tensor.ShapeSpan)}.", name);
-        }
-    }
-
-    private static void CheckEps(double eps, string layer)
-    {
-        if (!(eps >= 0) || double.IsInfinity(eps))
-        {
-            throw new ArgumentOutOfRangeException(nameof(eps), eps, $"{layer} needs a finite eps >= 0.");
         }
     }
 }

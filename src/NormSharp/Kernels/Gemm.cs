@@ -38,38 +38,11 @@ internal static class Gemm
         }
     }
 
-    /// <summary>Which micro-kernel the blocked GEMM uses; <see cref="Best"/> is the widest the machine runs natively.</summary>
-    internal enum Kernel
-    {
-        /// <summary>Plain scalar loops (machines without AVX2/FMA).</summary>
-        Scalar,
-
-        /// <summary>6x16 register block with Vector256 FMA.</summary>
-        Vector256,
-
-        /// <summary>6x32 register block with Vector512 FMA.</summary>
-        Vector512,
-    }
-
-    /// <summary>The micro-kernel <c>Multiply</c> uses on this machine.</summary>
-    internal static Kernel Best { get; } =
-        Vector512.IsHardwareAccelerated && Avx512F.IsSupported ? Kernel.Vector512
-        : Vector256.IsHardwareAccelerated && Fma.IsSupported ? Kernel.Vector256
-        : Kernel.Scalar;
-
-    /// <summary>Whether <paramref name="kernel"/> runs on this machine (tests try each one that does).</summary>
-    internal static bool IsSupported(Kernel kernel) => kernel switch
-    {
-        Kernel.Vector512 => Avx512F.IsSupported,
-        Kernel.Vector256 => Fma.IsSupported && Avx.IsSupported,
-        _ => true,
-    };
-
     /// <summary>The fast path; same contract as <see cref="Reference"/> (up to float rounding order).</summary>
     public static void Multiply(
         ReadOnlySpan<float> a, ReadOnlySpan<float> b, int m, int n, int k,
         bool transposeA, bool transposeB, bool accumulate, Span<float> c)
-        => Multiply(a, b, m, n, k, transposeA, transposeB, accumulate, c, Best);
+        => Multiply(a, b, m, n, k, transposeA, transposeB, accumulate, c, Simd.Best);
 
     /// <summary>
     /// The fast path on the calling thread only: for callers that already run independent products in parallel
@@ -78,7 +51,7 @@ internal static class Gemm
     public static void MultiplySequential(
         ReadOnlySpan<float> a, ReadOnlySpan<float> b, int m, int n, int k,
         bool transposeA, bool transposeB, bool accumulate, Span<float> c)
-        => Multiply(a, b, m, n, k, transposeA, transposeB, accumulate, c, Best, maxWorkers: 1);
+        => Multiply(a, b, m, n, k, transposeA, transposeB, accumulate, c, Simd.Best, maxWorkers: 1);
 
     // Blocking, in the usual Goto/BLIS loop order (jc, pc: pack B; ic: pack A; jr, ir: micro-kernel).
     // A packed B micro-panel (KC x NR floats: 32 KiB for NR = 32) stays in L1 while the A block
@@ -88,19 +61,19 @@ internal static class Gemm
     private const int RowPanel = 144;       // MC, a multiple of RowBlock
     private const int ColumnPanel = 4096;   // NC, a multiple of every NR
     private const int SharedRowLimit = 4 * RowPanel;   // up to this many rows, A is packed once per step
-    private const long ParallelThreshold = 1L << 23;   // multiply-adds (~0.3 ms on one core) below which threads cost more than they save
+    private const long MultiplyAddsPerWork = 64;       // the packed vector micro-kernel's multiply-adds per unit of Parallelism work: threads from 2^23 (~0.3 ms on one core)
     private const long SplitDepthMaxOutput = 1L << 17;  // outputs up to this size split a long depth across threads instead
 
-    /// <summary>The fast path with a chosen micro-kernel (tests run every supported one).</summary>
+    /// <summary>
+    /// The fast path with a chosen micro-kernel (tests run every supported one): 6x32 register blocks with Vector512
+    /// FMA, 6x16 with Vector256 FMA, or plain scalar loops.
+    /// </summary>
     internal static unsafe void Multiply(
         ReadOnlySpan<float> a, ReadOnlySpan<float> b, int m, int n, int k,
-        bool transposeA, bool transposeB, bool accumulate, Span<float> c, Kernel kernel, int maxWorkers = int.MaxValue)
+        bool transposeA, bool transposeB, bool accumulate, Span<float> c, SimdWidth kernel, int maxWorkers = int.MaxValue)
     {
         CheckLengths(a.Length, b.Length, c.Length, m, n, k);
-        if (!IsSupported(kernel))
-        {
-            throw new ArgumentException($"GEMM kernel {kernel} is not supported on this machine.", nameof(kernel));
-        }
+        kernel = Simd.Resolve(kernel);
         if (m == 0 || n == 0)
         {
             return;
@@ -115,7 +88,7 @@ internal static class Gemm
         }
         fixed (float* pa = a, pb = b, pc = c)
         {
-            int workers = (long)m * n * k >= ParallelThreshold ? Math.Clamp(maxWorkers, 1, Environment.ProcessorCount) : 1;
+            int workers = Parallelism.Workers((long)m * n * k / MultiplyAddsPerWork, maxWorkers);
             if (workers > 1 && (long)m * n <= SplitDepthMaxOutput && k >= 2 * DepthBlock * workers)
             {
                 SplitDepth(pa, pb, pc, m, n, k, transposeA, transposeB, accumulate, kernel, workers);
@@ -134,7 +107,7 @@ internal static class Gemm
     /// block with one per call.
     /// </summary>
     private static unsafe void SplitDepth(
-        float* a, float* b, float* c, int m, int n, int k, bool transposeA, bool transposeB, bool accumulate, Kernel kernel, int workers)
+        float* a, float* b, float* c, int m, int n, int k, bool transposeA, bool transposeB, bool accumulate, SimdWidth kernel, int workers)
     {
         int blocks = (k + DepthBlock - 1) / DepthBlock;
         var partials = new float[workers - 1][];
@@ -144,7 +117,7 @@ internal static class Gemm
             {
                 partials[w - 1] = ArrayPool<float>.Shared.Rent(m * n);
             }
-            Parallel.For(0, workers, w =>
+            Parallelism.ForEach(workers, workers, w =>
             {
                 int k0 = Math.Min(k, blocks * w / workers * DepthBlock), k1 = Math.Min(k, blocks * (w + 1) / workers * DepthBlock);
                 if (w == 0)
@@ -188,7 +161,7 @@ internal static class Gemm
         private readonly float* a, b, c;
         private readonly int m, n, k;
         private readonly bool transposeA, transposeB;
-        private readonly Kernel kernel;
+        private readonly SimdWidth kernel;
         private readonly int columnBlock;   // NR
         private readonly int workers;
         private readonly int depthStart, depthEnd;
@@ -200,7 +173,7 @@ internal static class Gemm
         private bool accumulateStep;
 
         // Multiplies over the depth range [depthStart, depthEnd) of k; operand strides stay those of the full k.
-        public Job(float* a, float* b, float* c, int m, int n, int k, int depthStart, int depthEnd, bool transposeA, bool transposeB, Kernel kernel, int workers)
+        public Job(float* a, float* b, float* c, int m, int n, int k, int depthStart, int depthEnd, bool transposeA, bool transposeB, SimdWidth kernel, int workers)
         {
             this.depthStart = depthStart;
             this.depthEnd = depthEnd;
@@ -213,7 +186,7 @@ internal static class Gemm
             this.transposeA = transposeA;
             this.transposeB = transposeB;
             this.kernel = kernel;
-            columnBlock = kernel == Kernel.Vector512 ? 32 : 16;
+            columnBlock = kernel == SimdWidth.Vector512 ? 32 : 16;
             this.workers = workers;
         }
 
@@ -226,8 +199,8 @@ internal static class Gemm
             {
                 fixed (float* bBase = bArray, aBase = aArray)
                 {
-                    packedB = Align64(bBase);
-                    packedA = aArray is null ? null : Align64(aBase);
+                    packedB = Alignment.Up(bBase);
+                    packedA = aArray is null ? null : Alignment.Up(aBase);
                     for (jc = 0; jc < n; jc += ColumnPanel)
                     {
                         nc = Math.Min(ColumnPanel, n - jc);
@@ -274,7 +247,7 @@ internal static class Gemm
             // B's strips, then (when shared) A's strips, in one parallel loop of similar-sized chunks.
             int bChunks = Math.Min(strips, 4 * workers);
             int aChunks = packedA is null ? 0 : Math.Min(rowStrips, 4 * workers);
-            Parallel.For(0, bChunks + aChunks, chunk =>
+            Parallelism.ForEach(bChunks + aChunks, workers, chunk =>
             {
                 if (chunk < bChunks)
                 {
@@ -286,7 +259,7 @@ internal static class Gemm
                     PackA(chunk * rowStrips / aChunks, (chunk + 1) * rowStrips / aChunks, packedA);
                 }
             });
-            Parallel.For(0, rowBlocks * stripSplits, Macro);
+            Parallelism.ForEach(rowBlocks * stripSplits, workers, Macro);
         }
 
         // Packs strips [first, last) of the B block: strip t holds columns jc + t*NR .. + NR as kc rows of NR floats,
@@ -347,7 +320,7 @@ internal static class Gemm
                 fixed (float* aBase = aArray)
                 {
                     // A small A was packed once for all items; otherwise each item packs its own row block.
-                    float* blockA = packedA is null ? Align64(aBase) : packedA + (long)i0 * kc;
+                    float* blockA = packedA is null ? Alignment.Up(aBase) : packedA + (long)i0 * kc;
                     if (packedA is null)
                     {
                         PackA(i0 / RowBlock, (i0 + mc + RowBlock - 1) / RowBlock, blockA - (long)i0 * kc);
@@ -366,10 +339,10 @@ internal static class Gemm
                             float* cTile = c + (long)i * n + j0;
                             switch (kernel)
                             {
-                                case Kernel.Vector512:
+                                case SimdWidth.Vector512:
                                     Kernel6x32(aPanel, bPanel, kc, cTile, n, rows, cols, accumulateStep);
                                     break;
-                                case Kernel.Vector256:
+                                case SimdWidth.Vector256:
                                     Kernel6x16(aPanel, bPanel, kc, cTile, n, rows, cols, accumulateStep);
                                     break;
                                 default:
@@ -433,7 +406,6 @@ internal static class Gemm
 
     private static int RoundUp(int value, int multiple) => (value + multiple - 1) / multiple * multiple;
 
-    private static unsafe float* Align64(float* pointer) => (float*)(((nuint)pointer + 63) & ~(nuint)63);
 
     // c[0..rows, 0..cols] (+)= packedA[6 x kc] * packedB[kc x 32]; the full 6x32 block lives in 12 zmm registers.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -571,27 +543,6 @@ internal static class Gemm
             else
             {
                 source.CopyTo(destination);
-            }
-        }
-    }
-
-    /// <summary>destination[c, r] = source[r, c]; source is [rows, cols].</summary>
-    public static void Transpose(ReadOnlySpan<float> source, int rows, int cols, Span<float> destination)
-    {
-        const int block = 32;
-        for (int r0 = 0; r0 < rows; r0 += block)
-        {
-            int r1 = Math.Min(rows, r0 + block);
-            for (int c0 = 0; c0 < cols; c0 += block)
-            {
-                int c1 = Math.Min(cols, c0 + block);
-                for (int r = r0; r < r1; r++)
-                {
-                    for (int col = c0; col < c1; col++)
-                    {
-                        destination[col * rows + r] = source[r * cols + col];
-                    }
-                }
             }
         }
     }

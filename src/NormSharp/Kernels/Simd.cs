@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace NormSharp.Kernels;
 
@@ -22,10 +23,10 @@ internal enum SimdWidth
 /// <summary>Resolves <see cref="SimdWidth.Auto"/> and tells which widths run here.</summary>
 internal static class Simd
 {
-    /// <summary>The widest accelerated width of this machine.</summary>
+    /// <summary>The widest width that runs here: the one choice every fast kernel (normalization, GEMM) makes.</summary>
     public static SimdWidth Best { get; } =
-        Vector512.IsHardwareAccelerated ? SimdWidth.Vector512
-        : Vector256.IsHardwareAccelerated ? SimdWidth.Vector256
+        IsSupported(SimdWidth.Vector512) ? SimdWidth.Vector512
+        : IsSupported(SimdWidth.Vector256) ? SimdWidth.Vector256
         : SimdWidth.Scalar;
 
     /// <summary>The width to run: <paramref name="width"/>, or <see cref="Best"/> for Auto.</summary>
@@ -39,19 +40,23 @@ internal static class Simd
         return resolved;
     }
 
-    /// <summary>Whether <paramref name="width"/> is accelerated here (scalar always is).</summary>
+    /// <summary>
+    /// Whether <paramref name="width"/> is accelerated here (scalar always is). GEMM's micro-kernels use the x86 FMA
+    /// instructions directly, so a vector width also needs them (AVX-512F; FMA3 with AVX2).
+    /// </summary>
     public static bool IsSupported(SimdWidth width) => width switch
     {
-        SimdWidth.Vector512 => Vector512.IsHardwareAccelerated,
-        SimdWidth.Vector256 => Vector256.IsHardwareAccelerated,
+        SimdWidth.Vector512 => Vector512.IsHardwareAccelerated && Avx512F.IsSupported,
+        SimdWidth.Vector256 => Vector256.IsHardwareAccelerated && Fma.IsSupported,
         _ => true,
     };
 }
 
 /// <summary>
-/// The handful of float vector operations the normalization kernels need, as static abstract members so that one
-/// generic kernel body compiles to a Vector512, a Vector256 and a scalar loop (the operator-struct pattern of
-/// TensorPrimitives).
+/// The handful of float vector operations the normalization kernels need, as static abstract members of a struct
+/// type argument, so that one generic kernel body compiles to a Vector512, a Vector256 and a scalar loop (the JIT
+/// specializes generics over structs). TensorPrimitives passes its operators the same way; here the struct stands for
+/// the vector width, not for the operation.
 /// </summary>
 internal unsafe interface ISimdOps<TVector>
     where TVector : struct

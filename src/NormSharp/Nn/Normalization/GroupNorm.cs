@@ -31,10 +31,7 @@ public sealed class GroupNorm : Module
             throw new ArgumentException(
                 $"GroupNorm: numChannels ({numChannels}) must be divisible by numGroups ({numGroups}).", nameof(numGroups));
         }
-        if (!(eps >= 0) || double.IsInfinity(eps))
-        {
-            throw new ArgumentOutOfRangeException(nameof(eps), eps, "eps must be finite and >= 0 (PyTorch's default is 1e-5).");
-        }
+        Kernels.NormChecks.CheckEps(eps, "GroupNorm");
         NumGroups = numGroups;
         NumChannels = numChannels;
         Eps = eps;

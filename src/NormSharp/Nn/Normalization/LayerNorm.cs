@@ -27,10 +27,7 @@ public sealed class LayerNorm : Module
         {
             ArgumentOutOfRangeException.ThrowIfNegative(d, nameof(normalizedShape));
         }
-        if (!(eps >= 0) || double.IsInfinity(eps))
-        {
-            throw new ArgumentOutOfRangeException(nameof(eps), eps, "eps must be finite and >= 0 (PyTorch's default is 1e-5).");
-        }
+        Kernels.NormChecks.CheckEps(eps, "LayerNorm");
         NormalizedShape = (int[])normalizedShape.Clone();
         Eps = eps;
         ElementwiseAffine = elementwiseAffine;

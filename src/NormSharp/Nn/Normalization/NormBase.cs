@@ -38,10 +38,7 @@ public abstract class NormBase : Module
     protected NormBase(int numFeatures, double eps, double? momentum, bool affine, bool trackRunningStats, int channelAxis)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(numFeatures);
-        if (!(eps >= 0) || double.IsInfinity(eps))
-        {
-            throw new ArgumentOutOfRangeException(nameof(eps), eps, "eps must be finite and >= 0 (PyTorch's default is 1e-5).");
-        }
+        Kernels.NormChecks.CheckEps(eps, GetType().Name);
         if (momentum is double m && !(m >= 0 && m <= 1))
         {
             throw new ArgumentOutOfRangeException(nameof(momentum), momentum,

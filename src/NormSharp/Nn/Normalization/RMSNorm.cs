@@ -23,9 +23,9 @@ public sealed class RMSNorm : Module
         {
             ArgumentOutOfRangeException.ThrowIfNegative(d, nameof(normalizedShape));
         }
-        if (eps is double e && (!(e >= 0) || double.IsInfinity(e)))
+        if (eps is double e)
         {
-            throw new ArgumentOutOfRangeException(nameof(eps), eps, "eps must be finite and >= 0, or null for 2^-23.");
+            Kernels.NormChecks.CheckEps(e, "RMSNorm");
         }
         NormalizedShape = (int[])normalizedShape.Clone();
         Eps = eps;

@@ -34,7 +34,8 @@ internal enum NormStatistics
 /// </list>
 /// Scalar loops with double accumulators, span in, destination last. Generic over the element type
 /// so that tests can run them in double and check the closed-form backward by finite differences.
-/// Statistics (mean, variance, invStd) are always double. A later fast kernel must match these.
+/// Statistics (mean, variance, invStd) are always double: a sum or square of finite floats cannot overflow there.
+/// The fast kernels (<see cref="BatchNormFast"/>, <see cref="RowNormFast"/>) are tested against these.
 /// Derivation of the backward passes: docs/derivations/batchnorm.md and docs/derivations/layernorm.md.
 /// </summary>
 internal static class NormalizationReference
@@ -51,9 +52,9 @@ internal static class NormalizationReference
         Span<double> mean, Span<double> variance)
         where T : IFloatingPointIeee754<T>
     {
-        CheckView(input.Length, outer, channels, inner, nameof(input));
-        CheckLength(mean.Length, channels, nameof(mean));
-        CheckLength(variance.Length, channels, nameof(variance));
+        NormChecks.CheckView(input.Length, outer, channels, inner, nameof(input));
+        NormChecks.CheckLength(mean.Length, channels, nameof(mean));
+        NormChecks.CheckLength(variance.Length, channels, nameof(variance));
         long count = (long)outer * inner;
         for (int c = 0; c < channels; c++)
         {
@@ -97,7 +98,7 @@ internal static class NormalizationReference
     // variance, invStd: [channels]
     public static void InvStd(ReadOnlySpan<double> variance, double eps, Span<double> invStd)
     {
-        CheckLength(invStd.Length, variance.Length, nameof(invStd));
+        NormChecks.CheckLength(invStd.Length, variance.Length, nameof(invStd));
         for (int c = 0; c < variance.Length; c++)
         {
             invStd[c] = 1 / Math.Sqrt(variance[c] + eps);
@@ -116,25 +117,8 @@ internal static class NormalizationReference
         Span<T> output)
         where T : IFloatingPointIeee754<T>
     {
-        CheckView(input.Length, outer, channels, inner, nameof(input));
-        CheckView(output.Length, outer, channels, inner, nameof(output));
-        CheckLength(mean.Length, channels, nameof(mean));
-        CheckLength(invStd.Length, channels, nameof(invStd));
-        CheckOptional(weight.Length, channels, nameof(weight));
-        CheckOptional(bias.Length, channels, nameof(bias));
-        for (int o = 0; o < outer; o++)
-        {
-            for (int c = 0; c < channels; c++)
-            {
-                double scale = invStd[c] * (weight.IsEmpty ? 1 : double.CreateTruncating(weight[c]));
-                double shift = bias.IsEmpty ? 0 : double.CreateTruncating(bias[c]);
-                int start = (o * channels + c) * inner;
-                for (int i = start; i < start + inner; i++)
-                {
-                    output[i] = T.CreateTruncating((double.CreateTruncating(input[i]) - mean[c]) * scale + shift);
-                }
-            }
-        }
+        NormChecks.CheckChannelArguments(outer, channels, inner, input.Length, output.Length, nameof(output), mean.Length, invStd.Length, weight.Length, bias.Length);
+        Affine(input, outer, channels, inner, mean, invStd, weight, bias, output);
     }
 
     /// <summary>
@@ -149,20 +133,32 @@ internal static class NormalizationReference
         Span<T> destination)
         where T : IFloatingPointIeee754<T>
     {
-        CheckView(source.Length, outer, channels, inner, nameof(source));
-        CheckView(destination.Length, outer, channels, inner, nameof(destination));
-        CheckOptional(weight.Length, channels, nameof(weight));
-        CheckOptional(bias.Length, channels, nameof(bias));
+        NormChecks.CheckView(source.Length, outer, channels, inner, nameof(source));
+        NormChecks.CheckView(destination.Length, outer, channels, inner, nameof(destination));
+        NormChecks.CheckOptional(weight.Length, channels, nameof(weight));
+        NormChecks.CheckOptional(bias.Length, channels, nameof(bias));
+        Affine(source, outer, channels, inner, default, default, weight, bias, destination);
+    }
+
+    // output = (input − mean[c]) · invStd[c] · weight[c] + bias[c] in double, rounded once; an empty span is the
+    // identity (mean 0, invStd 1, weight 1, bias 0), which leaves the double value exact.
+    private static void Affine<T>(
+        ReadOnlySpan<T> input, int outer, int channels, int inner,
+        ReadOnlySpan<double> mean, ReadOnlySpan<double> invStd, ReadOnlySpan<T> weight, ReadOnlySpan<T> bias,
+        Span<T> output)
+        where T : IFloatingPointIeee754<T>
+    {
         for (int o = 0; o < outer; o++)
         {
             for (int c = 0; c < channels; c++)
             {
-                double scale = weight.IsEmpty ? 1 : double.CreateTruncating(weight[c]);
+                double center = mean.IsEmpty ? 0 : mean[c];
+                double scale = (invStd.IsEmpty ? 1 : invStd[c]) * (weight.IsEmpty ? 1 : double.CreateTruncating(weight[c]));
                 double shift = bias.IsEmpty ? 0 : double.CreateTruncating(bias[c]);
                 int start = (o * channels + c) * inner;
                 for (int i = start; i < start + inner; i++)
                 {
-                    destination[i] = T.CreateTruncating(double.CreateTruncating(source[i]) * scale + shift);
+                    output[i] = T.CreateTruncating((double.CreateTruncating(input[i]) - center) * scale + shift);
                 }
             }
         }
@@ -180,18 +176,18 @@ internal static class NormalizationReference
         Span<T> gradNormalized, Span<T> gradWeight, Span<T> gradBias)
         where T : IFloatingPointIeee754<T>
     {
-        CheckView(gradOutput.Length, outer, channels, inner, nameof(gradOutput));
-        CheckOptional(weight.Length, channels, nameof(weight));
+        NormChecks.CheckView(gradOutput.Length, outer, channels, inner, nameof(gradOutput));
+        NormChecks.CheckOptional(weight.Length, channels, nameof(weight));
         if (!gradNormalized.IsEmpty)
         {
-            CheckView(gradNormalized.Length, outer, channels, inner, nameof(gradNormalized));
+            NormChecks.CheckView(gradNormalized.Length, outer, channels, inner, nameof(gradNormalized));
         }
         if (!gradWeight.IsEmpty)
         {
-            CheckLength(gradWeight.Length, channels, nameof(gradWeight));
-            CheckView(normalized.Length, outer, channels, inner, nameof(normalized));
+            NormChecks.CheckLength(gradWeight.Length, channels, nameof(gradWeight));
+            NormChecks.CheckView(normalized.Length, outer, channels, inner, nameof(normalized));
         }
-        CheckOptional(gradBias.Length, channels, nameof(gradBias));
+        NormChecks.CheckOptional(gradBias.Length, channels, nameof(gradBias));
         for (int c = 0; c < channels; c++)
         {
             double scale = weight.IsEmpty ? 1 : double.CreateTruncating(weight[c]);
@@ -243,17 +239,8 @@ internal static class NormalizationReference
         Span<T> gradInput, Span<T> gradWeight, Span<T> gradBias)
         where T : IFloatingPointIeee754<T>
     {
-        CheckView(input.Length, outer, channels, inner, nameof(input));
-        CheckView(gradOutput.Length, outer, channels, inner, nameof(gradOutput));
-        CheckLength(mean.Length, channels, nameof(mean));
-        CheckLength(invStd.Length, channels, nameof(invStd));
-        CheckOptional(weight.Length, channels, nameof(weight));
-        if (!gradInput.IsEmpty)
-        {
-            CheckView(gradInput.Length, outer, channels, inner, nameof(gradInput));
-        }
-        CheckOptional(gradWeight.Length, channels, nameof(gradWeight));
-        CheckOptional(gradBias.Length, channels, nameof(gradBias));
+        NormChecks.CheckChannelArguments(outer, channels, inner, input.Length, gradOutput.Length, nameof(gradOutput), mean.Length, invStd.Length, weight.Length, 0);
+        NormChecks.CheckGradients(outer, channels, inner, gradInput.Length, gradWeight.Length, gradBias.Length);
         long count = (long)outer * inner;
         for (int c = 0; c < channels; c++)
         {
@@ -297,31 +284,6 @@ internal static class NormalizationReference
                     gradInput[i] = T.CreateTruncating(scale * (g - meanGrad - normalized * meanGradNormalized));
                 }
             }
-        }
-    }
-
-    internal static void CheckView(int length, int outer, int channels, int inner, string name)
-    {
-        if (outer < 0 || channels < 0 || inner < 0 || (long)outer * channels * inner != length)
-        {
-            throw new ArgumentException(
-                $"{name} has {length} elements but the view [outer {outer}, channels {channels}, inner {inner}] needs {(long)outer * channels * inner}.", name);
-        }
-    }
-
-    internal static void CheckLength(int length, int expected, string name)
-    {
-        if (length != expected)
-        {
-            throw new ArgumentException($"{name} has {length} elements, expected {expected} (one per channel).", name);
-        }
-    }
-
-    internal static void CheckOptional(int length, int expected, string name)
-    {
-        if (length != 0 && length != expected)
-        {
-            throw new ArgumentException($"{name} has {length} elements, expected {expected} (one per channel) or none.", name);
         }
     }
 }

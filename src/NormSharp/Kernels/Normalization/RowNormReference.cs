@@ -33,7 +33,7 @@ internal static class RowNormReference
         where T : IFloatingPointIeee754<T>
     {
         CheckStatistics(statistics);
-        NormalizationReference.CheckView(input.Length, affineOuter, affineChannels, affineInner, nameof(input));
+        NormChecks.CheckView(input.Length, affineOuter, affineChannels, affineInner, nameof(input));
 
         // first: statistics per row (a row is one channel of the [1, rows, rowLength] view)
         NormalizationReference.Moments(input, 1, rows, rowLength, mean, variance);
@@ -69,7 +69,7 @@ internal static class RowNormReference
         where T : IFloatingPointIeee754<T>
     {
         CheckStatistics(statistics);
-        NormalizationReference.CheckView(input.Length, affineOuter, affineChannels, affineInner, nameof(input));
+        NormChecks.CheckView(input.Length, affineOuter, affineChannels, affineInner, nameof(input));
 
         // first: the affine step; x̂ is recomputed only if gradWeight needs it, dx̂ only if gradInput does
         ReadOnlySpan<T> gradNormalized = gradOutput;

@@ -11,7 +11,8 @@ namespace NormSharp.Kernels;
 /// N · ∏ spatial, C, 1) and statistics are per channel over outer × inner = M elements.
 /// Forward (training): mean, biased variance σ² = Σ (x − mean)² / M, invStd = 1/√(σ² + eps),
 /// y = (x − mean) · invStd · weight + bias; running statistics move by
-/// running = (1 − momentum) · running + momentum · batch, with the unbiased variance σ² · M / (M − 1).
+/// running = (1 − momentum) · running + momentum · batch, with the unbiased variance σ² · M / (M − 1)
+/// (<see cref="RunningStatistics.Update{T}"/>, shared with the fast kernels and InstanceNorm).
 /// Backward: the closed form derived in docs/derivations/batchnorm.md.
 /// </summary>
 internal static class BatchNormReference
@@ -35,10 +36,9 @@ internal static class BatchNormReference
         var variance = new double[channels];
         NormalizationReference.Moments(input, outer, channels, inner, mean, variance);
         NormalizationReference.InvStd(variance, eps, invStd);
-        long count = (long)outer * inner;
-        if (!runningMean.IsEmpty && count > 0)
+        if (!runningMean.IsEmpty)
         {
-            UpdateRunningStatistics(mean, variance, count, momentum, runningMean, runningVar);
+            RunningStatistics.Update(mean, variance, (long)outer * inner, momentum, runningMean, runningVar);
         }
         NormalizationReference.Normalize(input, outer, channels, inner, mean, invStd, weight, bias, output);
     }
@@ -55,9 +55,9 @@ internal static class BatchNormReference
         Span<double> mean, Span<double> invStd, Span<T> output)
         where T : IFloatingPointIeee754<T>
     {
-        NormalizationReference.CheckLength(runningMean.Length, channels, nameof(runningMean));
-        NormalizationReference.CheckLength(runningVar.Length, channels, nameof(runningVar));
-        NormalizationReference.CheckLength(mean.Length, channels, nameof(mean));
+        NormChecks.CheckLength(runningMean.Length, channels, nameof(runningMean));
+        NormChecks.CheckLength(runningVar.Length, channels, nameof(runningVar));
+        NormChecks.CheckLength(mean.Length, channels, nameof(mean));
         var variance = new double[channels];
         for (int c = 0; c < channels; c++)
         {
@@ -66,28 +66,6 @@ internal static class BatchNormReference
         }
         NormalizationReference.InvStd(variance, eps, invStd);
         NormalizationReference.Normalize(input, outer, channels, inner, mean, invStd, weight, bias, output);
-    }
-
-    /// <summary>
-    /// PyTorch's update: runningMean = (1 − momentum) · runningMean + momentum · mean, and
-    /// runningVar = (1 − momentum) · runningVar + momentum · variance · count / (count − 1) (unbiased).
-    /// </summary>
-    // mean, variance (biased), runningMean, runningVar: [channels]
-    public static void UpdateRunningStatistics<T>(
-        ReadOnlySpan<double> mean, ReadOnlySpan<double> variance, long count, double momentum,
-        Span<T> runningMean, Span<T> runningVar)
-        where T : IFloatingPointIeee754<T>
-    {
-        int channels = mean.Length;
-        NormalizationReference.CheckLength(variance.Length, channels, nameof(variance));
-        NormalizationReference.CheckLength(runningMean.Length, channels, nameof(runningMean));
-        NormalizationReference.CheckLength(runningVar.Length, channels, nameof(runningVar));
-        double bessel = (double)count / (count - 1);
-        for (int c = 0; c < channels; c++)
-        {
-            runningMean[c] = T.CreateTruncating((1 - momentum) * double.CreateTruncating(runningMean[c]) + momentum * mean[c]);
-            runningVar[c] = T.CreateTruncating((1 - momentum) * double.CreateTruncating(runningVar[c]) + momentum * variance[c] * bessel);
-        }
     }
 
     /// <summary>
