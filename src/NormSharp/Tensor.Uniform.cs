@@ -1,0 +1,34 @@
+using NormSharp.Kernels;
+
+namespace NormSharp;
+
+public partial class Tensor
+{
+    // A value every element has, not yet written to the storage (see Uniform); null once written.
+    private float? pendingFill;
+
+    /// <summary>
+    /// A tensor all of whose elements are <paramref name="value"/>, written to its storage only when something reads
+    /// it. The gradient of a full sum or mean is such a tensor: a backward that knows the value (<see cref="UniformValue"/>)
+    /// computes with it directly, as libtorch's expanded gradient does, instead of writing and re-reading a full tensor.
+    /// </summary>
+    internal static Tensor Uniform(float value, int[] shape)
+    {
+        var tensor = Uninitialized(shape);
+        tensor.pendingFill = value;
+        return tensor;
+    }
+
+    /// <summary>The value of every element while a <see cref="Uniform"/> tensor has not been read; null otherwise.</summary>
+    internal float? UniformValue => disposed ? null : pendingFill;
+
+    private unsafe void Materialize(float value)
+    {
+        pendingFill = null;
+        fixed (float* data = storage.AsSpan(offset, Length))
+        {
+            nint start = (nint)data;
+            Elementwise.ForChunks(Length, (from, count) => new Span<float>((float*)start + from, count).Fill(value));
+        }
+    }
+}
