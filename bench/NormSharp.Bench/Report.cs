@@ -46,7 +46,7 @@ internal static class Report
         if (targets.Count > 0)
         {
             text.AppendLine();
-            text.AppendLine("## Targets (issue 6)");
+            text.AppendLine("## Targets (issues 6 and 12)");
             text.AppendLine();
             text.AppendLine("| target | measured | met |");
             text.AppendLine("|---|---|---|");

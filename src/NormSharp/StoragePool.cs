@@ -183,6 +183,9 @@ internal static class StoragePool
         }
     }
 
+    /// <summary>How many blocking collections the pool has requested so far (for tests and measurements).</summary>
+    public static int RequestedCollections => Volatile.Read(ref epoch);
+
     /// <summary>A tensor now wraps <paramref name="array"/> (<see cref="Tensor.Dispose"/> gives the claim up).</summary>
     public static void Hold(float[] array)
     {
