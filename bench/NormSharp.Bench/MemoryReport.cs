@@ -39,7 +39,7 @@ internal static class MemoryReport
         return string.Join(Environment.NewLine, rows);
     }
 
-    private static string Measure(string name, int batch, int[] shape, int steps, Func<(Module Model, Optimizer Optimizer)> create)
+    private static string Measure(string name, int batch, int[] shape, int steps, Func<(Nn.Module Model, Optimizer Optimizer)> create)
     {
         var (model, optimizer) = create();
         var data = TorchUtil.Normal(1, shape.Aggregate(1L, (a, b) => a * b));
