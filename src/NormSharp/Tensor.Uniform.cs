@@ -22,13 +22,23 @@ public partial class Tensor
     /// <summary>The value of every element while a <see cref="Uniform"/> tensor has not been read; null otherwise.</summary>
     internal float? UniformValue => disposed ? null : pendingFill;
 
-    private unsafe void Materialize(float value)
+    // Two threads reading a uniform tensor at once: one writes it, the other waits (the flag clears only once written).
+    private static readonly object FillGate = new();
+
+    private unsafe void Materialize()
     {
-        pendingFill = null;
-        fixed (float* data = storage.AsSpan(offset, Length))
+        lock (FillGate)
         {
-            nint start = (nint)data;
-            Elementwise.ForChunks(Length, (from, count) => new Span<float>((float*)start + from, count).Fill(value));
+            if (pendingFill is not float value)
+            {
+                return;
+            }
+            fixed (float* data = storage.AsSpan(offset, Length))
+            {
+                nint start = (nint)data;
+                Elementwise.ForChunks(Length, (from, count) => new Span<float>((float*)start + from, count).Fill(value));
+            }
+            pendingFill = null;
         }
     }
 }

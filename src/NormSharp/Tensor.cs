@@ -143,9 +143,9 @@ public partial class Tensor : IDisposable
         get
         {
             ThrowIfDisposed();
-            if (pendingFill is float value)
+            if (pendingFill is not null)
             {
-                Materialize(value);
+                Materialize();
             }
             return storage;
         }
