@@ -23,6 +23,7 @@ internal static class Program
           --no-epochs    skip the training-epoch cases
           --quick        smoke run: 3 rounds, 1 warm-up, epochs cut to 30 batches
           --out PATH     markdown output (default normsharp-out/bench.md)
+          --memory N     GCs, pool collections, page faults and bytes per training step (N steps), then exit
           --bdn ...      BenchmarkDotNet kernel microbenchmarks; remaining arguments go to BenchmarkSwitcher
         """;
 
@@ -31,6 +32,11 @@ internal static class Program
         if (args.Length > 0 && args[0] == "--bdn")
         {
             BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args[1..]);
+            return 0;
+        }
+        if (args.Length > 1 && args[0] == "--memory")
+        {
+            Console.WriteLine(MemoryReport.Run(int.Parse(args[1], CultureInfo.InvariantCulture)));
             return 0;
         }
         int runs = 15, warmup = 3, epochRuns = 3;

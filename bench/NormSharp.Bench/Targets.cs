@@ -46,6 +46,28 @@ internal static class Targets
             rows.Add(($"One epoch no slower than libtorch: {epoch.Case.Name}", Format.Ratio(epoch.Speedup), epoch.Speedup >= 1.0));
         }
 
+        // Issue 12: the "Steps" group.
+        var steps = results.Where(r => r.Case.Group == "Steps").ToList();
+        if (steps.Count > 0)
+        {
+            var slowest = steps.MinBy(r => r.Speedup)!;
+            rows.Add(("Every Steps row ≥ 1.0x libtorch", $"worst {Format.Ratio(slowest.Speedup)} ({slowest.Case.Name})", slowest.Speedup >= 1.0));
+            Geomean("Steps geometric mean ≥ 1.3x", steps, 1.3);
+        }
+        foreach (var (layout, goal) in new[] { ("NCHW", 1.5), ("channels-last", 1.0) })
+        {
+            foreach (var row in steps.Where(r => r.Case.Name.StartsWith($"BatchNorm2d {layout} ", StringComparison.Ordinal)))
+            {
+                double floor = row.RooflineFraction(row.NormSharp);
+                rows.Add(($"BN {layout} + (y*g).Sum().Backward() ≥ {goal:0.0}x and within 1.5x of its 10S floor: {row.Case.Name[..row.Case.Name.IndexOf(')', StringComparison.Ordinal)]})",
+                    $"{Format.Ratio(row.Speedup)}, {Format.Ratio(1 / floor)} the floor", row.Speedup >= goal && floor >= 1 / 1.5));
+            }
+        }
+        foreach (var resnet in steps.Where(r => r.Case.Name.Contains("ResNet", StringComparison.Ordinal) && r.Case.Name.Contains("step", StringComparison.Ordinal)))
+        {
+            rows.Add(($"{resnet.Case.Name[..resnet.Case.Name.IndexOf(')', StringComparison.Ordinal)]}) ≥ 1.2x", Format.Ratio(resnet.Speedup), resnet.Speedup >= 1.2));
+        }
+
         foreach (var gemm in Where("GEMM", "512x512 @ 512x512"))
         {
             rows.Add(("GEMM 512^3 ≥ 0.7x libtorch", Format.Ratio(gemm.Speedup), gemm.Speedup >= 0.7));

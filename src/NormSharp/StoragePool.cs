@@ -185,6 +185,9 @@ internal static class StoragePool
         }
     }
 
+    /// <summary>How many blocking collections the pool has requested so far (for tests and measurements).</summary>
+    public static int RequestedCollections => Volatile.Read(ref epoch);
+
     /// <summary>A tensor now wraps <paramref name="array"/> (<see cref="Tensor.Dispose"/> gives the claim up).</summary>
     public static void Hold(float[] array)
     {
@@ -241,6 +244,13 @@ internal static class StoragePool
     /// </summary>
     public static bool OnlyGraphUse(float[] array) =>
         Find(array) is { } sentinel && Volatile.Read(ref sentinel.Tensors) == 0 && Volatile.Read(ref sentinel.GraphUses) == 1;
+
+    /// <summary>
+    /// Whether exactly one tensor holds <paramref name="array"/> and no pending backward uses it: a pooled array whose
+    /// holder may hand it on instead of copying it. Always false for arrays too small to be pooled (nothing counts them).
+    /// </summary>
+    public static bool IsExclusive(float[] array) =>
+        Find(array) is { } sentinel && Volatile.Read(ref sentinel.Tensors) == 1 && Volatile.Read(ref sentinel.GraphUses) == 0;
 
     private static Sentinel? Find(float[] array) =>
         array.Length >= PooledLength && Sentinels.TryGetValue(array, out var sentinel) ? sentinel : null;

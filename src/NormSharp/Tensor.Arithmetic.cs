@@ -39,21 +39,45 @@ public partial class Tensor
     internal struct AddOp : Broadcast.IBinary
     {
         public static float Apply(float a, float b) => a + b;
+
+        public static void Apply(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> destination) => TensorPrimitives.Add(a, b, destination);
+
+        public static void Apply(ReadOnlySpan<float> a, float b, Span<float> destination) => TensorPrimitives.Add(a, b, destination);
+
+        public static void Apply(float a, ReadOnlySpan<float> b, Span<float> destination) => TensorPrimitives.Add(b, a, destination);
     }
 
     internal struct SubtractOp : Broadcast.IBinary
     {
         public static float Apply(float a, float b) => a - b;
+
+        public static void Apply(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> destination) => TensorPrimitives.Subtract(a, b, destination);
+
+        public static void Apply(ReadOnlySpan<float> a, float b, Span<float> destination) => TensorPrimitives.Subtract(a, b, destination);
+
+        public static void Apply(float a, ReadOnlySpan<float> b, Span<float> destination) => TensorPrimitives.Subtract(a, b, destination);
     }
 
     internal struct MultiplyOp : Broadcast.IBinary
     {
         public static float Apply(float a, float b) => a * b;
+
+        public static void Apply(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> destination) => TensorPrimitives.Multiply(a, b, destination);
+
+        public static void Apply(ReadOnlySpan<float> a, float b, Span<float> destination) => TensorPrimitives.Multiply(a, b, destination);
+
+        public static void Apply(float a, ReadOnlySpan<float> b, Span<float> destination) => TensorPrimitives.Multiply(b, a, destination);
     }
 
     internal struct DivideOp : Broadcast.IBinary
     {
         public static float Apply(float a, float b) => a / b;
+
+        public static void Apply(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> destination) => TensorPrimitives.Divide(a, b, destination);
+
+        public static void Apply(ReadOnlySpan<float> a, float b, Span<float> destination) => TensorPrimitives.Divide(a, b, destination);
+
+        public static void Apply(float a, ReadOnlySpan<float> b, Span<float> destination) => TensorPrimitives.Divide(a, b, destination);
     }
 
     /// <summary>a op b with broadcasting; the backward reduces each gradient back to its operand's shape.</summary>
@@ -66,38 +90,9 @@ public partial class Tensor
         {
             ArgumentNullException.ThrowIfNull(a);
             ArgumentNullException.ThrowIfNull(b);
-            var shape = ShapeUtil.Broadcast(a.shape, b.shape);
-            var output = Uninitialized(shape);   // both paths write every element
-            if (ShapeUtil.Equal(a.shape, b.shape))
-            {
-                SameShape(a.Data, b.Data, output.AsSpan());
-            }
-            else
-            {
-                Broadcast.Binary<TOp>(a.Data, Broadcast.Strides(a.shape, shape), b.Data, Broadcast.Strides(b.shape, shape), shape, output.AsSpan());
-            }
+            var output = Apply(a, b);
             SaveForBackward(a, b);
             return Record(output, a, b);
-        }
-
-        private static void SameShape(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> destination)
-        {
-            if (typeof(TOp) == typeof(AddOp))
-            {
-                TensorPrimitives.Add(a, b, destination);
-            }
-            else if (typeof(TOp) == typeof(SubtractOp))
-            {
-                TensorPrimitives.Subtract(a, b, destination);
-            }
-            else if (typeof(TOp) == typeof(MultiplyOp))
-            {
-                TensorPrimitives.Multiply(a, b, destination);
-            }
-            else
-            {
-                TensorPrimitives.Divide(a, b, destination);
-            }
         }
 
         public override Tensor?[] Backward(Tensor gradOutput)
@@ -105,36 +100,75 @@ public partial class Tensor
             var a = SavedTensors[0];
             var b = SavedTensors[1];
             Tensor? gradA = null, gradB = null;
+            // Each gradient is reduced to its operand's shape; where the local derivative is the other operand and that
+            // operand has the output's shape, the product is summed on the fly instead of being materialized.
             if (NeedsInputGrad[0])
             {
                 // d(a op b)/da: 1 for + and -, b for *, 1/b for /.
-                Tensor local = typeof(TOp) == typeof(MultiplyOp) ? gradOutput * b
-                    : typeof(TOp) == typeof(DivideOp) ? gradOutput / b
-                    : gradOutput;
-                gradA = local.SumToShape(a.shape);
+                gradA = typeof(TOp) == typeof(MultiplyOp) ? ProductReducedTo(gradOutput, b, a.shape)
+                    : typeof(TOp) == typeof(DivideOp) ? BinaryFunction<DivideOp>.Apply(gradOutput, b).ReducedTo(a.shape, null, 1f)
+                    : gradOutput.ReducedTo(a.shape, null, 1f);
             }
             if (NeedsInputGrad[1])
             {
                 // d(a op b)/db: 1 for +, -1 for -, a for *, -a/b^2 for /.
-                Tensor local = typeof(TOp) == typeof(AddOp) ? gradOutput
-                    : typeof(TOp) == typeof(SubtractOp) ? gradOutput * -1f
-                    : typeof(TOp) == typeof(MultiplyOp) ? gradOutput * a
-                    : gradOutput * a / (b * b) * -1f;
-                gradB = local.SumToShape(b.shape);
+                gradB = typeof(TOp) == typeof(AddOp) ? gradOutput.ReducedTo(b.shape, null, 1f)
+                    : typeof(TOp) == typeof(SubtractOp) ? gradOutput.ReducedTo(b.shape, null, -1f)
+                    : typeof(TOp) == typeof(MultiplyOp) ? ProductReducedTo(gradOutput, a, b.shape)
+                    : BinaryFunction<MultiplyOp>.Apply(gradOutput, BinaryFunction<DivideOp>.Apply(a, b * b)).ReducedTo(b.shape, null, -1f);
             }
             return [gradA, gradB];
         }
+
+        /// <summary>a op b with broadcasting, outside autograd.</summary>
+        public static Tensor Apply(Tensor a, Tensor b)
+        {
+            var shape = ShapeUtil.Broadcast(a.shape, b.shape);
+            var output = Uninitialized(shape);   // the kernel writes every element
+            BroadcastFast.Binary<TOp>(a.Data, Broadcast.Strides(a.shape, shape), b.Data, Broadcast.Strides(b.shape, shape), shape, output.AsSpan());
+            return output;
+        }
+
+        // Σ (gradOutput · other) over the dimensions that broadcasting added to a tensor of targetShape.
+        private static Tensor ProductReducedTo(Tensor gradOutput, Tensor other, int[] targetShape)
+        {
+            if (!ShapeUtil.Equal(other.shape, gradOutput.shape))
+            {
+                return BinaryFunction<MultiplyOp>.Apply(gradOutput, other).ReducedTo(targetShape, null, 1f);
+            }
+            // A uniform gradient (of a full sum) scales the other operand: nothing full-size is read but that operand.
+            return gradOutput.UniformValue is float value
+                ? other.ReducedTo(targetShape, null, value)
+                : gradOutput.ReducedTo(targetShape, other, 1f);
+        }
     }
 
-    /// <summary>Sums a broadcast result back to <paramref name="targetShape"/> (no autograd; used by backward passes).</summary>
-    internal Tensor SumToShape(int[] targetShape)
+    /// <summary>
+    /// scale · Σ of this tensor (times <paramref name="factor"/>, of this shape, when given) over the dimensions that
+    /// broadcasting to this shape added to <paramref name="targetShape"/>: the adjoint of broadcasting, for backward passes
+    /// (no autograd). Returns this tensor itself when nothing is to be done.
+    /// </summary>
+    internal Tensor ReducedTo(int[] targetShape, Tensor? factor, float scale)
     {
-        if (ShapeUtil.Equal(shape, targetShape))
+        if (factor is null && scale == 1f && ShapeUtil.Equal(shape, targetShape))
         {
             return this;
         }
-        var result = Zeros(targetShape);
-        Broadcast.SumTo(Data, shape, Broadcast.Strides(targetShape, shape), result.AsSpan());
+        if (UniformValue is float value)
+        {
+            // Σ value · factor = value · Σ factor; without a factor, value times the number of elements summed.
+            return factor is not null
+                ? factor.ReducedTo(targetShape, null, value * scale)
+                : Uniform(value * scale * (Length / Math.Max(1, (int)ShapeUtil.Count(targetShape))), targetShape);
+        }
+        var reduced = new bool[Rank];
+        int lead = Rank - targetShape.Length;
+        for (int d = 0; d < Rank; d++)
+        {
+            reduced[d] = d < lead || (targetShape[d - lead] == 1 && shape[d] != 1);
+        }
+        var result = Uninitialized(targetShape);
+        Reduction.Sum(Data, factor is null ? default : factor.Data, shape, reduced, scale, result.AsSpan());
         return result;
     }
 }

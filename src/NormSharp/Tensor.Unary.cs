@@ -1,5 +1,6 @@
 using System.Numerics.Tensors;
 using NormSharp.Autograd;
+using NormSharp.Kernels;
 
 namespace NormSharp;
 
@@ -45,15 +46,41 @@ public partial class Tensor
         Gelu,
     }
 
-    private sealed class UnaryFunction(UnaryKind kind, float exponent = 0) : Function
+    private sealed unsafe class UnaryFunction(UnaryKind kind, float exponent = 0) : Function
     {
         public override string Name => kind.ToString();
 
         public Tensor Forward(Tensor x)
         {
             var output = Uninitialized(x.shape);
-            var src = x.Data;
-            var dst = output.AsSpan();
+            if (kind == UnaryKind.Gelu)
+            {
+                var src = x.Data;
+                var dst = output.AsSpan();
+                for (int i = 0; i < src.Length; i++)
+                {
+                    dst[i] = (float)(src[i] * SpecialFunctions.NormalCdf(src[i]));
+                }
+            }
+            else
+            {
+                fixed (float* source = x.Data, destination = output.AsSpan())
+                {
+                    var (input, result) = ((nint)source, (nint)destination);
+                    Elementwise.ForChunks(x.Length, (start, count) =>
+                        Apply(new ReadOnlySpan<float>((float*)input + start, count), new Span<float>((float*)result + start, count)));
+                }
+            }
+            // The backward reads the output where the derivative is cheaper in it (as PyTorch), else the input; keeping
+            // only that one lets the other's memory go before the backward.
+            SaveForBackward(UsesOutput ? output : x);
+            return Record(output, x);
+        }
+
+        private bool UsesOutput => kind is UnaryKind.Exp or UnaryKind.Sqrt or UnaryKind.Relu or UnaryKind.Sigmoid or UnaryKind.Tanh;
+
+        private void Apply(ReadOnlySpan<float> src, Span<float> dst)
+        {
             switch (kind)
             {
                 case UnaryKind.Exp: TensorPrimitives.Exp(src, dst); break;
@@ -64,43 +91,77 @@ public partial class Tensor
                 case UnaryKind.Relu: TensorPrimitives.Max(src, 0f, dst); break;
                 case UnaryKind.Sigmoid: TensorPrimitives.Sigmoid(src, dst); break;
                 case UnaryKind.Tanh: TensorPrimitives.Tanh(src, dst); break;
-                case UnaryKind.Gelu:
-                    for (int i = 0; i < src.Length; i++)
-                    {
-                        dst[i] = (float)(src[i] * SpecialFunctions.NormalCdf(src[i]));
-                    }
-                    break;
                 default: throw new InvalidOperationException(kind.ToString());
             }
-            SaveForBackward(x, output);
-            return Record(output, x);
         }
 
         public override Tensor?[] Backward(Tensor gradOutput)
         {
-            var x = SavedTensors[0].Data;
-            var y = SavedTensors[1].Data;
-            var g = gradOutput.Data;
+            var saved = SavedTensors[0];
             var gradInput = Uninitialized(gradOutput.shape);
-            var dx = gradInput.AsSpan();
+            if (kind == UnaryKind.Relu)
+            {
+                // A uniform gradient (of a full sum) is not read from memory.
+                if (gradOutput.UniformValue is float value)
+                {
+                    Activation.ReluBackward(saved.Data, value, gradInput.AsSpan());
+                }
+                else
+                {
+                    Activation.ReluBackward(saved.Data, gradOutput.Data, gradInput.AsSpan());
+                }
+                return [gradInput];
+            }
+            fixed (float* values = saved.Data, g = gradOutput.Data, dx = gradInput.AsSpan())
+            {
+                var (pv, pg, pdx) = ((nint)values, (nint)g, (nint)dx);
+                Elementwise.ForChunks(saved.Length, (start, count) => LocalBackward(
+                    new ReadOnlySpan<float>((float*)pv + start, count), new ReadOnlySpan<float>((float*)pg + start, count),
+                    new Span<float>((float*)pdx + start, count)));
+            }
+            return [gradInput];
+        }
+
+        // dx = g · f'(x), from the saved values: y = f(x) where UsesOutput, else x.
+        private void LocalBackward(ReadOnlySpan<float> saved, ReadOnlySpan<float> g, Span<float> dx)
+        {
+            ReadOnlySpan<float> x = saved, y = saved;
+            switch (kind)
+            {
+                case UnaryKind.Exp:
+                    TensorPrimitives.Multiply(g, y, dx);
+                    return;
+                case UnaryKind.Log:
+                    TensorPrimitives.Divide(g, x, dx);
+                    return;
+                case UnaryKind.Sqrt:
+                    TensorPrimitives.Divide(g, y, dx);
+                    TensorPrimitives.Multiply(dx, 0.5f, dx);
+                    return;
+                case UnaryKind.Sigmoid:
+                    // y (1 − y)
+                    TensorPrimitives.Subtract(1f, y, dx);
+                    TensorPrimitives.Multiply(dx, y, dx);
+                    TensorPrimitives.Multiply(dx, g, dx);
+                    return;
+                case UnaryKind.Tanh:
+                    // 1 − y²
+                    TensorPrimitives.Multiply(y, y, dx);
+                    TensorPrimitives.Subtract(1f, dx, dx);
+                    TensorPrimitives.Multiply(dx, g, dx);
+                    return;
+            }
             for (int i = 0; i < dx.Length; i++)
             {
                 double local = kind switch
                 {
-                    UnaryKind.Exp => y[i],
-                    UnaryKind.Log => 1.0 / x[i],
-                    UnaryKind.Sqrt => 0.5 / y[i],
                     UnaryKind.Abs => Math.Sign(x[i]),
                     UnaryKind.Pow => exponent * Math.Pow(x[i], exponent - 1),
-                    UnaryKind.Relu => x[i] > 0 ? 1 : 0,
-                    UnaryKind.Sigmoid => y[i] * (1.0 - y[i]),
-                    UnaryKind.Tanh => 1.0 - (double)y[i] * y[i],
                     UnaryKind.Gelu => SpecialFunctions.NormalCdf(x[i]) + x[i] * SpecialFunctions.NormalPdf(x[i]),
                     _ => throw new InvalidOperationException(kind.ToString()),
                 };
                 dx[i] = (float)(g[i] * local);
             }
-            return [gradInput];
         }
     }
 }

@@ -143,6 +143,10 @@ public partial class Tensor : IDisposable
         get
         {
             ThrowIfDisposed();
+            if (pendingFill is not null)
+            {
+                Materialize();
+            }
             return storage;
         }
     }
@@ -183,13 +187,23 @@ public partial class Tensor : IDisposable
 
     internal int Offset => offset;
 
-    internal void AccumulateGrad(Tensor gradient)
+    /// <summary>
+    /// Grad += gradient. An empty <see cref="Grad"/> takes <paramref name="gradient"/> itself when no other tensor or
+    /// pending backward uses its storage (returns true: the caller must not dispose it), else a copy.
+    /// </summary>
+    internal bool AccumulateGrad(Tensor gradient)
     {
         if (Grad is null)
         {
+            if (StoragePool.IsExclusive(gradient.storage))
+            {
+                Grad = gradient;
+                return true;
+            }
             Grad = gradient.Clone();
-            return;
+            return false;
         }
         Kernels.Elementwise.AddInPlace(gradient.Data, Grad.AsSpan());
+        return false;
     }
 }

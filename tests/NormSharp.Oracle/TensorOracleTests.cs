@@ -15,6 +15,8 @@ public class TensorOracleTests
         {
             ("5", "5"), ("2x3x4", "4"), ("2x3x4", "3x1"), ("2x1x4", "1x3x1"), ("scalar", "2x3"),
             ("4x1", "1x5"), ("2x3x4x5", "3x1x5"), ("1", "3x2"), ("3x2", "scalar"), ("6x1x7", "1x7"),
+            // Large enough for the threaded rows: a channel bias, a row bias, a column, a long scalar row.
+            ("8x32x20x20", "1x32x1x1"), ("6000x64", "64"), ("6000x64", "6000x1"), ("70001", "scalar"), ("scalar", "3x40000"),
         };
         var data = new TheoryData<int, string, string, string>();
         int seed = 100;

@@ -31,12 +31,15 @@ internal static class Engine
         }
         gradient = CheckRoot(root, gradient, "Gradients.Of");
         using var noGrad = new NoGrad();
-        void Collect(Tensor tensor, Tensor g)
+        // Keeps g (returns true) when it is a gradient the caller asked for.
+        bool Collect(Tensor tensor, Tensor g)
         {
-            if (wanted.TryGetValue(tensor, out var existing))
+            if (!wanted.TryGetValue(tensor, out var existing))
             {
-                wanted[tensor] = existing is null ? g : Sum(existing, g);
+                return false;
             }
+            wanted[tensor] = existing is null ? g : Sum(existing, g);
+            return true;
         }
         // Leaves receive one contribution per path; a non-leaf's gradient is complete when the traversal reaches it.
         Propagate(root, gradient, Collect, visit: Collect);
@@ -76,24 +79,33 @@ internal static class Engine
     }
 
     // Runs the tape backwards from root: each leaf contribution goes to `leaf` (one call per path), and `visit` (when
-    // given) sees every non-leaf tensor with its complete gradient just before its function's backward runs.
-    private static void Propagate(Tensor root, Tensor gradient, Action<Tensor, Tensor> leaf, Action<Tensor, Tensor>? visit)
+    // given) sees every non-leaf tensor with its complete gradient just before its function's backward runs; either
+    // returns true when it keeps the gradient it was given.
+    //
+    // Memory: every gradient tensor the traversal holds is its own, and it disposes each one the moment it has been
+    // consumed (a function's gradOutput once its backward has run, a leaf's contribution once accumulated, two
+    // contributions once summed), so that a backward reuses its own memory at once instead of after the next garbage
+    // collection. Tensors that others may hold (the caller's gradient, a function's inputs and saved tensors, one
+    // gradient returned twice) travel as views of their own, whose disposal only gives up the view's claim.
+    private static void Propagate(Tensor root, Tensor gradient, Func<Tensor, Tensor, bool> leaf, Func<Tensor, Tensor, bool>? visit)
     {
+        gradient = gradient.Detach();
         if (root.GradFn is null)
         {
-            leaf(root, gradient);
+            Consume(leaf(root, gradient), gradient);
             return;
         }
 
         var order = TopologicalOrder(root);
         var grads = new Dictionary<Tensor, Tensor>(ReferenceEqualityComparer.Instance) { [root] = gradient };
+        var returned = new HashSet<Tensor>(ReferenceEqualityComparer.Instance);
         foreach (var tensor in order)
         {
             if (!grads.Remove(tensor, out var gradOutput))
             {
                 continue;
             }
-            visit?.Invoke(tensor, gradOutput);
+            bool kept = visit?.Invoke(tensor, gradOutput) ?? false;
             var function = tensor.GradFn!;
             if (function.Released)
             {
@@ -102,41 +114,77 @@ internal static class Engine
                     $"Trying to backward through the graph a second time: {function.Name} already ran its backward and released what it kept for it. Run the forward again.");
             }
             var gradInputs = function.Backward(gradOutput);
-            function.ReleaseSaved();
             var inputs = function.Inputs;
+            bool passedOn = kept;   // gradOutput itself can go on to one input, unless the caller keeps it
+            returned.Clear();
+            // First every gradient gets its own tensor (before routing may dispose one), then each is routed.
             for (int i = 0; i < inputs.Count; i++)
             {
-                var input = inputs[i];
                 var g = gradInputs[i];
                 if (g is null || !function.NeedsInputGrad[i])
                 {
+                    gradInputs[i] = null;
                     continue;
                 }
-                if (!ShapeUtil.Equal(g.ShapeSpan, input.ShapeSpan))
+                if (!ShapeUtil.Equal(g.ShapeSpan, inputs[i].ShapeSpan))
                 {
                     throw new InvalidOperationException(
-                        $"{function.Name}.Backward returned a gradient of shape {ShapeUtil.Format(g.ShapeSpan)} for an input of shape {ShapeUtil.Format(input.ShapeSpan)}.");
+                        $"{function.Name}.Backward returned a gradient of shape {ShapeUtil.Format(g.ShapeSpan)} for an input of shape {ShapeUtil.Format(inputs[i].ShapeSpan)}.");
                 }
+                if (ReferenceEquals(g, gradOutput))
+                {
+                    gradInputs[i] = passedOn ? g.Detach() : g;
+                    passedOn = true;
+                }
+                else if (!returned.Add(g) || function.Keeps(g))
+                {
+                    gradInputs[i] = g.Detach();
+                }
+            }
+            for (int i = 0; i < inputs.Count; i++)
+            {
+                if (gradInputs[i] is not { } g)
+                {
+                    continue;
+                }
+                var input = inputs[i];
                 if (input.GradFn is null)
                 {
-                    leaf(input, g);
-                }
-                else if (grads.TryGetValue(input, out var existing))
-                {
-                    grads[input] = Sum(existing, g);
+                    Consume(leaf(input, g), g);
                 }
                 else
                 {
-                    grads[input] = g;
+                    grads[input] = grads.Remove(input, out var existing) ? Sum(existing, g) : g;
                 }
             }
+            Consume(passedOn, gradOutput);
+            function.ReleaseSaved();
         }
     }
 
+    // Disposes a gradient the traversal no longer needs, unless it was kept (or passed on).
+    private static void Consume(bool kept, Tensor gradient)
+    {
+        if (!kept)
+        {
+            gradient.Dispose();
+        }
+    }
+
+    // a + b, both owned by the traversal: added in place into one that nobody else holds, the other disposed.
     private static Tensor Sum(Tensor a, Tensor b)
     {
-        var result = a.Clone();
+        if (!StoragePool.IsExclusive(a.Storage))
+        {
+            (a, b) = (b, a);
+        }
+        var result = StoragePool.IsExclusive(a.Storage) ? a : a.Clone();
         Kernels.Elementwise.AddInPlace(b.Data, result.AsSpan());
+        if (!ReferenceEquals(result, a))
+        {
+            a.Dispose();
+        }
+        b.Dispose();
         return result;
     }
 

@@ -37,6 +37,11 @@ public abstract class Function
     /// Gradients of the inputs, given the gradient of the output; entries for inputs whose
     /// <see cref="NeedsInputGrad"/> is false may be null. Each gradient has its input's shape.
     /// </summary>
+    /// <remarks>
+    /// The engine disposes <paramref name="gradOutput"/> and each returned gradient as soon as it has been consumed,
+    /// so that their memory serves the rest of the backward. Return new tensors, <paramref name="gradOutput"/> itself,
+    /// or views of it; an input or a saved tensor returned as a gradient is passed on through a view of its own.
+    /// </remarks>
     public abstract Tensor?[] Backward(Tensor gradOutput);
 
     /// <summary>
@@ -76,6 +81,10 @@ public abstract class Function
         }
         return false;
     }
+
+    /// <summary>Whether <paramref name="tensor"/> is one of this function's inputs or saved tensors.</summary>
+    internal bool Keeps(Tensor tensor) =>
+        Array.Exists(inputs, t => ReferenceEquals(t, tensor)) || Array.Exists(saved, t => ReferenceEquals(t, tensor));
 
     /// <summary>Whether the backward has run and released what it held (a second backward is refused).</summary>
     internal bool Released { get; private set; }

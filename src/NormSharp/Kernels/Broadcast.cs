@@ -1,7 +1,9 @@
 namespace NormSharp.Kernels;
 
 /// <summary>
-/// Broadcasting loops. An operand's broadcast strides (from <see cref="Strides"/>) are its
+/// Broadcasting loops, element by element: the readable reference of <see cref="BroadcastFast"/> (and the gather
+/// behind permutations, whose strides are not a broadcast's). The adjoint of broadcasting, summing a gradient back to
+/// an operand's shape, is a <see cref="Reduction"/>. An operand's broadcast strides (from <see cref="Strides"/>) are its
 /// row-major strides aligned to the output's rank, with 0 wherever the operand has size 1.
 /// </summary>
 internal static class Broadcast
@@ -20,9 +22,19 @@ internal static class Broadcast
         return strides;
     }
 
+    /// <summary>A binary op on one pair of values and, for the fast kernels, on rows (TensorPrimitives).</summary>
     public interface IBinary
     {
         static abstract float Apply(float a, float b);
+
+        /// <summary>destination[i] = op(a[i], b[i]).</summary>
+        static abstract void Apply(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> destination);
+
+        /// <summary>destination[i] = op(a[i], b).</summary>
+        static abstract void Apply(ReadOnlySpan<float> a, float b, Span<float> destination);
+
+        /// <summary>destination[i] = op(a, b[i]).</summary>
+        static abstract void Apply(float a, ReadOnlySpan<float> b, Span<float> destination);
     }
 
     /// <summary>destination[idx] = op(a[idx · aStrides], b[idx · bStrides]) for every index of <paramref name="shape"/>.</summary>
@@ -53,52 +65,6 @@ internal static class Broadcast
                 row[i] = TOp.Apply(a[offsetA + i * sa], b[offsetB + i * sb]);
             }
             Advance(index, shape, aStrides, bStrides, ref offsetA, ref offsetB);
-        }
-    }
-
-    /// <summary>
-    /// destination (the operand's own contiguous shape) = sum of <paramref name="source"/> (shape
-    /// <paramref name="shape"/>) over the broadcast dimensions: the adjoint of broadcasting.
-    /// </summary>
-    public static void SumTo(ReadOnlySpan<float> source, int[] shape, int[] strides, Span<float> destination)
-    {
-        destination.Clear();
-        int rank = shape.Length;
-        if (source.Length == 0)
-        {
-            return;
-        }
-        if (rank == 0)
-        {
-            destination[0] = source[0];
-            return;
-        }
-        int inner = shape[rank - 1];
-        int s = strides[rank - 1];
-        int outer = source.Length / inner;
-        var index = new int[rank];
-        int offset = 0, unused = 0;
-        var zeros = new int[rank];
-        for (int o = 0; o < outer; o++)
-        {
-            var row = source.Slice(o * inner, inner);
-            if (s == 0)
-            {
-                double sum = 0;
-                foreach (float v in row)
-                {
-                    sum += v;
-                }
-                destination[offset] += (float)sum;
-            }
-            else
-            {
-                for (int i = 0; i < inner; i++)
-                {
-                    destination[offset + i * s] += row[i];
-                }
-            }
-            Advance(index, shape, strides, zeros, ref offset, ref unused);
         }
     }
 

@@ -5,6 +5,9 @@ namespace NormSharp.Kernels;
 /// <summary>Elementwise kernels on spans; thin wrappers over TensorPrimitives where it has the op.</summary>
 internal static class Elementwise
 {
+    /// <summary>Elements per chunk of <see cref="ForChunks"/>: 128 KiB of floats, large enough to amortize a call.</summary>
+    public const int ChunkLength = 1 << 15;
+
     /// <summary>destination[i] += source[i].</summary>
     public static void AddInPlace(ReadOnlySpan<float> source, Span<float> destination)
     {
@@ -17,6 +20,24 @@ internal static class Elementwise
     {
         CheckSameLength(source.Length, destination.Length);
         TensorPrimitives.MultiplyAdd(source, scale, destination, destination);
+    }
+
+    /// <summary>
+    /// Calls <paramref name="body"/>(start, count) for consecutive chunks of at most <see cref="ChunkLength"/> covering
+    /// [0, length), on <see cref="Parallelism"/>'s threads when the length pays for them. The body works on memory its
+    /// caller pinned (spans cannot be captured), one TensorPrimitives call or vector loop per chunk.
+    /// </summary>
+    public static void ForChunks(int length, Action<int, int> body)
+    {
+        int chunks = (length + ChunkLength - 1) / ChunkLength;
+        Parallelism.For(chunks, Math.Min(length, ChunkLength), (_, start, end) =>
+        {
+            for (int chunk = start; chunk < end; chunk++)
+            {
+                int from = chunk * ChunkLength;
+                body(from, Math.Min(ChunkLength, length - from));
+            }
+        });
     }
 
     private static void CheckSameLength(int source, int destination)

@@ -1,0 +1,290 @@
+using System.Numerics;
+using System.Numerics.Tensors;
+
+namespace NormSharp.Kernels;
+
+/// <summary>
+/// Sums over any set of dimensions (<c>Sum</c>, <c>Mean</c>, the adjoint of broadcasting), vectorized with
+/// TensorPrimitives and threaded with <see cref="Parallelism"/>; same contract as <see cref="ReductionReference.Sum"/>.
+/// </summary>
+/// <remarks>
+/// <para>Adjacent dimensions that are both reduced or both kept are merged first, so any reduction is a sequence of
+/// one of two passes over the source, then passes over a small double intermediate: when the innermost dimension is
+/// reduced, each contiguous row is summed (<see cref="RowSums"/>); when it is kept, rows are added elementwise into
+/// accumulators (<see cref="ColumnSums"/>).</para>
+/// <para>Accuracy: rows are summed in double (each float widened in vector lanes); column accumulators add at most
+/// <see cref="BlockRows"/> rows in float before going into doubles. The error is then that of a double sum, or of a
+/// 32-term float sum, not of the whole length (a float running sum of 6.4M elements loses ~2 digits).</para>
+/// <para>Determinism: the split into ranges depends only on the shape and the processor count, and partial sums are
+/// combined in range order, so a result does not depend on thread timing.</para>
+/// </remarks>
+internal static unsafe class Reduction
+{
+    /// <summary>A row longer than this is split over threads when there are too few rows to go around.</summary>
+    public const int PartLength = 1 << 16;
+
+    /// <summary>Most rows added into float column accumulators before they go into doubles.</summary>
+    public const int BlockRows = 32;
+
+    // Column accumulators cover this many kept elements at a time (float and double accumulators stay in L1).
+    private const int ColumnChunk = 1024;
+
+    /// <inheritdoc cref="ReductionReference.Sum"/>
+    public static void Sum(
+        ReadOnlySpan<float> source, ReadOnlySpan<float> factor, ReadOnlySpan<int> shape, ReadOnlySpan<bool> reduced, double scale, Span<float> destination)
+    {
+        CheckArguments(source.Length, factor.Length, shape, reduced, destination.Length);
+        if (source.IsEmpty)
+        {
+            destination.Fill((float)(0 * scale));   // an empty sum is 0, an empty mean NaN (0 · 1/0), as PyTorch
+            return;
+        }
+        var groups = Merge(shape, reduced);
+        // groups: (size, reduced) from outermost to innermost, alternating, none of size 1.
+        if (!groups.Exists(group => group.Reduced))
+        {
+            Scale(source, factor, (float)scale, destination);
+            return;
+        }
+        double[] sums;
+        int last = groups.Count - 1;
+        fixed (float* sourcePointer = source, factorPointer = factor)
+        {
+            var input = new Input(sourcePointer, factor.IsEmpty ? null : factorPointer);
+            if (groups[last].Reduced)
+            {
+                int length = groups[last].Size;
+                sums = RowSums(input, source.Length / length, length);
+                groups.RemoveAt(last);
+            }
+            else
+            {
+                int inner = groups[last].Size, size = groups[last - 1].Size;
+                sums = ColumnSums(input, source.Length / (inner * size), size, inner);
+                groups.RemoveAt(last - 1);
+            }
+        }
+        // The rest reduces a small double array: [outer, size, inner] -> [outer, inner] for each reduced group left.
+        for (int g = groups.Count - 1; g >= 0; g--)
+        {
+            if (!groups[g].Reduced)
+            {
+                continue;
+            }
+            int inner = 1;
+            for (int k = g + 1; k < groups.Count; k++)
+            {
+                inner *= groups[k].Size;
+            }
+            sums = ReduceMiddle(sums, groups[g].Size, inner);
+            groups.RemoveAt(g);
+        }
+        for (int i = 0; i < destination.Length; i++)
+        {
+            destination[i] = (float)(sums[i] * scale);
+        }
+    }
+
+    // Nothing to reduce: destination = source (· factor) · scale, elementwise.
+    private static void Scale(ReadOnlySpan<float> source, ReadOnlySpan<float> factor, float scale, Span<float> destination)
+    {
+        fixed (float* sourcePointer = source, factorPointer = factor, destinationPointer = destination)
+        {
+            var (ps, pf, pd) = ((nint)sourcePointer, (nint)factorPointer, (nint)destinationPointer);
+            bool withFactor = !factor.IsEmpty;
+            Elementwise.ForChunks(source.Length, (start, count) =>
+            {
+                var values = new ReadOnlySpan<float>((float*)ps + start, count);
+                var output = new Span<float>((float*)pd + start, count);
+                if (withFactor)
+                {
+                    TensorPrimitives.Multiply(values, new ReadOnlySpan<float>((float*)pf + start, count), output);
+                    TensorPrimitives.Multiply(output, scale, output);
+                }
+                else
+                {
+                    TensorPrimitives.Multiply(values, scale, output);
+                }
+            });
+        }
+    }
+
+    /// <summary>Argument checks shared with the reference.</summary>
+    internal static void CheckArguments(int sourceLength, int factorLength, ReadOnlySpan<int> shape, ReadOnlySpan<bool> reduced, int destinationLength)
+    {
+        if (reduced.Length != shape.Length)
+        {
+            throw new ArgumentException($"Reduction needs one reduce flag per dimension: shape {ShapeUtil.Format(shape)}, {reduced.Length} flags.");
+        }
+        long count = 1, kept = 1;
+        for (int d = 0; d < shape.Length; d++)
+        {
+            count *= shape[d];
+            kept *= reduced[d] ? 1 : shape[d];
+        }
+        if (count != sourceLength || (factorLength != 0 && factorLength != sourceLength) || kept != destinationLength)
+        {
+            throw new ArgumentException(
+                $"Reduction of shape {ShapeUtil.Format(shape)} needs a source of {count} elements, a factor of 0 or {count} and a destination of {kept}; got {sourceLength}, {factorLength} and {destinationLength}.");
+        }
+    }
+
+    // Drops dimensions of size 1 (they change no index) and merges neighbours that are both reduced or both kept.
+    private static List<(int Size, bool Reduced)> Merge(ReadOnlySpan<int> shape, ReadOnlySpan<bool> reduced)
+    {
+        var groups = new List<(int Size, bool Reduced)>(shape.Length);
+        for (int d = 0; d < shape.Length; d++)
+        {
+            if (shape[d] == 1)
+            {
+                continue;
+            }
+            if (groups.Count > 0 && groups[^1].Reduced == reduced[d])
+            {
+                groups[^1] = (groups[^1].Size * shape[d], reduced[d]);
+            }
+            else
+            {
+                groups.Add((shape[d], reduced[d]));
+            }
+        }
+        return groups;
+    }
+
+    /// <summary>The source and the optional factor (null when absent), both pinned by the caller.</summary>
+    private readonly struct Input(float* source, float* factor)
+    {
+        public readonly float* Source = source;
+        public readonly float* Factor = factor;
+
+        // Σ source[start..start+length) (· factor), each float widened to double in vector lanes: exact to double
+        // rounding and still faster than memory delivers (two conversions and two adds per vector).
+        public double Sum(long start, int length)
+        {
+            float* source = Source + start, factor = Factor is null ? null : Factor + start;
+            int width = Vector<float>.Count, i = 0;
+            Vector<double> sum0 = Vector<double>.Zero, sum1 = Vector<double>.Zero;
+            if (Vector.IsHardwareAccelerated)
+            {
+                for (; i <= length - width; i += width)
+                {
+                    Vector.Widen(Vector.Load(source + i), out var low, out var high);
+                    if (factor is not null)
+                    {
+                        Vector.Widen(Vector.Load(factor + i), out var factorLow, out var factorHigh);
+                        low *= factorLow;
+                        high *= factorHigh;
+                    }
+                    sum0 += low;
+                    sum1 += high;
+                }
+            }
+            double sum = Vector.Sum(sum0 + sum1);
+            for (; i < length; i++)
+            {
+                sum += factor is null ? source[i] : (double)source[i] * factor[i];
+            }
+            return sum;
+        }
+    }
+
+    // [rows, length] -> Σ of each row. Rows are split over threads; so is a row itself when there are too few rows
+    // to go around (a full reduction is one row), in parts whose sums are added in order.
+    private static double[] RowSums(Input input, int rows, int length)
+    {
+        var sums = new double[rows];
+        int parts = rows >= 4 * Environment.ProcessorCount ? 1 : Math.Max(1, length / PartLength);
+        var partial = parts == 1 ? sums : new double[(long)rows * parts];
+        Parallelism.For(rows * parts, Math.Max(1, length / parts), (_, start, end) =>
+        {
+            for (int item = start; item < end; item++)
+            {
+                int row = item / parts, part = item % parts;
+                int from = (int)((long)length * part / parts), to = (int)((long)length * (part + 1) / parts);
+                partial[item] = input.Sum((long)row * length + from, to - from);
+            }
+        });
+        if (parts > 1)
+        {
+            for (int row = 0; row < rows; row++)
+            {
+                double sum = 0;
+                for (int part = 0; part < parts; part++)
+                {
+                    sum += partial[row * parts + part];
+                }
+                sums[row] = sum;
+            }
+        }
+        return sums;
+    }
+
+    // [outer, size, inner] -> Σ over size, per (outer, inner). Work items are (outer, chunk of inner); when they are too
+    // few for the threads, the summed dimension is split too, and the parts are added in order.
+    private static double[] ColumnSums(Input input, int outer, int size, int inner)
+    {
+        int chunks = (inner + ColumnChunk - 1) / ColumnChunk;
+        int items = outer * chunks;
+        int parts = items >= 2 * Environment.ProcessorCount ? 1 : Math.Max(1, Math.Min(size / BlockRows, 2 * Environment.ProcessorCount / items));
+        var partial = new double[(long)parts * outer * inner];
+        Parallelism.For(items * parts, (long)size / parts * Math.Min(inner, ColumnChunk), (_, start, end) =>
+        {
+            Span<float> block = stackalloc float[ColumnChunk];
+            for (int item = start; item < end; item++)
+            {
+                int part = item / items, o = item % items / chunks, chunk = item % chunks;
+                int from = chunk * ColumnChunk, width = Math.Min(ColumnChunk, inner - from);
+                int rowStart = (int)((long)size * part / parts), rowEnd = (int)((long)size * (part + 1) / parts);
+                var accumulator = partial.AsSpan((int)(((long)part * outer + o) * inner + from), width);
+                var floats = block[..width];
+                for (int row = rowStart; row < rowEnd; row += BlockRows)
+                {
+                    floats.Clear();
+                    for (int r = row; r < Math.Min(rowEnd, row + BlockRows); r++)
+                    {
+                        long offset = ((long)o * size + r) * inner + from;
+                        var values = new ReadOnlySpan<float>(input.Source + offset, width);
+                        if (input.Factor is null)
+                        {
+                            TensorPrimitives.Add(floats, values, floats);
+                        }
+                        else
+                        {
+                            TensorPrimitives.MultiplyAdd(values, new ReadOnlySpan<float>(input.Factor + offset, width), floats, floats);
+                        }
+                    }
+                    for (int i = 0; i < width; i++)
+                    {
+                        accumulator[i] += floats[i];
+                    }
+                }
+            }
+        });
+        if (parts == 1)
+        {
+            return partial;
+        }
+        var sums = partial.AsSpan(0, outer * inner).ToArray();
+        for (int part = 1; part < parts; part++)
+        {
+            TensorPrimitives.Add(sums, partial.AsSpan(part * outer * inner, outer * inner), sums);
+        }
+        return sums;
+    }
+
+    // [outer, size, inner] -> [outer, inner] on an intermediate in double.
+    private static double[] ReduceMiddle(double[] values, int size, int inner)
+    {
+        int outer = values.Length / (size * inner);
+        var result = new double[outer * inner];
+        for (int o = 0; o < outer; o++)
+        {
+            var destination = result.AsSpan(o * inner, inner);
+            for (int s = 0; s < size; s++)
+            {
+                TensorPrimitives.Add(destination, values.AsSpan((o * size + s) * inner, inner), destination);
+            }
+        }
+        return result;
+    }
+}
