@@ -33,7 +33,7 @@ public static partial class F
     {
         ArgumentNullException.ThrowIfNull(input);
         ArgumentNullException.ThrowIfNull(mask);
-        CheckEps(eps, "MaskedBatchNorm");
+        NormChecks.CheckEps(eps, "MaskedBatchNorm");
         if (input.Rank != 3)
         {
             throw new ArgumentException(
@@ -124,7 +124,7 @@ public static partial class F
                 if (runningMean is not null)
                 {
                     long valid = Kernels.MaskedBatchNorm.CountValid(mask.Data);
-                    BatchNormReference.UpdateRunningStatistics(mean, variance, valid, momentum, runningMean.AsSpan(), runningVar!.AsSpan());
+                    RunningStatistics.Update(mean, variance, valid, momentum, runningMean.AsSpan(), runningVar!.AsSpan());
                 }
             }
             else
