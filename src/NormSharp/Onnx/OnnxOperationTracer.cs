@@ -1,0 +1,122 @@
+using NormSharp.Autograd;
+using NormSharp.Nn;
+
+namespace NormSharp.Onnx;
+
+/// <summary>
+/// Traces a module that is neither a library layer nor a <see cref="Sequential"/> (a residual block, say) through
+/// the autograd record of one forward: the input is marked as requiring gradients, the forward runs, and the
+/// recorded operations are walked back from the output. An operation that takes a parameter of a library layer
+/// inside the module is that layer's forward and is written by the layer's exporter; Tensor +, −, ·, /, Reshape
+/// (and Flatten), Permute and the activations map to single nodes; values that do not depend on the input are
+/// written as constants. Any other operation throws <see cref="NotSupportedException"/>.
+/// </summary>
+internal sealed class OnnxOperationTracer
+{
+    private readonly OnnxGraphBuilder graph;
+    private readonly Module module;
+    private readonly string path;
+    private readonly Tensor tracedInput;
+    private readonly Dictionary<Tensor, string> names = new(ReferenceEqualityComparer.Instance);
+    private readonly Dictionary<Tensor, bool> dependsOnInput = new(ReferenceEqualityComparer.Instance);
+    private readonly Dictionary<Tensor, (Module Layer, string Path)> parameterOwners = new(ReferenceEqualityComparer.Instance);
+
+    private OnnxOperationTracer(OnnxGraphBuilder graph, Module module, string path, string input, Tensor tracedInput)
+    {
+        this.graph = graph;
+        this.module = module;
+        this.path = path;
+        this.tracedInput = tracedInput;
+        names[tracedInput] = input;
+        dependsOnInput[tracedInput] = true;
+        foreach (var (childPath, child) in module.NamedModules())
+        {
+            if (childPath.Length > 0 && OnnxModuleExporters.Find(child) is not null)
+            {
+                foreach (var (_, parameter) in child.NamedParameters())
+                {
+                    parameterOwners.TryAdd(parameter, (child, OnnxTracer.Join(path, childPath)));
+                }
+            }
+        }
+    }
+
+    /// <summary>Writes the nodes of <paramref name="module"/>'s forward on <paramref name="inputValue"/>; returns the output's name and value.</summary>
+    /// <exception cref="InvalidOperationException">Called inside a <see cref="NoGrad"/> scope (nothing would be recorded).</exception>
+    /// <exception cref="NotSupportedException">The forward uses an operation with no ONNX mapping.</exception>
+    public static (string Name, Tensor Value) Trace(OnnxGraphBuilder graph, Module module, string path, string input, Tensor inputValue)
+    {
+        if (!GradMode.IsEnabled)
+        {
+            throw new InvalidOperationException(
+                $"ONNX export traces module '{DisplayPath(path)}' ({module.GetType().Name}) through the operations its forward records; call it outside a NoGrad scope.");
+        }
+        var tracedInput = inputValue.Detach();
+        tracedInput.RequiresGrad = true;
+        var output = module.Forward(tracedInput);
+        var tracer = new OnnxOperationTracer(graph, module, path, input, tracedInput);
+        return (tracer.Emit(output), output.Detach());
+    }
+
+    private string Emit(Tensor value)
+    {
+        if (names.TryGetValue(value, out var known))
+        {
+            return known;
+        }
+        string name;
+        if (!DependsOnInput(value))
+        {
+            name = graph.Constant($"{path}.constant", value);
+        }
+        else
+        {
+            name = EmitOperation(value.GradFn!, value);
+        }
+        names[value] = name;
+        return name;
+    }
+
+    private string EmitOperation(Function operation, Tensor output)
+    {
+        var inputs = operation.Inputs;
+        foreach (var input in inputs)
+        {
+            if (parameterOwners.TryGetValue(input, out var owner))
+            {
+                var data = inputs[0];
+                var name = OnnxModuleExporters.Find(owner.Layer)!(graph, owner.Layer, owner.Path, Emit(data), data, output);
+                // Sequential runs BatchNorm + ReLU as one fused operation.
+                return operation.Name == "BatchNormReLU" ? graph.Add("Relu", owner.Path, [name]) : name;
+            }
+        }
+        return operation.Name switch
+        {
+            "Relu" or "Sigmoid" or "Tanh" or "Gelu" => OnnxLayerExporters.ActivationNodes(graph, operation.Name, path, Emit(inputs[0])),
+            "Add" => graph.Add("Add", path, [Emit(inputs[0]), Emit(inputs[1])]),
+            "Subtract" => graph.Add("Sub", path, [Emit(inputs[0]), Emit(inputs[1])]),
+            "Multiply" => graph.Add("Mul", path, [Emit(inputs[0]), Emit(inputs[1])]),
+            "Divide" => graph.Add("Div", path, [Emit(inputs[0]), Emit(inputs[1])]),
+            "ReshapeFunction" => OnnxLayerExporters.ReshapeNode(graph, path, Emit(inputs[0]), inputs[0].ShapeSpan, output.ShapeSpan),
+            _ when operation is Tensor.PermuteFunction permute =>
+                graph.Add("Transpose", path, [Emit(inputs[0])], OnnxGraphBuilder.Ints("perm", [.. permute.Dims.Select(d => (long)d)])),
+            _ => throw new NotSupportedException(
+                $"ONNX export does not support the operation '{operation.Name}' in module '{DisplayPath(path)}' ({module.GetType().Name}). "
+                + "Inside a custom module it maps the library layers it can identify by their parameters, Tensor +, -, *, /, Reshape, Flatten, Permute, "
+                + "and ReLU, Sigmoid, Tanh, GELU; a layer without parameters (pooling, a normalization without affine) exports from a Sequential."),
+        };
+    }
+
+    private bool DependsOnInput(Tensor value)
+    {
+        if (dependsOnInput.TryGetValue(value, out bool known))
+        {
+            return known;
+        }
+        bool depends = value.GradFn is { } operation && operation.Inputs.Any(DependsOnInput);
+        dependsOnInput[value] = depends;
+        return depends;
+    }
+
+    private static string DisplayPath(string path) => path.Length == 0 ? "(model)" : path;
+}
