@@ -1,0 +1,88 @@
+using NormSharp.Autograd;
+using NormSharp.Cli;
+using NormSharp.Cli.Experiments;
+using NormSharp.Serialization;
+using Spectre.Console;
+using static NormSharp.Onnx.Tests.OnnxRuntimeCheck;
+
+namespace NormSharp.Onnx.Tests;
+
+/// <summary><c>normsharp export</c>: a checkpoint from <c>normsharp train</c> becomes an ONNX file that ONNX Runtime runs as NormSharp does.</summary>
+public class ExportCommandTests
+{
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Trained_checkpoint_exports_and_runs_in_onnx_runtime_on_test_images(bool fold)
+    {
+        var directory = Directory.CreateTempSubdirectory("normsharp-export-");
+        try
+        {
+            var (console, output) = Console();
+            var data = DataSource.Embedded();
+            var train = new TrainSettings(ModelKind.Cnn, NormKind.Batch, OptimizerKind.Adam, Epochs: 1, BatchSize: 32, LearningRate: 1e-3,
+                Momentum: 0, WeightDecay: 0, Seed: 3, DataDirectory: null, OutputDirectory: Path.Combine(directory.FullName, "run"), TrainLimit: 128, data);
+            var (_, folder) = TrainCommand.Execute(train, console);
+            var checkpoint = folder.PathOf("model.safetensors");
+            var onnxPath = Path.Combine(directory.FullName, "model.onnx");
+
+            var written = ExportCommand.Execute(new ExportSettings(checkpoint, ModelKind.Cnn, NormKind.Batch, onnxPath, FoldBatchNorm: fold), console);
+
+            Assert.Equal(onnxPath, written);
+            Assert.Contains("opset 17, IR version 8", output.ToString(), StringComparison.Ordinal);
+            var model = Models.Create(ModelKind.Cnn, NormKind.Batch, [1, 28, 28], 10, new Generator(9));
+            Checkpoint.Load(checkpoint, model);
+            model.Eval();
+            var images = data.Test.Take(20).Images;
+            Tensor expected;
+            using (new NoGrad())
+            {
+                expected = model.Forward(images);
+            }
+            var (actual, shape) = Run(File.ReadAllBytes(onnxPath), images);
+            Assert.Equal([20, 10], shape);
+            AssertClose(expected.ToArray(), actual, $"exported checkpoint (fold {fold})");
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
+    public void Command_line_export_of_a_mismatched_checkpoint_fails_with_a_message()
+    {
+        var directory = Directory.CreateTempSubdirectory("normsharp-export-");
+        try
+        {
+            var checkpoint = Path.Combine(directory.FullName, "mlp.safetensors");
+            Checkpoint.Save(checkpoint, Models.Create(ModelKind.Mlp, NormKind.Batch, [1, 28, 28], 10, new Generator(0)));
+            var onnxPath = Path.Combine(directory.FullName, "model.onnx");
+            int mismatched = Program.BuildRoot().Parse(["export", "--checkpoint", checkpoint, "--model", "cnn", "--norm", "batch", "--out", onnxPath]).Invoke();
+            Assert.Equal(1, mismatched);
+            Assert.False(File.Exists(onnxPath));
+
+            int matched = Program.BuildRoot().Parse(["export", "--checkpoint", checkpoint, "--model", "mlp", "--norm", "batch", "--out", onnxPath, "--opset", "21"]).Invoke();
+            Assert.Equal(0, matched);
+            Assert.Equal(21, Protobuf.ModelProto.Parser.ParseFrom(File.ReadAllBytes(onnxPath)).OpsetImport[0].Version);
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
+    }
+
+    private static (IAnsiConsole Console, StringWriter Output) Console()
+    {
+        var writer = new StringWriter();
+        var console = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Ansi = AnsiSupport.No,
+            ColorSystem = ColorSystemSupport.NoColors,
+            Interactive = InteractionSupport.No,
+            Out = new AnsiConsoleOutput(writer),
+        });
+        console.Profile.Width = 400;   // one line per message, so that the assertions see whole sentences
+        return (console, writer);
+    }
+}
