@@ -2,7 +2,7 @@ using NormSharp.Autograd;
 using NormSharp.Cli;
 using NormSharp.Cli.Experiments;
 using NormSharp.Serialization;
-using Spectre.Console;
+using NormSharp.Cli.Tests;
 using static NormSharp.Onnx.Tests.OnnxRuntimeCheck;
 
 namespace NormSharp.Onnx.Tests;
@@ -18,8 +18,9 @@ public class ExportCommandTests
         var directory = Directory.CreateTempSubdirectory("normsharp-export-");
         try
         {
-            var (console, output) = Console();
-            var data = DataSource.Embedded();
+            var (console, output) = TestConsole.Create();
+            console.Profile.Width = 400;   // one line per message, so that the assertion sees the whole sentence
+            var data = TestConsole.Embedded;
             var train = new TrainSettings(ModelKind.Cnn, NormKind.Batch, OptimizerKind.Adam, Epochs: 1, BatchSize: 32, LearningRate: 1e-3,
                 Momentum: 0, WeightDecay: 0, Seed: 3, DataDirectory: null, OutputDirectory: Path.Combine(directory.FullName, "run"), TrainLimit: 128, data);
             var (_, folder) = TrainCommand.Execute(train, console);
@@ -70,19 +71,5 @@ public class ExportCommandTests
         {
             directory.Delete(recursive: true);
         }
-    }
-
-    private static (IAnsiConsole Console, StringWriter Output) Console()
-    {
-        var writer = new StringWriter();
-        var console = AnsiConsole.Create(new AnsiConsoleSettings
-        {
-            Ansi = AnsiSupport.No,
-            ColorSystem = ColorSystemSupport.NoColors,
-            Interactive = InteractionSupport.No,
-            Out = new AnsiConsoleOutput(writer),
-        });
-        console.Profile.Width = 400;   // one line per message, so that the assertions see whole sentences
-        return (console, writer);
     }
 }
