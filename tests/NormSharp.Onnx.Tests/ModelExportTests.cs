@@ -82,6 +82,23 @@ public class ModelExportTests
     }
 
     [Fact]
+    public void Custom_module_with_stateless_layers_of_different_settings_runs_in_onnx_runtime()
+    {
+        var model = new Sequential(new PoolingStem(new Generator(15)));
+        var exported = ExportAndCompare(WithStatistics(model), [2, 2, 8, 8]);
+        Assert.Equal(2, OpTypes(exported).Count(op => op == "MaxPool"));
+        Assert.Contains("LayerNormalization", OpTypes(exported));
+    }
+
+    [Fact]
+    public void Pooling_called_directly_with_settings_no_layer_has_is_refused()
+    {
+        var model = new Sequential(new DirectPooling()).Eval();
+        var error = Assert.Throws<NotSupportedException>(() => OnnxExport.Export(model, Tensor.Zeros(2, 2, 8, 8)));
+        Assert.Contains("'MaxPool2d' in module '0' (DirectPooling)", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Channels_last_batch_norm_model_runs_in_onnx_runtime()
     {
         // Keras layout: images (N, H, W, C), batch norm over the last axis, then a dense head.
@@ -129,6 +146,34 @@ public class ModelExportTests
 
         public override Tensor Forward(Tensor input) =>
             (norm2.Forward(conv2.Forward(norm1.Forward(conv1.Forward(input)).Relu())) + input).Relu();
+    }
+
+    /// <summary>conv → max pool 3/1/1 → layer norm without affine over (C, H, W) → max pool 2, the pools told apart by what they compute.</summary>
+    private sealed class PoolingStem : Module
+    {
+        private readonly Conv2d conv;
+        private readonly MaxPool2d samePool, halfPool;
+        private readonly LayerNorm norm;
+
+        public PoolingStem(Generator generator)
+        {
+            conv = RegisterModule("conv", new Conv2d(2, 3, 3, padding: 1, generator: generator));
+            halfPool = RegisterModule("halfPool", new MaxPool2d(2));
+            samePool = RegisterModule("samePool", new MaxPool2d(3, stride: 1, padding: 1));
+            norm = RegisterModule("norm", new LayerNorm([3, 8, 8], elementwiseAffine: false));
+        }
+
+        public override Tensor Forward(Tensor input) => halfPool.Forward(norm.Forward(samePool.Forward(conv.Forward(input))));
+    }
+
+    /// <summary>Calls F.MaxPool2d with settings of its own: the operation alone does not say them.</summary>
+    private sealed class DirectPooling : Module
+    {
+        private readonly MaxPool2d pool = new(2);
+
+        public DirectPooling() => RegisterModule("pool", pool);
+
+        public override Tensor Forward(Tensor input) => F.MaxPool2d(pool.Forward(input) * 1f, 3, 1, 1);
     }
 
     /// <summary>(N, C, H, W) → channels last → layer norm over C → scaled → reshaped to (N, H·W, C) → linear, with a constant offset.</summary>

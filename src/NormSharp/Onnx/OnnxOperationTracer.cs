@@ -7,9 +7,11 @@ namespace NormSharp.Onnx;
 /// Traces a module that is neither a library layer nor a <see cref="Sequential"/> (a residual block, say) through
 /// the autograd record of one forward: the input is marked as requiring gradients, the forward runs, and the
 /// recorded operations are walked back from the output. An operation that takes a parameter of a library layer
-/// inside the module is that layer's forward and is written by the layer's exporter; Tensor +, −, ·, /, Reshape
-/// (and Flatten), Permute and the activations map to single nodes; values that do not depend on the input are
-/// written as constants. Any other operation throws <see cref="NotSupportedException"/>.
+/// inside the module is that layer's forward and is written by the layer's exporter; an operation named after a
+/// stateless library layer type (MaxPool2d, AvgPool2d, a LayerNorm without affine) is the layer of that type whose
+/// forward reproduces it; Tensor +, −, ·, /, Reshape (and Flatten), Permute and the
+/// activations map to single nodes; values that do not depend on the input are written as constants. Any other
+/// operation throws <see cref="NotSupportedException"/>.
 /// </summary>
 internal sealed class OnnxOperationTracer
 {
@@ -20,6 +22,7 @@ internal sealed class OnnxOperationTracer
     private readonly Dictionary<Tensor, string> names = new(ReferenceEqualityComparer.Instance);
     private readonly Dictionary<Tensor, bool> dependsOnInput = new(ReferenceEqualityComparer.Instance);
     private readonly Dictionary<Tensor, (Module Layer, string Path)> parameterOwners = new(ReferenceEqualityComparer.Instance);
+    private readonly List<(Module Layer, string Path)> statelessLayers = [];
 
     private OnnxOperationTracer(OnnxGraphBuilder graph, Module module, string path, string input, Tensor tracedInput)
     {
@@ -36,6 +39,10 @@ internal sealed class OnnxOperationTracer
                 foreach (var (_, parameter) in child.NamedParameters())
                 {
                     parameterOwners.TryAdd(parameter, (child, OnnxTracer.Join(path, childPath)));
+                }
+                if (!child.NamedParameters().Any() && !child.NamedBuffers().Any())
+                {
+                    statelessLayers.Add((child, OnnxTracer.Join(path, childPath)));
                 }
             }
         }
@@ -90,6 +97,11 @@ internal sealed class OnnxOperationTracer
                 return operation.Name == "BatchNormReLU" ? graph.Add("Relu", owner.Path, [name]) : name;
             }
         }
+        if (StatelessLayerFor(operation, output) is var (layer, layerPath))
+        {
+            var data = inputs[0];
+            return OnnxModuleExporters.Find(layer)!(graph, layer, layerPath, Emit(data), data, output);
+        }
         return operation.Name switch
         {
             "Relu" or "Sigmoid" or "Tanh" or "Gelu" => OnnxLayerExporters.ActivationNodes(graph, operation.Name, path, Emit(inputs[0])),
@@ -102,9 +114,58 @@ internal sealed class OnnxOperationTracer
                 graph.Add("Transpose", path, [Emit(inputs[0])], OnnxGraphBuilder.Ints("perm", [.. permute.Dims.Select(d => (long)d)])),
             _ => throw new NotSupportedException(
                 $"ONNX export does not support the operation '{operation.Name}' in module '{DisplayPath(path)}' ({module.GetType().Name}). "
-                + "Inside a custom module it maps the library layers it can identify by their parameters, Tensor +, -, *, /, Reshape, Flatten, Permute, "
-                + "and ReLU, Sigmoid, Tanh, GELU; a layer without parameters (pooling, a normalization without affine) exports from a Sequential."),
+                + "Inside a custom module it maps Tensor +, -, *, /, Reshape, Flatten, Permute, ReLU, Sigmoid, Tanh, GELU, the library layers it "
+                + "identifies by their parameters, and layers without state whose forward reproduces the operation; a module made only of "
+                + "library layers exports as a Sequential."),
         };
+    }
+
+    /// <summary>
+    /// The library layer without parameters or buffers (pooling, a LayerNorm without affine ...) that recorded
+    /// <paramref name="operation"/>: the operation carries the layer's type name but not its settings, so the answer
+    /// is a layer of that type whose own forward on the operation's input reproduces the operation's output; null if none does.
+    /// </summary>
+    private (Module Layer, string Path)? StatelessLayerFor(Function operation, Tensor output)
+    {
+        foreach (var candidate in statelessLayers)
+        {
+            if (candidate.Layer.GetType().Name == operation.Name && Reproduces(candidate.Layer, operation.Inputs[0], output))
+            {
+                return candidate;
+            }
+        }
+        return null;
+    }
+
+    private static bool Reproduces(Module layer, Tensor input, Tensor output)
+    {
+        Tensor again;
+        using (new NoGrad())
+        {
+            try
+            {
+                again = layer.Forward(input);
+            }
+            catch (ArgumentException)
+            {
+                return false;   // the layer does not even take this input
+            }
+        }
+        if (!again.ShapeSpan.SequenceEqual(output.ShapeSpan))
+        {
+            return false;
+        }
+        // The same kernel on the same input: equal up to the last bits of a reduction's rounding.
+        var expected = output.AsSpan();
+        var actual = again.AsSpan();
+        for (int i = 0; i < expected.Length; i++)
+        {
+            if (!(Math.Abs(actual[i] - expected[i]) <= 1e-6f * (1 + Math.Abs(expected[i]))))
+            {
+                return false;
+            }
+        }
+        return true;
     }
 
     private bool DependsOnInput(Tensor value)
