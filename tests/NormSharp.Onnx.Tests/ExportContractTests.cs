@@ -73,6 +73,39 @@ public class ExportContractTests
     }
 
     [Fact]
+    public void Readme_snippet_runs_the_saved_cnn()
+    {
+        var directory = Directory.CreateTempSubdirectory("normsharp-onnx-");
+        try
+        {
+            var path = Path.Combine(directory.FullName, "model.onnx");   // the README writes "model.onnx"; tests keep the working directory
+            var model = WithStatistics(NormSharp.Cli.Experiments.Models.Create(
+                NormSharp.Cli.Experiments.ModelKind.Cnn, NormSharp.Cli.Experiments.NormKind.Batch, [1, 28, 28], 10, new Generator(3)));
+            // As in README.md, section "ONNX export".
+            model.Eval();
+            OnnxExport.Save(model, Tensor.Zeros(1, 1, 28, 28), path);
+            using var session = new InferenceSession(path);
+            float[] images = new float[8 * 28 * 28];
+            new Generator(4).FillNormal(images);
+            using var input = OrtValue.CreateTensorValueFromMemory(images, new long[] { 8, 1, 28, 28 });
+            using var runOptions = new RunOptions();
+            using var outputs = session.Run(runOptions, ["input"], [input], ["output"]);
+            ReadOnlySpan<float> logits = outputs[0].GetTensorDataAsSpan<float>();
+
+            Tensor expected;
+            using (new NoGrad())
+            {
+                expected = model.Forward(Tensor.FromArray(images, 8, 1, 28, 28));
+            }
+            AssertClose(expected.ToArray(), logits.ToArray(), "README snippet");
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
     public void Model_in_training_mode_is_refused()
     {
         var model = new Sequential(new Linear(4, 3), new BatchNorm1d(3));
