@@ -151,6 +151,13 @@ public class ExportContractTests
         Assert.Contains("SoftmaxHead", error.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void Parameter_used_outside_its_layer_is_not_taken_for_the_layer()
+    {
+        var exported = ExportAndCompare(new Sequential(new BiasGated()), [3, 4]);
+        Assert.Equal(["Gemm", "Mul", "Add", "Identity"], OpTypes(exported));
+    }
+
     [Theory]
     [InlineData(14)]
     [InlineData(24)]
@@ -165,6 +172,16 @@ public class ExportContractTests
     public void Identity_model_still_has_a_named_output()
     {
         ExportAndCompare(new Dropout(0.3), [3, 4]);
+    }
+
+    /// <summary>Uses a layer's bias in an operation of its own (input · bias): only the Linear operation is the layer's forward.</summary>
+    private sealed class BiasGated : Module
+    {
+        private readonly Linear linear;
+
+        public BiasGated() => linear = RegisterModule("linear", new Linear(4, 4, generator: new Generator(5)));
+
+        public override Tensor Forward(Tensor input) => linear.Forward(input) + input * linear.Bias!;
     }
 
     /// <summary>A custom module using an operation the exporter does not map.</summary>

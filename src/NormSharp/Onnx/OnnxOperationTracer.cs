@@ -7,14 +7,17 @@ namespace NormSharp.Onnx;
 /// Traces a module that is neither a library layer nor a <see cref="Sequential"/> (a residual block, say) through
 /// the autograd record of one forward: the input is marked as requiring gradients, the forward runs, and the
 /// recorded operations are walked back from the output. An operation that takes a parameter of a library layer
-/// inside the module is that layer's forward and is written by the layer's exporter; an operation named after a
-/// stateless library layer type (MaxPool2d, AvgPool2d, a LayerNorm without affine) is the layer of that type whose
-/// forward reproduces it; Tensor +, −, ·, /, Reshape (and Flatten), Permute and the
+/// inside the module, or is named after the type of a stateless library layer inside it (MaxPool2d, AvgPool2d, a
+/// LayerNorm without affine), is that layer's forward when the layer's own forward reproduces it, and is written by
+/// the layer's exporter; Tensor +, −, ·, /, Reshape (and Flatten), Permute and the
 /// activations map to single nodes; values that do not depend on the input are written as constants. Any other
 /// operation throws <see cref="NotSupportedException"/>.
 /// </summary>
 internal sealed class OnnxOperationTracer
 {
+    /// <summary>The name of the operation <see cref="Sequential"/> runs for a BatchNorm directly followed by ReLU.</summary>
+    private const string FusedBatchNormRelu = "BatchNormReLU";
+
     private readonly OnnxGraphBuilder graph;
     private readonly Module module;
     private readonly string path;
@@ -87,20 +90,12 @@ internal sealed class OnnxOperationTracer
     private string EmitOperation(Function operation, Tensor output)
     {
         var inputs = operation.Inputs;
-        foreach (var input in inputs)
-        {
-            if (parameterOwners.TryGetValue(input, out var owner))
-            {
-                var data = inputs[0];
-                var name = OnnxModuleExporters.Find(owner.Layer)!(graph, owner.Layer, owner.Path, Emit(data), data, output);
-                // Sequential runs BatchNorm + ReLU as one fused operation.
-                return operation.Name == "BatchNormReLU" ? graph.Add("Relu", owner.Path, [name]) : name;
-            }
-        }
-        if (StatelessLayerFor(operation, output) is var (layer, layerPath))
+        if (LayerFor(operation, output) is var (layer, layerPath))
         {
             var data = inputs[0];
-            return OnnxModuleExporters.Find(layer)!(graph, layer, layerPath, Emit(data), data, output);
+            var name = OnnxModuleExporters.Find(layer)!(graph, layer, layerPath, Emit(data), data, output);
+            // Sequential runs BatchNorm + ReLU as one fused operation.
+            return operation.Name == FusedBatchNormRelu ? graph.Add("Relu", layerPath, [name]) : name;
         }
         return operation.Name switch
         {
@@ -121,15 +116,26 @@ internal sealed class OnnxOperationTracer
     }
 
     /// <summary>
-    /// The library layer without parameters or buffers (pooling, a LayerNorm without affine ...) that recorded
-    /// <paramref name="operation"/>: the operation carries the layer's type name but not its settings, so the answer
-    /// is a layer of that type whose own forward on the operation's input reproduces the operation's output; null if none does.
+    /// The library layer inside the module whose forward recorded <paramref name="operation"/>: a layer whose parameter
+    /// the operation takes, or else a layer without parameters or buffers (pooling, a LayerNorm without affine ...)
+    /// of the type the operation is named after. An operation does not carry its layer's settings, and a parameter
+    /// may feed other operations too, so a candidate counts only if its own forward on the operation's first input
+    /// reproduces the operation's output. Null when none does.
     /// </summary>
-    private (Module Layer, string Path)? StatelessLayerFor(Function operation, Tensor output)
+    private (Module Layer, string Path)? LayerFor(Function operation, Tensor output)
     {
+        var data = operation.Inputs[0];
+        bool relu = operation.Name == FusedBatchNormRelu;
+        foreach (var input in operation.Inputs)
+        {
+            if (parameterOwners.TryGetValue(input, out var owner) && Reproduces(owner.Layer, data, output, relu))
+            {
+                return owner;
+            }
+        }
         foreach (var candidate in statelessLayers)
         {
-            if (candidate.Layer.GetType().Name == operation.Name && Reproduces(candidate.Layer, operation.Inputs[0], output))
+            if (candidate.Layer.GetType().Name == operation.Name && Reproduces(candidate.Layer, data, output, relu: false))
             {
                 return candidate;
             }
@@ -137,14 +143,14 @@ internal sealed class OnnxOperationTracer
         return null;
     }
 
-    private static bool Reproduces(Module layer, Tensor input, Tensor output)
+    private static bool Reproduces(Module layer, Tensor input, Tensor output, bool relu)
     {
         Tensor again;
         using (new NoGrad())
         {
             try
             {
-                again = layer.Forward(input);
+                again = relu && layer is BatchNormBase batchNorm ? batchNorm.ForwardRelu(input) : layer.Forward(input);
             }
             catch (ArgumentException)
             {
