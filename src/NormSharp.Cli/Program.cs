@@ -7,11 +7,12 @@ internal static class Program
 {
     private static int Main(string[] args) => BuildRoot().Parse(args).Invoke();
 
-    /// <summary>The command tree: demo, train, compare.</summary>
+    /// <summary>The command tree: demo, train, compare, export.</summary>
     public static RootCommand BuildRoot() => new("NormSharp: batch normalization for .NET, and what it does to training.")
     {
         DemoCommand.Create(),
         TrainCommand.Create(),
         CompareCommand.Create(),
+        ExportCommand.Create(),
     };
 }

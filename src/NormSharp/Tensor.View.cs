@@ -152,9 +152,12 @@ public partial class Tensor
         }
     }
 
-    private sealed class PermuteFunction : Function
+    internal sealed class PermuteFunction : Function
     {
         private int[] dims = [];
+
+        /// <summary>Result dimension i is input dimension Dims[i] (read by the ONNX exporter's trace).</summary>
+        internal IReadOnlyList<int> Dims => dims;
 
         public Tensor Forward(Tensor x, int[] dims)
         {
