@@ -82,7 +82,7 @@ public partial class Tensor
     }
 
     /// <summary>This tensor's values repeated to <paramref name="outShape"/> (a broadcast copy, no autograd).</summary>
-    private float[] Expanded(int[] outShape)
+    internal float[] Expanded(int[] outShape)
     {
         var strides = Broadcast.Strides(shape, outShape);
         var values = new float[ShapeUtil.Count(outShape)];
