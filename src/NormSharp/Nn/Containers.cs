@@ -13,7 +13,7 @@ public sealed class ModuleList : Module, IReadOnlyList<Module>
     private readonly List<Module> modules = [];
 
     /// <summary>Creates a list holding <paramref name="modules"/> in order.</summary>
-    public ModuleList(params IEnumerable<Module> modules)
+    public ModuleList(params Module[] modules)
     {
         ArgumentNullException.ThrowIfNull(modules);
         foreach (var module in modules)
