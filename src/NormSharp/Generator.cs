@@ -6,6 +6,9 @@ namespace NormSharp;
 /// </summary>
 public sealed class Generator
 {
+    [ThreadStatic]
+    private static Generator? defaultGenerator;
+
     private readonly Random random;
     private double? spareNormal;
 
@@ -15,6 +18,15 @@ public sealed class Generator
         Seed = seed;
         random = new Random(seed);
     }
+
+    /// <summary>
+    /// The default generator of this thread (PyTorch's default CPU generator), used wherever a generator is optional
+    /// and none is given; seed 0 until <see cref="ManualSeed"/> (or <c>Init.ManualSeed</c>) reseeds it.
+    /// </summary>
+    public static Generator Default => defaultGenerator ??= new Generator(0);
+
+    /// <summary>Replaces this thread's <see cref="Default"/> generator by one seeded with <paramref name="seed"/> (<c>torch.manual_seed</c>).</summary>
+    public static void ManualSeed(int seed) => defaultGenerator = new Generator(seed);
 
     /// <summary>The seed this generator was created with.</summary>
     public int Seed { get; }

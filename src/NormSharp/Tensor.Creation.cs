@@ -60,6 +60,12 @@ public partial class Tensor
         return t;
     }
 
+    /// <summary>Samples from the standard normal distribution, drawn from <see cref="Generator.Default"/> (<c>torch.randn</c> without a generator).</summary>
+    public static Tensor Randn(params int[] shape) => Randn(Generator.Default, shape);
+
+    /// <summary>Samples uniformly from [0, 1), drawn from <see cref="Generator.Default"/> (<c>torch.rand</c> without a generator).</summary>
+    public static Tensor Rand(params int[] shape) => Rand(Generator.Default, shape);
+
     /// <summary>Samples uniformly from [0, 1) (<c>torch.rand</c>).</summary>
     public static Tensor Rand(Generator generator, params int[] shape)
     {

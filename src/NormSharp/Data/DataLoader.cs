@@ -30,7 +30,8 @@ public sealed class DataLoader : IEnumerable<Batch>
     /// <param name="batchSize">Samples per batch, > 0.</param>
     /// <param name="shuffle">Reshuffle at the start of every epoch (default false).</param>
     /// <param name="dropLast">Drop the last batch when it is smaller than batchSize (default false).</param>
-    /// <param name="generator">The source of permutations; default <c>new Generator(0)</c>, so unseeded runs are still reproducible.</param>
+    /// <param name="generator">The source of permutations; default a generator seeded from <see cref="Generator.Default"/>, so
+    /// <c>Init.ManualSeed(seed)</c> before creating the loader fixes the shuffle (and unseeded runs are still reproducible).</param>
     public DataLoader(Dataset dataset, int batchSize, bool shuffle = false, bool dropLast = false, Generator? generator = null)
     {
         ArgumentNullException.ThrowIfNull(dataset);
@@ -42,7 +43,8 @@ public sealed class DataLoader : IEnumerable<Batch>
         BatchSize = batchSize;
         Shuffle = shuffle;
         DropLast = dropLast;
-        this.generator = generator ?? new Generator(0);
+        // As PyTorch's loader seeds its sampler from the default generator: Init.ManualSeed makes the shuffle reproducible.
+        this.generator = generator ?? new Generator(Generator.Default.NextInt(int.MaxValue));
     }
 
     public Dataset Dataset { get; }

@@ -6,19 +6,21 @@ public static partial class F
 {
     /// <summary>
     /// Cross-entropy from logits with class-index targets, mean over the batch (PyTorch's <c>cross_entropy</c>,
-    /// reduction 'mean', no class weights):
-    /// loss = (1/N) Σ_n [(1 − ε)·(−log p[n, t_n]) + ε · (1/C) Σ_c (−log p[n, c])],  p = softmax(logits) along classes,
-    /// with ε = <paramref name="labelSmoothing"/> (0 = plain cross-entropy). The log-softmax is computed stably
-    /// (max subtracted, log-sum-exp in double). Backward, closed form: d logits = (p − q) / N with the smoothed
-    /// target q[n, c] = (1 − ε)·[c = t_n] + ε / C.
+    /// reduction 'mean'):
+    /// loss = (1/W) Σ_n [(1 − ε)·w[t_n]·(−log p[n, t_n]) + (ε/C) Σ_c w[c]·(−log p[n, c])],  p = softmax(logits) along
+    /// classes, W = Σ_n w[t_n], with ε = <paramref name="labelSmoothing"/> (0 = plain cross-entropy) and class weights
+    /// w (all 1 by default, then W = N). The log-softmax is computed stably (max subtracted, log-sum-exp in double).
+    /// Backward, closed form: d logits[n, j] = (p[n, j]·((1 − ε)·w[t_n] + (ε/C)·Σ_c w[c]) − (1 − ε)·w[t_n]·[j = t_n] − (ε/C)·w[j]) / W,
+    /// which is (p − q) / N with the smoothed target q[n, c] = (1 − ε)·[c = t_n] + ε / C when unweighted.
     /// </summary>
     /// <param name="logits">[N, C] unnormalized scores.</param>
     /// <param name="targets">N class indices in [0, C).</param>
     /// <param name="labelSmoothing">ε in [0, 1], default 0.</param>
+    /// <param name="weight">Optional [C] class weights (PyTorch's <c>weight</c>), e.g. inverse class frequencies; not differentiated.</param>
     /// <returns>A scalar (shape []).</returns>
-    /// <exception cref="ArgumentException">Logits are not 2-D, or the batch sizes of logits and targets differ.</exception>
+    /// <exception cref="ArgumentException">Logits are not 2-D, the batch sizes of logits and targets differ, or the weight is not [C].</exception>
     /// <exception cref="ArgumentOutOfRangeException">A target is outside [0, C), or ε is outside [0, 1].</exception>
-    public static Tensor CrossEntropy(Tensor logits, int[] targets, double labelSmoothing = 0)
+    public static Tensor CrossEntropy(Tensor logits, int[] targets, double labelSmoothing = 0, Tensor? weight = null)
     {
         ArgumentNullException.ThrowIfNull(logits);
         ArgumentNullException.ThrowIfNull(targets);
@@ -34,15 +36,8 @@ public static partial class F
             throw new ArgumentException(
                 $"CrossEntropy expected {batch} targets for logits of shape {ShapeUtil.Format(logits.ShapeSpan)} (batch size {batch}), got {targets.Length} targets.", nameof(targets));
         }
-        for (int n = 0; n < targets.Length; n++)
-        {
-            if ((uint)targets[n] >= (uint)classes)
-            {
-                throw new ArgumentOutOfRangeException(nameof(targets), targets[n],
-                    $"Target {targets[n]} at index {n} is out of range for {classes} classes (expected 0 <= target < {classes}).");
-            }
-        }
-        return new CrossEntropyFunction(labelSmoothing).Forward(logits, targets);
+        CheckTargets(targets, classes);
+        return new CrossEntropyFunction(labelSmoothing, ClassWeights("CrossEntropy", weight, classes)).Forward(logits, targets);
     }
 
     /// <summary>
@@ -57,12 +52,45 @@ public static partial class F
     {
         ArgumentNullException.ThrowIfNull(input);
         ArgumentNullException.ThrowIfNull(target);
+        CheckSameShape("MseLoss", input, target);
+        return new MseLossFunction().Forward(input, target);
+    }
+
+    /// <exception cref="ArgumentException">The target's shape differs from the input's (no broadcasting in losses).</exception>
+    private static void CheckSameShape(string op, Tensor input, Tensor target)
+    {
         if (!ShapeUtil.Equal(input.ShapeSpan, target.ShapeSpan))
         {
             throw new ArgumentException(
-                $"MseLoss expected target of the input's shape {ShapeUtil.Format(input.ShapeSpan)}, got {ShapeUtil.Format(target.ShapeSpan)}.", nameof(target));
+                $"{op} expected target of the input's shape {ShapeUtil.Format(input.ShapeSpan)}, got {ShapeUtil.Format(target.ShapeSpan)}.", nameof(target));
         }
-        return new MseLossFunction().Forward(input, target);
+    }
+
+    private static void CheckTargets(int[] targets, int classes)
+    {
+        for (int n = 0; n < targets.Length; n++)
+        {
+            if ((uint)targets[n] >= (uint)classes)
+            {
+                throw new ArgumentOutOfRangeException(nameof(targets), targets[n],
+                    $"Target {targets[n]} at index {n} is out of range for {classes} classes (expected 0 <= target < {classes}).");
+            }
+        }
+    }
+
+    /// <summary>The class weights as doubles, all 1 when <paramref name="weight"/> is null.</summary>
+    private static double[] ClassWeights(string op, Tensor? weight, int classes)
+    {
+        if (weight is null)
+        {
+            return [.. Enumerable.Repeat(1.0, classes)];
+        }
+        if (weight.Rank != 1 || weight.Length != classes)
+        {
+            throw new ArgumentException(
+                $"{op} expected a class weight of shape [{classes}], got shape {ShapeUtil.Format(weight.ShapeSpan)}.", nameof(weight));
+        }
+        return [.. weight.ToArray().Select(w => (double)w)];
     }
 
     internal static void CheckLabelSmoothing(double labelSmoothing)
@@ -73,10 +101,11 @@ public static partial class F
         }
     }
 
-    private sealed class CrossEntropyFunction(double labelSmoothing) : Function
+    private sealed class CrossEntropyFunction(double labelSmoothing, double[] weight) : Function
     {
         private float[] probabilities = [];
         private int[] targets = [];
+        private double totalWeight;
 
         public override string Name => "CrossEntropy";
 
@@ -86,21 +115,25 @@ public static partial class F
             var x = logits.Data;
             var softmax = StoragePool.NewArray(x.Length, clear: false);
             double total = 0;
+            totalWeight = 0;
             for (int n = 0; n < batch; n++)
             {
                 var row = x.Slice(n * classes, classes);
                 double logSum = SoftmaxRow(row, classes, 1, log: false, softmax.AsSpan(n * classes, classes));
-                // −log p_c = logSum − x_c, so the mean over classes of −log p is logSum − mean(x).
-                double rowSum = 0;
-                foreach (float v in row)
+                // −log p_c = logSum − x_c, so the weighted sum over classes of −log p is logSum·Σw − Σ w·x.
+                double weightSum = 0, weightedRow = 0;
+                for (int c = 0; c < classes; c++)
                 {
-                    rowSum += v;
+                    weightSum += weight[c];
+                    weightedRow += weight[c] * row[c];
                 }
+                double targetWeight = weight[targets[n]];
                 double negativeLogLikelihood = logSum - row[targets[n]];
-                double smooth = logSum - rowSum / classes;
-                total += (1 - labelSmoothing) * negativeLogLikelihood + labelSmoothing * smooth;
+                double smooth = (logSum * weightSum - weightedRow) / classes;
+                total += (1 - labelSmoothing) * targetWeight * negativeLogLikelihood + labelSmoothing * smooth;
+                totalWeight += targetWeight;
             }
-            var output = Tensor.Scalar((float)(total / batch));
+            var output = Tensor.Scalar((float)(total / totalWeight));
             var result = Record(output, logits);
             if (result.GradFn == this)
             {
@@ -113,17 +146,19 @@ public static partial class F
         public override Tensor?[] Backward(Tensor gradOutput)
         {
             int batch = targets.Length, classes = batch == 0 ? 0 : probabilities.Length / batch;
-            double scale = gradOutput.Item() / batch;
-            double uniform = labelSmoothing / Math.Max(1, classes);
+            double scale = gradOutput.Item() / totalWeight;
+            double smoothing = labelSmoothing / Math.Max(1, classes), weightSum = weight.Sum();
             var gradInput = Tensor.Zeros(batch, classes);
             var dx = gradInput.AsSpan();
             for (int n = 0; n < batch; n++)
             {
+                double targetWeight = (1 - labelSmoothing) * weight[targets[n]];
+                double probabilityScale = targetWeight + smoothing * weightSum;
                 for (int c = 0; c < classes; c++)
                 {
                     int at = n * classes + c;
-                    double target = uniform + (c == targets[n] ? 1 - labelSmoothing : 0);
-                    dx[at] = (float)(scale * (probabilities[at] - target));
+                    double target = smoothing * weight[c] + (c == targets[n] ? targetWeight : 0);
+                    dx[at] = (float)(scale * (probabilities[at] * probabilityScale - target));
                 }
             }
             return [gradInput];

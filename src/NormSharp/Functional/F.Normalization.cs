@@ -241,9 +241,15 @@ public static partial class F
     {
         var shape = input.ShapeSpan;
         int k = normalizedShape.Length;
+        if (k == 0)
+        {
+            // PyTorch refuses it too: there is nothing to normalize over.
+            throw new ArgumentException(
+                $"{layer} expected normalizedShape to be at least 1-dimensional, i.e., containing at least one element, but got normalizedShape []; input shape {ShapeUtil.Format(shape)}.", nameof(normalizedShape));
+        }
         if (shape.Length < k || !shape[(shape.Length - k)..].SequenceEqual(normalizedShape))
         {
-            string expected = k == 0 ? "[*]" : "[*, " + string.Join(", ", normalizedShape) + "]";
+            string expected = "[*, " + string.Join(", ", normalizedShape) + "]";
             throw new ArgumentException(
                 $"{layer} expected input with shape {expected} (normalizedShape {ShapeUtil.Format(normalizedShape)}), got input of shape {ShapeUtil.Format(shape)}.", nameof(input));
         }

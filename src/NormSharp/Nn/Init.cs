@@ -6,14 +6,16 @@ namespace NormSharp.Nn;
 /// </summary>
 public static class Init
 {
-    [ThreadStatic]
-    private static Generator? defaultGenerator;
+    /// <summary>The generator used when none is given: <see cref="Generator.Default"/> (seed 0 until <see cref="ManualSeed"/> is called).</summary>
+    public static Generator DefaultGenerator => Generator.Default;
 
-    /// <summary>The generator used when none is given (seed 0 until <see cref="ManualSeed"/> is called).</summary>
-    public static Generator DefaultGenerator => defaultGenerator ??= new Generator(0);
-
-    /// <summary>Reseeds <see cref="DefaultGenerator"/> on this thread (PyTorch's <c>torch.manual_seed</c>).</summary>
-    public static void ManualSeed(int seed) => defaultGenerator = new Generator(seed);
+    /// <summary>
+    /// Reseeds the default generator of this thread (PyTorch's <c>torch.manual_seed</c>), and with it everything that
+    /// draws from it when given no generator: parameter initialization (Linear, Conv2d, these initializers),
+    /// <see cref="Dropout"/> masks, <see cref="Tensor.Randn(int[])"/> and <see cref="Tensor.Rand(int[])"/>, and the
+    /// shuffling of a <see cref="Data.DataLoader"/> created afterwards. Same seed, same run.
+    /// </summary>
+    public static void ManualSeed(int seed) => Generator.ManualSeed(seed);
 
     /// <summary>Fills with U(low, high).</summary>
     public static void Uniform(Tensor tensor, double low = 0, double high = 1, Generator? generator = null)

@@ -90,7 +90,10 @@ public abstract partial class Module
     /// </summary>
     /// <param name="state">Name → value, keys as <see cref="StateDict"/> writes them. A parameter or buffer
     /// value must have exactly the target's shape; a counter value must have shape [] or [1] and an
-    /// integral value (an <see cref="Int64Scalar"/> is read exactly, a float tensor by its value).</param>
+    /// integral value (an <see cref="Int64Scalar"/> is read exactly, a float tensor by its value). A counter
+    /// absent from the state (<c>num_batches_tracked</c> of an old checkpoint) is set to 0, as PyTorch does,
+    /// and is not reported missing. A parameter shared by two modules is one tensor, copied into in place under
+    /// each of its keys: it stays shared.</param>
     /// <param name="strict">True (the default): every key must match, and any missing key, unexpected
     /// key or shape mismatch throws, listing all of them, before anything is copied. False: entries that
     /// match are copied, the rest are skipped and returned.</param>
@@ -112,6 +115,13 @@ public abstract partial class Module
             expected.Add(slot.Key);
             if (!state.TryGetValue(slot.Key, out var value))
             {
+                // PyTorch loads a BatchNorm state dict without num_batches_tracked (checkpoints from before the
+                // counter existed, weights converted from other frameworks) with the counter at 0.
+                if (slot.Counter is { } absent)
+                {
+                    counterSets.Add((absent, 0));
+                    continue;
+                }
                 missing.Add(slot.Key);
                 continue;
             }
@@ -178,6 +188,7 @@ public abstract partial class Module
     // module that contains itself is rejected instead of recursing forever.
     private List<StateSlot> StateSlots()
     {
+        CheckComponentsRegistered();
         var slots = new List<StateSlot>();
         var ancestors = new HashSet<Module>(ReferenceEqualityComparer.Instance);
         CollectStateSlots("", ancestors, slots);

@@ -114,7 +114,16 @@ public abstract partial class Module
         childNames.Select(n => new KeyValuePair<string, Module>(n, children[n]));
 
     /// <summary>This module (name "") and every descendant, depth first, with dotted names.</summary>
+    /// <exception cref="InvalidOperationException">A field of a module holds a module or parameter that is not
+    /// registered (see <see cref="RegisterComponents"/>); the message names the field.</exception>
     public IEnumerable<KeyValuePair<string, Module>> NamedModules()
+    {
+        CheckComponentsRegistered();
+        return RegisteredModules();
+    }
+
+    /// <summary>This module and every registered descendant, depth first, without the field check.</summary>
+    private IEnumerable<KeyValuePair<string, Module>> RegisteredModules()
     {
         var stack = new Stack<KeyValuePair<string, Module>>();
         stack.Push(new("", this));
@@ -146,9 +155,6 @@ public abstract partial class Module
             p.Grad = null;
         }
     }
-
-    /// <inheritdoc/>
-    public override string ToString() => GetType().Name;
 
     private static string Join(string prefix, string name) => prefix.Length == 0 ? name : prefix + "." + name;
 

@@ -33,7 +33,7 @@ public class Adam : Optimizer
     }
 
     private protected Adam(IEnumerable<Tensor> parameters, double lr, double beta1, double beta2, double eps, double weightDecay, bool decoupledWeightDecay)
-        : base(parameters, learningRate: lr)
+        : base(parameters, learningRate: lr, weightDecay)
     {
         if (!(beta1 >= 0 && beta1 < 1))
         {
@@ -46,10 +46,6 @@ public class Adam : Optimizer
         if (!(eps >= 0))
         {
             throw new ArgumentOutOfRangeException(nameof(eps), eps, $"Invalid epsilon value: {eps}; it must be >= 0.");
-        }
-        if (!(weightDecay >= 0))
-        {
-            throw new ArgumentOutOfRangeException(nameof(weightDecay), weightDecay, $"Invalid weight decay value: {weightDecay}; it must be >= 0.");
         }
         Beta1 = beta1;
         Beta2 = beta2;
@@ -64,6 +60,7 @@ public class Adam : Optimizer
 
     public double Eps { get; }
 
+    /// <summary>The weight decay the optimizer was created with (each group has its own: <see cref="ParamGroup.WeightDecay"/>).</summary>
     public double WeightDecay { get; }
 
     /// <inheritdoc/>
@@ -75,8 +72,6 @@ public class Adam : Optimizer
     /// <inheritdoc/>
     public override void Step()
     {
-        double lr = LearningRate;
-        float weightDecay = (float)WeightDecay;
         float oneMinusBeta1 = (float)(1 - Beta1), beta2 = (float)Beta2, oneMinusBeta2 = (float)(1 - Beta2), eps = (float)Eps;
         for (int i = 0; i < Parameters.Count; i++)
         {
@@ -90,16 +85,18 @@ public class Adam : Optimizer
             var expAvg = state[0];
             var expAvgSq = state[1];
             long step = IncrementStep(i);
-            if (decoupledWeightDecay && WeightDecay != 0)
+            double lr = LearningRateOf(i), decay = WeightDecayOf(i);
+            float weightDecay = (float)decay;
+            if (decoupledWeightDecay && decay != 0)
             {
-                System.Numerics.Tensors.TensorPrimitives.Multiply(param, (float)(1 - lr * WeightDecay), param);
+                System.Numerics.Tensors.TensorPrimitives.Multiply(param, (float)(1 - lr * decay), param);
             }
             // Bias corrections in double, as PyTorch computes them in Python, then rounded once to float.
             double biasCorrection1 = 1 - Math.Pow(Beta1, step);
             double biasCorrection2 = 1 - Math.Pow(Beta2, step);
             float negativeStepSize = (float)-(lr / biasCorrection1);
             float biasCorrection2Sqrt = (float)Math.Sqrt(biasCorrection2);
-            bool l2 = !decoupledWeightDecay && WeightDecay != 0;
+            bool l2 = !decoupledWeightDecay && decay != 0;
             int k = Vector.IsHardwareAccelerated
                 ? UpdateVectors(param, grad, expAvg, expAvgSq, l2 ? weightDecay : 0, oneMinusBeta1, beta2, oneMinusBeta2, eps, negativeStepSize, biasCorrection2Sqrt)
                 : 0;

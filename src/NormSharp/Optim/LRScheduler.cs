@@ -2,9 +2,9 @@ namespace NormSharp.Optim;
 
 /// <summary>
 /// Base class of learning-rate schedules (PyTorch's <c>torch.optim.lr_scheduler.LRScheduler</c>): call
-/// <see cref="Step"/> once per epoch, after the epoch's optimizer steps. The rate is a closed-form function of the
-/// epoch count and of the optimizer's learning rate when the schedule was created (<see cref="BaseLearningRate"/>),
-/// so a schedule resumes exactly by setting <see cref="LastEpoch"/>.
+/// <see cref="Step"/> once per epoch, after the epoch's optimizer steps (per batch for <see cref="OneCycleLR"/>). The
+/// rate is a closed-form function of the epoch count and of each parameter group's learning rate when the schedule
+/// was created (<see cref="BaseLearningRates"/>), so a schedule resumes exactly by setting <see cref="LastEpoch"/>.
 /// </summary>
 public abstract class LRScheduler
 {
@@ -15,14 +15,19 @@ public abstract class LRScheduler
     {
         ArgumentNullException.ThrowIfNull(optimizer);
         Optimizer = optimizer;
-        BaseLearningRate = optimizer.LearningRate;
+        // PyTorch's initial_lr: the first schedule attached records each group's rate, and later ones (chained
+        // or sequential schedules) start from it rather than from a rate an earlier schedule has already changed.
+        BaseLearningRates = [.. optimizer.ParamGroups.Select(g => g.InitialLearningRate ??= g.LearningRate)];
     }
 
     /// <summary>The optimizer whose learning rate this schedule sets.</summary>
     public Optimizer Optimizer { get; }
 
-    /// <summary>The optimizer's learning rate when the schedule was created (PyTorch's <c>base_lrs[0]</c>).</summary>
-    public double BaseLearningRate { get; }
+    /// <summary>The first group's learning rate when the schedule was created (PyTorch's <c>base_lrs[0]</c>).</summary>
+    public double BaseLearningRate => BaseLearningRates[0];
+
+    /// <summary>Each parameter group's learning rate when the schedule was created (PyTorch's <c>base_lrs</c>).</summary>
+    public IReadOnlyList<double> BaseLearningRates { get; }
 
     /// <summary>
     /// The number of <see cref="Step"/> calls so far (PyTorch's <c>last_epoch</c>). Setting it, e.g. when resuming
@@ -36,15 +41,21 @@ public abstract class LRScheduler
         {
             ArgumentOutOfRangeException.ThrowIfNegative(value);
             lastEpoch = value;
-            Optimizer.LearningRate = LearningRateAt(value);
+            for (int g = 0; g < BaseLearningRates.Count; g++)
+            {
+                Optimizer.ParamGroups[g].LearningRate = LearningRateAt(value, BaseLearningRates[g]);
+            }
         }
     }
 
-    /// <summary>Advances one epoch and sets the optimizer's learning rate to <see cref="LearningRateAt"/>(<see cref="LastEpoch"/>).</summary>
+    /// <summary>Advances one epoch and sets each group's learning rate to <see cref="LearningRateAt(int, double)"/>(<see cref="LastEpoch"/>, its base rate).</summary>
     public void Step() => LastEpoch = lastEpoch + 1;
 
-    /// <summary>The learning rate at <paramref name="epoch"/> (epoch 0 = <see cref="BaseLearningRate"/>).</summary>
-    public abstract double LearningRateAt(int epoch);
+    /// <summary>The first group's learning rate at <paramref name="epoch"/> (epoch 0 = <see cref="BaseLearningRate"/>).</summary>
+    public double LearningRateAt(int epoch) => LearningRateAt(epoch, BaseLearningRate);
+
+    /// <summary>The learning rate at <paramref name="epoch"/> of a group whose base rate is <paramref name="baseLearningRate"/>.</summary>
+    public abstract double LearningRateAt(int epoch, double baseLearningRate);
 }
 
 /// <summary>
@@ -74,7 +85,7 @@ public sealed class StepLR : LRScheduler
     public double Gamma { get; }
 
     /// <inheritdoc/>
-    public override double LearningRateAt(int epoch) => BaseLearningRate * Math.Pow(Gamma, epoch / StepSize);
+    public override double LearningRateAt(int epoch, double baseLearningRate) => baseLearningRate * Math.Pow(Gamma, epoch / StepSize);
 }
 
 /// <summary>
@@ -105,6 +116,6 @@ public sealed class CosineAnnealingLR : LRScheduler
     public double EtaMin { get; }
 
     /// <inheritdoc/>
-    public override double LearningRateAt(int epoch) =>
-        EtaMin + (BaseLearningRate - EtaMin) * (1 + Math.Cos(Math.PI * epoch / TMax)) / 2;
+    public override double LearningRateAt(int epoch, double baseLearningRate) =>
+        EtaMin + (baseLearningRate - EtaMin) * (1 + Math.Cos(Math.PI * epoch / TMax)) / 2;
 }

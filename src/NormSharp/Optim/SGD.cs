@@ -21,20 +21,16 @@ public sealed class SGD : Optimizer
     /// <param name="lr">Learning rate, >= 0.</param>
     /// <param name="momentum">Momentum factor, >= 0; default 0 (plain SGD).</param>
     /// <param name="dampening">Dampening of the momentum, default 0.</param>
-    /// <param name="weightDecay">L2 penalty added to the gradient, >= 0; default 0.</param>
+    /// <param name="weightDecay">L2 penalty added to the gradient, >= 0; default 0 (the default of groups added later).</param>
     /// <param name="nesterov">Nesterov momentum; needs momentum > 0 and dampening = 0. Default false.</param>
     /// <exception cref="ArgumentOutOfRangeException">A negative or NaN learning rate, momentum or weight decay.</exception>
     /// <exception cref="ArgumentException">Nesterov with momentum 0 or non-zero dampening; or a bad parameter list.</exception>
     public SGD(IEnumerable<Tensor> parameters, double lr, double momentum = 0, double dampening = 0, double weightDecay = 0, bool nesterov = false)
-        : base(parameters, learningRate: lr)
+        : base(parameters, learningRate: lr, weightDecay)
     {
         if (!(momentum >= 0))
         {
             throw new ArgumentOutOfRangeException(nameof(momentum), momentum, $"Invalid momentum value: {momentum}; it must be >= 0.");
-        }
-        if (!(weightDecay >= 0))
-        {
-            throw new ArgumentOutOfRangeException(nameof(weightDecay), weightDecay, $"Invalid weight decay value: {weightDecay}; it must be >= 0.");
         }
         if (double.IsNaN(dampening))
         {
@@ -55,6 +51,7 @@ public sealed class SGD : Optimizer
 
     public double Dampening { get; }
 
+    /// <summary>The weight decay the optimizer was created with (each group has its own: <see cref="ParamGroup.WeightDecay"/>).</summary>
     public double WeightDecay { get; }
 
     public bool Nesterov { get; }
@@ -69,21 +66,23 @@ public sealed class SGD : Optimizer
     public override void Step()
     {
         // Scalars are rounded to float once, and every update is float arithmetic in PyTorch's order.
-        float negativeLearningRate = (float)-LearningRate;
-        float weightDecay = (float)WeightDecay, momentum = (float)Momentum, oneMinusDampening = (float)(1 - Dampening);
+        float momentum = (float)Momentum, oneMinusDampening = (float)(1 - Dampening);
         for (int i = 0; i < Parameters.Count; i++)
         {
             if (GradientOf(i) is not { } gradient)
             {
                 continue;
             }
+            float negativeLearningRate = (float)-LearningRateOf(i);
+            bool decays = WeightDecayOf(i) != 0;
+            float weightDecay = (float)WeightDecayOf(i);
             var param = Parameters[i].AsSpan();
             var grad = gradient.Data;
             if (Momentum == 0)
             {
                 for (int k = 0; k < param.Length; k++)
                 {
-                    float d = WeightDecay != 0 ? grad[k] + weightDecay * param[k] : grad[k];
+                    float d = decays ? grad[k] + weightDecay * param[k] : grad[k];
                     param[k] += negativeLearningRate * d;
                 }
                 continue;
@@ -92,7 +91,7 @@ public sealed class SGD : Optimizer
             var buffer = State(i)[0];
             for (int k = 0; k < param.Length; k++)
             {
-                float d = WeightDecay != 0 ? grad[k] + weightDecay * param[k] : grad[k];
+                float d = decays ? grad[k] + weightDecay * param[k] : grad[k];
                 float b = first ? d : buffer[k] * momentum + oneMinusDampening * d;
                 buffer[k] = b;
                 d = Nesterov ? d + momentum * b : b;
