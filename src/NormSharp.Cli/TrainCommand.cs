@@ -83,6 +83,11 @@ internal static class TrainCommand
             using var group = ProcessGroup.Mpi();
             return ExecuteRank(settings, console, cancellation, group);
         }
+        if (settings.BatchSize % settings.Replicas != 0)
+        {
+            throw new ArgumentException(
+                $"--batch-size {settings.BatchSize} must be a multiple of the number of replicas ({settings.Replicas}): each replica trains on batch-size / replicas samples of every batch.");
+        }
         if (settings.Replicas == 1)
         {
             return ExecuteRank(settings, console, cancellation, null);
