@@ -49,6 +49,26 @@ public class MpiTests
         Assert.DoesNotContain("passed", job.Output, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void A_missing_MPI_library_is_reported_with_the_package_to_install()
+    {
+        // In this collection: the MPI jobs above would inherit the variable.
+        const string variable = "NORMSHARP_MPI_LIBRARY";
+        var previous = Environment.GetEnvironmentVariable(variable);
+        Environment.SetEnvironmentVariable(variable, "/nonexistent/libmpich.so.12");
+        try
+        {
+            var error = Assert.Throws<DllNotFoundException>(() => ProcessGroup.Mpi());
+            Assert.Contains("tried /nonexistent/libmpich.so.12", error.Message, StringComparison.Ordinal);
+            Assert.Contains("apt-get install mpich", error.Message, StringComparison.Ordinal);
+            Assert.Contains("libmpich12", error.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable(variable, previous);
+        }
+    }
+
     private static (int ExitCode, string Output) Launch(int processes, string checks)
     {
         var mpiexec = FindMpiexec();

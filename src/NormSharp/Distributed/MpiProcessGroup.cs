@@ -90,6 +90,7 @@ internal sealed unsafe class MpiProcessGroup : ProcessGroup
         ArgumentNullException.ThrowIfNull(error);
         Console.Error.WriteLine($"normsharp: rank {Rank} of {WorldSize} failed, aborting every rank (MPI_Abort): {error.GetType().Name}: {error.Message}");
         Console.Error.Flush();
+        finalized = true;   // the exit handler must not wait for the other ranks at the finalize barrier
         // Not under callLock: the failing thread may be the one polling a collective.
         mpi.AbortMpi(MpiLibrary.CommWorld, 1);
         Environment.Exit(1);
