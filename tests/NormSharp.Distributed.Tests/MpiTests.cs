@@ -49,6 +49,47 @@ public class MpiTests
         Assert.DoesNotContain("passed", job.Output, StringComparison.Ordinal);
     }
 
+    [SkippableFact]
+    public void Distributed_training_from_the_command_line_reaches_the_single_process_model()
+    {
+        FindMpiexec();   // skip before the single-process run when there is no MPI
+        string folder = Path.Combine(Path.GetTempPath(), "normsharp-mpi-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            // The batch-norm MLP has no dropout: 2 MPI ranks must follow one process up to rounding. SGD, not Adam: the
+            // weights of always-blank border pixels get gradients that are zero up to rounding, which Adam scales to full steps.
+            string[] train = ["train", "--model", "mlp", "--norm", "batch", "--optimizer", "sgd", "--epochs", "1", "--train-limit", "600", "--batch-size", "50", "--seed", "3"];
+            var single = Run("dotnet", [Cli, .. train, "--out", Path.Combine(folder, "single")]);
+            Assert.True(single.ExitCode == 0, single.Output);
+            var job = Launch(2, [Cli, .. train, "--distributed", "--out", Path.Combine(folder, "mpi")]);
+            Assert.True(job.ExitCode == 0, job.Output);
+            Assert.Contains("on 2 MPI ranks × 25 samples", job.Output, StringComparison.Ordinal);
+
+            var expected = NormSharp.Serialization.Checkpoint.Read(Path.Combine(folder, "single", "model.safetensors")).ModuleState;
+            var actual = NormSharp.Serialization.Checkpoint.Read(Path.Combine(folder, "mpi", "model.safetensors")).ModuleState;
+            Assert.Equal(expected.Keys, actual.Keys);
+            foreach (var (key, value) in expected)
+            {
+                var wanted = value.ToArray();
+                var got = actual[key].ToArray();
+                for (int i = 0; i < wanted.Length; i++)
+                {
+                    Assert.True(Math.Abs(got[i] - wanted[i]) <= 1e-3 * Math.Max(1, Math.Abs(wanted[i])), $"{key}[{i}]: MPI {got[i]}, single process {wanted[i]}");
+                }
+            }
+            // rank 0 alone writes: one folder with the single-process run's files
+            Assert.Equal(Directory.GetFiles(Path.Combine(folder, "single")).Select(Path.GetFileName).Order(),
+                Directory.GetFiles(Path.Combine(folder, "mpi")).Select(Path.GetFileName).Order());
+        }
+        finally
+        {
+            if (Directory.Exists(folder))
+            {
+                Directory.Delete(folder, recursive: true);
+            }
+        }
+    }
+
     [Fact]
     public void A_missing_MPI_library_is_reported_with_the_package_to_install()
     {
@@ -69,19 +110,29 @@ public class MpiTests
         }
     }
 
+    private static string Cli => Path.Combine(AppContext.BaseDirectory, "NormSharp.Cli.dll");
+
     private static (int ExitCode, string Output) Launch(int processes, string checks)
     {
-        var mpiexec = FindMpiexec();
         var runner = Path.Combine(AppContext.BaseDirectory, "NormSharp.Distributed.Runner.dll");
         Assert.True(File.Exists(runner), $"The runner program is missing: {runner}");
-        var start = new ProcessStartInfo(mpiexec)
+        return Launch(processes, [runner, checks]);
+    }
+
+    /// <summary>mpiexec -n <paramref name="processes"/> dotnet <paramref name="arguments"/>.</summary>
+    private static (int ExitCode, string Output) Launch(int processes, string[] arguments) =>
+        Run(FindMpiexec(), ["-n", processes.ToString(System.Globalization.CultureInfo.InvariantCulture), "dotnet", .. arguments]);
+
+    private static (int ExitCode, string Output) Run(string program, string[] arguments)
+    {
+        var start = new ProcessStartInfo(program)
         {
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (var argument in new[] { "-n", processes.ToString(System.Globalization.CultureInfo.InvariantCulture), "dotnet", runner, checks })
+        foreach (var argument in arguments)
         {
             start.ArgumentList.Add(argument);
         }
@@ -93,7 +144,7 @@ public class MpiTests
         if (!process.WaitForExit(JobTimeout))
         {
             process.Kill(entireProcessTree: true);
-            Assert.Fail($"mpiexec -n {processes} {checks} did not end within {JobTimeout.TotalMinutes} minutes (killed).");
+            Assert.Fail($"{program} {string.Join(' ', arguments)} did not end within {JobTimeout.TotalMinutes} minutes (killed).");
         }
         process.WaitForExit();
         return (process.ExitCode, output.Result + error.Result);
