@@ -239,7 +239,7 @@ public static class DistributedChecks
     private sealed class Worst
     {
         private double largest;
-        private string where = "nothing compared";
+        private string where = "every value bit-identical";
 
         public void Compare(ProcessGroup group, string what, float[] actual, float[] reference, Range? range, double tolerance)
         {
