@@ -25,10 +25,17 @@ internal static class Program
           --out PATH     markdown output (default normsharp-out/bench.md)
           --memory N     GCs, pool collections, page faults and bytes per training step (N steps), then exit
           --bdn ...      BenchmarkDotNet kernel microbenchmarks; remaining arguments go to BenchmarkSwitcher
+          --data-parallel [BLOCKS]      demo CNN step: 1 process vs 2 thread replicas (DataParallelBench.cs)
+          --data-parallel-mpi [BLOCKS]  the same step on the ranks of mpiexec -n N
         """;
 
     public static int Main(string[] args)
     {
+        if (args.Length > 0 && args[0] is "--data-parallel" or "--data-parallel-mpi")
+        {
+            // Demo-CNN step time in one process, on 2 thread replicas, or (under mpiexec) on MPI ranks: DataParallelBench.cs.
+            return DataParallelBench.Run(mpi: args[0] == "--data-parallel-mpi", blocks: args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 5);
+        }
         if (args.Length > 0 && args[0] == "--bdn")
         {
             BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args[1..]);

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using NormSharp.Cli.Experiments;
 using NormSharp.Cli.Reporting;
+using NormSharp.Distributed;
 using NormSharp.Nn;
 using Spectre.Console;
 
@@ -10,7 +11,8 @@ namespace NormSharp.Cli;
 /// <summary>Settings of <c>normsharp train</c>.</summary>
 internal sealed record TrainSettings(
     ModelKind Model, NormKind Norm, OptimizerKind Optimizer, int Epochs, int BatchSize, double LearningRate,
-    double Momentum, double WeightDecay, int Seed, string? DataDirectory, string? OutputDirectory, int? TrainLimit, LoadedData? Preloaded = null, string? Resume = null);
+    double Momentum, double WeightDecay, int Seed, string? DataDirectory, string? OutputDirectory, int? TrainLimit, LoadedData? Preloaded = null, string? Resume = null,
+    int Replicas = 1, bool Distributed = false);
 
 /// <summary>
 /// <c>normsharp train</c>: trains one network, printing loss and accuracy after every epoch, and
@@ -38,9 +40,19 @@ internal static class TrainCommand
             Description = "Continue from a checkpoint written by train (model, optimizer state, epochs done); use the same --model, --norm, --optimizer and --seed.",
             HelpName = "PATH",
         };
+        var replicas = new Option<int>("--replicas")
+        {
+            Description = "Train data-parallel on N thread replicas of this process, each on batch-size / N samples of every batch, with synchronized batch norm.",
+            DefaultValueFactory = _ => 1,
+            HelpName = "N",
+        };
+        var distributed = new Option<bool>("--distributed")
+        {
+            Description = "Train data-parallel on the ranks of an MPI job: mpiexec -n N normsharp train ... --distributed (MPICH; rank 0 prints and writes).",
+        };
         var command = new Command("train", "Train one network and print per-epoch loss and accuracy.")
         {
-            model, norm, epochs, batchSize, lr, optimizer, momentum, weightDecay, seed, data, output, limit, resume,
+            model, norm, epochs, batchSize, lr, optimizer, momentum, weightDecay, seed, data, output, limit, resume, replicas, distributed,
         };
         command.SetAction(parse => CommonOptions.Guard(AnsiConsole.Console, () =>
         {
@@ -48,15 +60,67 @@ internal static class TrainCommand
             var settings = new TrainSettings(
                 Choices.ParseModel(parse.GetValue(model)!), Choices.ParseNorm(parse.GetValue(norm)!), optimizerKind,
                 parse.GetValue(epochs), parse.GetValue(batchSize), parse.GetValue(lr) ?? CommonOptions.DefaultLearningRate(optimizerKind),
-                parse.GetValue(momentum), parse.GetValue(weightDecay), parse.GetValue(seed), parse.GetValue(data), parse.GetValue(output), parse.GetValue(limit), Resume: parse.GetValue(resume));
+                parse.GetValue(momentum), parse.GetValue(weightDecay), parse.GetValue(seed), parse.GetValue(data), parse.GetValue(output), parse.GetValue(limit), Resume: parse.GetValue(resume),
+                Replicas: parse.GetValue(replicas), Distributed: parse.GetValue(distributed));
             Execute(settings, AnsiConsole.Console);
             return 0;
         }));
         return command;
     }
 
-    /// <summary>Trains as <paramref name="settings"/> says; returns the run and the folder written.</summary>
+    /// <summary>
+    /// Trains as <paramref name="settings"/> says; returns the run and the folder written. With replicas or distributed,
+    /// every rank trains and rank 0 alone prints, writes and returns (the other MPI ranks return a result without folder).
+    /// </summary>
     public static (RunResult Result, OutputFolder Folder) Execute(TrainSettings settings, IAnsiConsole console, CancellationToken cancellation = default)
+    {
+        if (settings.Replicas < 1 || (settings.Replicas > 1 && settings.Distributed))
+        {
+            throw new ArgumentException($"--replicas must be >= 1 and cannot be combined with --distributed, got --replicas {settings.Replicas}{(settings.Distributed ? " --distributed" : "")}.");
+        }
+        if (settings.Distributed)
+        {
+            using var group = ProcessGroup.Mpi();
+            return ExecuteRank(settings, console, cancellation, group);
+        }
+        if (settings.BatchSize % settings.Replicas != 0)
+        {
+            throw new ArgumentException(
+                $"--batch-size {settings.BatchSize} must be a multiple of the number of replicas ({settings.Replicas}): each replica trains on batch-size / replicas samples of every batch.");
+        }
+        if (settings.Replicas == 1)
+        {
+            return ExecuteRank(settings, console, cancellation, null);
+        }
+        (RunResult, OutputFolder) first = default;
+        ProcessGroup.RunThreads(settings.Replicas, group =>
+        {
+            var result = ExecuteRank(settings, console, cancellation, group);
+            if (group.Rank == 0)
+            {
+                first = result;
+            }
+        });
+        return first;
+    }
+
+    private static (RunResult Result, OutputFolder Folder) ExecuteRank(TrainSettings settings, IAnsiConsole console, CancellationToken cancellation, ProcessGroup? group)
+    {
+        try
+        {
+            return ExecuteRank(settings, group is { Rank: > 0 } ? SilentConsole() : console, cancellation, group, writes: group is not { Rank: > 0 });
+        }
+        catch (Exception error) when (group is { Backend: "mpi", WorldSize: > 1 })
+        {
+            // The other ranks would wait for this one in their next collective: end the whole job.
+            group.Abort(error);
+            throw;
+        }
+    }
+
+    private static IAnsiConsole SilentConsole() => AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(TextWriter.Null) });
+
+    private static (RunResult Result, OutputFolder Folder) ExecuteRank(TrainSettings settings, IAnsiConsole console, CancellationToken cancellation, ProcessGroup? group, bool writes)
     {
         Validate(settings.Epochs, settings.BatchSize, settings.LearningRate);
         var loaded = CommonOptions.LoadData(console, settings.DataDirectory, settings.Preloaded);
@@ -66,9 +130,10 @@ internal static class TrainCommand
             settings.LearningRate, settings.BatchSize, settings.Seed, settings.Optimizer == OptimizerKind.Sgd ? settings.Momentum : 0, settings.WeightDecay);
         // Fail on a bad model/norm combination before any data work is wasted.
         _ = Models.Create(spec.Model, spec.Norm, train.SampleShape, loaded.Train.ClassCount, new Generator(0));
-        var folder = OutputFolder.Create(settings.OutputDirectory, DateTime.Now);
+        OutputFolder folder = writes ? OutputFolder.Create(settings.OutputDirectory, DateTime.Now) : null!;   // ranks above 0 write nothing
+        string replicas = group is { WorldSize: > 1 } ? $" on {group.WorldSize} {(group.Backend == "mpi" ? "MPI ranks" : "thread replicas")} × {spec.BatchSize / group.WorldSize} samples (synchronized batch norm)" : "";
         console.MarkupLine($"[bold]Training[/] {Markup.Escape(spec.Name)}: {Choices.Name(spec.Optimizer)} lr {spec.LearningRate.ToString("G4", CultureInfo.InvariantCulture)}, " +
-            $"batch {spec.BatchSize}, {settings.Epochs} epochs × {stepsPerEpoch:N0} steps, seed {spec.Seed}; output {Markup.Escape(folder.Path)}");
+            $"batch {spec.BatchSize}{replicas}, {settings.Epochs} epochs × {stepsPerEpoch:N0} steps, seed {spec.Seed}; output {Markup.Escape(writes ? folder.Path : "")}");
 
         RunResult? result = null;
         RunProgress.Display(console, bar =>
@@ -83,11 +148,15 @@ internal static class TrainCommand
                         $"[bold]test loss {point.TestLoss:0.0000}  test acc {point.TestAccuracy:0.0000}[/]  {point.Seconds:0} s");
                 }
             });
-            result = Trainer.Run(spec, train, loaded.Test, loaded.Test, settings.Epochs * stepsPerEpoch, stepsPerEpoch, null, observer, cancellation, settings.Resume);
+            result = Trainer.Run(spec, train, loaded.Test, loaded.Test, settings.Epochs * stepsPerEpoch, stepsPerEpoch, null, observer, cancellation, settings.Resume, group);
             progress.Complete(result);
         });
 
         var run = result!;
+        if (!writes)
+        {
+            return (run, folder);
+        }
         DemoReport.WriteCurves(folder, "train-curves.png", "train-curves.csv", $"{spec.Name}: training and test curves", [run]);
         folder.WriteText("runs.csv", DemoReport.RunsTable([run]).ToString());
         SaveCheckpoint(run, folder, console);

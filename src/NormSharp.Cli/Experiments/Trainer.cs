@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using NormSharp.Autograd;
 using NormSharp.Data;
+using NormSharp.Distributed;
 using NormSharp.Nn;
 using NormSharp.Optim;
 using NormSharp.Serialization;
@@ -117,17 +118,21 @@ internal static class Trainer
     /// the end, then on the whole <paramref name="test"/> set. With <paramref name="resumeFrom"/>, the model and
     /// optimizer start from that checkpoint (written by <see cref="SaveCheckpoint"/>) and training continues with
     /// the epoch after its last one: each epoch's shuffle depends only on the seed and the epoch's number, so a
-    /// resumed run takes the same batches, and reaches the same bits, as one that never stopped.
+    /// resumed run takes the same batches, and reaches the same bits, as one that never stopped. With a
+    /// <paramref name="group"/> of several ranks, this rank trains data-parallel (<see cref="DataParallelRun"/>).
     /// </summary>
     public static RunResult Run(
         RunSpec spec, Dataset train, Dataset test, Dataset evalSet, int steps, EvalSchedule schedule,
-        DateTime? deadline = null, TrainObserver? observer = null, CancellationToken cancellation = default, string? resumeFrom = null)
+        DateTime? deadline = null, TrainObserver? observer = null, CancellationToken cancellation = default, string? resumeFrom = null,
+        ProcessGroup? group = null)
     {
         var generator = new Generator(spec.Seed);
         var model = Models.Create(spec.Model, spec.Norm, train.SampleShape, Math.Max(train.ClassCount, test.ClassCount), generator);
         var optimizer = Models.CreateOptimizer(spec.Optimizer, model.Parameters(), spec.LearningRate, spec.Momentum, spec.WeightDecay);
         int firstEpoch = resumeFrom is null ? 0 : LoadCheckpoint(resumeFrom, model, optimizer);
-        DataLoader LoaderFor(int epoch) =>
+        var parallel = group is { WorldSize: > 1 } ? new DataParallelRun(group, spec.BatchSize) : null;
+        Module forward = parallel?.Wrap(model) ?? model;
+        DataLoader LoaderFor(int epoch) => parallel?.Loader(train, unchecked(spec.Seed * 1_000_003 + epoch + 1), epoch) ??
             new(train, spec.BatchSize, shuffle: true, dropLast: true, generator: new Generator(unchecked(spec.Seed * 1_000_003 + epoch + 1)));
         var loader = LoaderFor(firstEpoch);
         if (loader.Count == 0)
@@ -149,6 +154,10 @@ internal static class Trainer
             var evalClock = Stopwatch.StartNew();
             var (accuracy, loss) = Evaluation.Accuracy(model, evalSet);
             var evalTime = evalClock.Elapsed;
+            if (parallel is not null)
+            {
+                (lossSum, correct, seen) = parallel.Totals(lossSum, correct, seen);
+            }
             owedAfterStop = evalTime * (1 + (separateFinal ? (double)test.Count / Math.Max(1, evalSet.Count) : 0));
             var point = new EvalPoint(step, (double)step / loader.Count,
                 batchesSinceEval > 0 ? lossSum / batchesSinceEval : double.NaN,
@@ -174,16 +183,22 @@ internal static class Trainer
                 {
                     break;
                 }
-                if ((deadline is { } end && DateTime.UtcNow + owedAfterStop >= end) || cancellation.IsCancellationRequested)
+                bool stop = (deadline is { } end && DateTime.UtcNow + owedAfterStop >= end) || cancellation.IsCancellationRequested;
+                if (parallel is not null && (deadline is not null || cancellation.CanBeCanceled))
+                {
+                    stop = parallel.AgreeToStop(stop);
+                }
+                if (stop)
                 {
                     result.StoppedByBudget = true;
                     break;
                 }
                 trainClock.Start();
                 optimizer.ZeroGrad();
-                var logits = model.Forward(batch.Images);
+                var logits = forward.Forward(batch.Images);
                 var loss = Models.Loss(logits, batch.Labels);
                 loss.Backward();
+                parallel?.SynchronizeGradients();
                 optimizer.Step();
                 trainClock.Stop();
                 step++;

@@ -33,6 +33,9 @@ public sealed class Sequential : Module
         return this;
     }
 
+    private protected override void OnChildReplaced(string name, Module module) =>
+        layers[int.Parse(name, System.Globalization.CultureInfo.InvariantCulture)] = module;
+
     /// <inheritdoc/>
     public override Tensor Forward(Tensor input)
     {

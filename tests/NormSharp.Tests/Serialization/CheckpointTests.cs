@@ -126,6 +126,17 @@ public class CheckpointTests
         {
             return new Module[] { new Linear(4, 4, generator: new Generator(seed)), new ToyNorm(4) };
         }
+        if (type == typeof(Module))
+        {
+            return new Sequential(new Linear(4, 4, generator: new Generator(seed)), new ToyNorm(4));
+        }
+        if (type == typeof(NormSharp.Distributed.ProcessGroup))
+        {
+            // A one-rank thread group: its collectives never wait, so it stays usable after RunThreads returns.
+            NormSharp.Distributed.ProcessGroup? group = null;
+            NormSharp.Distributed.ProcessGroup.RunThreads(1, g => group = g);
+            return group;
+        }
         throw new InvalidOperationException(
             $"Cannot construct {module.Name}: add a case for parameter {parameter.Name} of type {type.Name} in {nameof(CheckpointTests)}.{nameof(Argument)}.");
     }

@@ -85,10 +85,10 @@ public abstract class NormBase : Module
     public int ChannelAxis { get; }
 
     /// <summary>γ, shape [NumFeatures], initialized to ones; null when <see cref="Affine"/> is false.</summary>
-    public Parameter? Weight { get; }
+    public Parameter? Weight { get; private protected set; }
 
     /// <summary>β, shape [NumFeatures], initialized to zeros; null when <see cref="Affine"/> is false.</summary>
-    public Parameter? Bias { get; }
+    public Parameter? Bias { get; private protected set; }
 
     /// <summary>Running mean (buffer <c>running_mean</c>), shape [NumFeatures], starts at 0; null when not tracked.</summary>
     public Tensor? RunningMean { get; }
