@@ -36,7 +36,7 @@ public partial class Tensor
 
     public static Tensor operator -(Tensor a) => a * -1f;
 
-    internal struct AddOp : Broadcast.IBinary
+    internal struct AddOp : Broadcast.IBinaryRows
     {
         public static float Apply(float a, float b) => a + b;
 
@@ -47,7 +47,7 @@ public partial class Tensor
         public static void Apply(float a, ReadOnlySpan<float> b, Span<float> destination) => TensorPrimitives.Add(b, a, destination);
     }
 
-    internal struct SubtractOp : Broadcast.IBinary
+    internal struct SubtractOp : Broadcast.IBinaryRows
     {
         public static float Apply(float a, float b) => a - b;
 
@@ -58,7 +58,7 @@ public partial class Tensor
         public static void Apply(float a, ReadOnlySpan<float> b, Span<float> destination) => TensorPrimitives.Subtract(a, b, destination);
     }
 
-    internal struct MultiplyOp : Broadcast.IBinary
+    internal struct MultiplyOp : Broadcast.IBinaryRows
     {
         public static float Apply(float a, float b) => a * b;
 
@@ -69,7 +69,7 @@ public partial class Tensor
         public static void Apply(float a, ReadOnlySpan<float> b, Span<float> destination) => TensorPrimitives.Multiply(b, a, destination);
     }
 
-    internal struct DivideOp : Broadcast.IBinary
+    internal struct DivideOp : Broadcast.IBinaryRows
     {
         public static float Apply(float a, float b) => a / b;
 
@@ -82,7 +82,7 @@ public partial class Tensor
 
     /// <summary>a op b with broadcasting; the backward reduces each gradient back to its operand's shape.</summary>
     private sealed class BinaryFunction<TOp> : Function
-        where TOp : struct, Broadcast.IBinary
+        where TOp : struct, Broadcast.IBinaryRows
     {
         public override string Name => typeof(TOp).Name.Replace("Op", "", StringComparison.Ordinal);
 

@@ -151,8 +151,8 @@ public partial class Tensor
 
         public override Tensor?[] Backward(Tensor gradOutput) =>
         [
-            NeedsInputGrad[0] ? Masked(gradOutput, whenTrue: true).SumToShape(xShape) : null,
-            NeedsInputGrad[1] ? Masked(gradOutput, whenTrue: false).SumToShape(yShape) : null,
+            NeedsInputGrad[0] ? Masked(gradOutput, whenTrue: true).ReducedTo(xShape, null, 1f) : null,
+            NeedsInputGrad[1] ? Masked(gradOutput, whenTrue: false).ReducedTo(yShape, null, 1f) : null,
         ];
 
         private Tensor Masked(Tensor gradOutput, bool whenTrue)

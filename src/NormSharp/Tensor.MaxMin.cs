@@ -154,4 +154,16 @@ public partial class Tensor
             return [gradInput];
         }
     }
+
+    // The shape of a reduction along dim: removed, or kept with size 1.
+    private static int[] ReducedShape(int[] shape, int dim, bool keepDim)
+    {
+        if (keepDim)
+        {
+            var kept = (int[])shape.Clone();
+            kept[dim] = 1;
+            return kept;
+        }
+        return [.. shape[..dim], .. shape[(dim + 1)..]];
+    }
 }

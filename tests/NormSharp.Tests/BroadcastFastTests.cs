@@ -13,7 +13,7 @@ public class BroadcastFastTests
     }
 
     private static void AssertSameAsReference<TOp>(int[] shapeA, int[] shapeB, int seed)
-        where TOp : Broadcast.IBinary
+        where TOp : Broadcast.IBinaryRows
     {
         var shape = ShapeUtil.Broadcast(shapeA, shapeB);
         var a = Random(seed, shapeA.Aggregate(1, (x, y) => x * y));

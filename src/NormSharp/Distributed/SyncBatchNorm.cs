@@ -73,7 +73,7 @@ public sealed class SyncBatchNorm(int numFeatures, ProcessGroup group, double ep
             double factor = Momentum ?? 1.0 / NumBatchesTracked;
             if (function.TotalCount > 0)
             {
-                BatchNormReference.UpdateRunningStatistics(function.Mean, function.Variance, function.TotalCount, factor,
+                RunningStatistics.Update(function.Mean, function.Variance, function.TotalCount, factor,
                     RunningMean!.AsSpan(), RunningVar!.AsSpan());
             }
         }

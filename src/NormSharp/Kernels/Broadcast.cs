@@ -22,11 +22,15 @@ internal static class Broadcast
         return strides;
     }
 
-    /// <summary>A binary op on one pair of values and, for the fast kernels, on rows (TensorPrimitives).</summary>
+    /// <summary>A binary op on one pair of values (the reference kernel's element loop).</summary>
     public interface IBinary
     {
         static abstract float Apply(float a, float b);
+    }
 
+    /// <summary>A binary op that the fast kernels also apply to whole rows (TensorPrimitives).</summary>
+    public interface IBinaryRows : IBinary
+    {
         /// <summary>destination[i] = op(a[i], b[i]).</summary>
         static abstract void Apply(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> destination);
 

@@ -18,7 +18,7 @@ internal static unsafe class BroadcastFast
     /// <inheritdoc cref="Broadcast.Binary{TOp}"/>
     public static void Binary<TOp>(
         ReadOnlySpan<float> a, int[] aStrides, ReadOnlySpan<float> b, int[] bStrides, int[] shape, Span<float> destination)
-        where TOp : Broadcast.IBinary
+        where TOp : Broadcast.IBinaryRows
     {
         if (destination.IsEmpty)
         {
