@@ -33,6 +33,12 @@ public sealed class Sequential : Module
         return this;
     }
 
+    private protected override bool ReplacesChild(string name, Module replacement)
+    {
+        layers[int.Parse(name, System.Globalization.CultureInfo.InvariantCulture)] = replacement;
+        return true;
+    }
+
     /// <inheritdoc/>
     public override Tensor Forward(Tensor input)
     {
