@@ -61,22 +61,26 @@ internal static class DemoCommand
         console.MarkupLine($"[bold]Output:[/] {Markup.Escape(folder.Path)}");
 
         var (mlpShare, sweepShare, cnnShare) = budget.Shares;
+        double smallShare = budget.SmallBatchShare;
         PaperMlpResult? mlp = null;
         SweepResult? sweep = null;
         RunResult? cnn = null;
+        SmallBatchResult? smallBatch = null;
         RunProgress.Display(console, Bar =>
         {
             var bnBar = Bar("paper MLP, batch norm", budget.MlpSteps);
             var noneBar = Bar("paper MLP, no norm", budget.MlpSteps);
             var sweepBars = LearningRateSweep.RunNames(budget).Select(n => Bar(n, budget.SweepSteps)).ToList();
             var cnnBar = Bar("CNN, batch norm", budget.CnnSteps);
+            var smallBars = SmallBatchExperiment.RunNames(budget.SmallBatch).Select(n => Bar(n, 1)).ToList();
 
-            mlp = PaperMlpExperiment.Run(data, budget, settings.Seed, time.StageDeadline(mlpShare, mlpShare + sweepShare + cnnShare), bnBar, noneBar, cancellation);
-            sweep = LearningRateSweep.Run(data, budget, settings.Seed, time.StageDeadline(sweepShare, sweepShare + cnnShare), sweepBars, cancellation);
-            cnn = CnnExperiment.Run(data, budget, settings.Seed, time.StageDeadline(cnnShare, cnnShare), cnnBar, cancellation);
+            mlp = PaperMlpExperiment.Run(data, budget, settings.Seed, time.StageDeadline(mlpShare, mlpShare + sweepShare + cnnShare + smallShare), bnBar, noneBar, cancellation);
+            sweep = LearningRateSweep.Run(data, budget, settings.Seed, time.StageDeadline(sweepShare, sweepShare + cnnShare + smallShare), sweepBars, cancellation);
+            cnn = CnnExperiment.Run(data, budget, settings.Seed, time.StageDeadline(cnnShare, cnnShare + smallShare), cnnBar, cancellation);
+            smallBatch = SmallBatchExperiment.Run(data, budget, settings.Seed, time.StageDeadline(smallShare, smallShare), smallBars, cancellation);
         });
 
-        var results = new DemoResults(loaded.Description, budget, settings.Seed, train.Count, test.Count, mlp!, sweep!, cnn!, 0);
+        var results = new DemoResults(loaded.Description, budget, settings.Seed, train.Count, test.Count, mlp!, sweep!, cnn!, 0) { SmallBatch = smallBatch };
         console.Status().Start("Writing figures and report ...", _ => DemoReport.WriteAll(folder, results with { TotalSeconds = clock.Elapsed.TotalSeconds }));
         PrintSummary(console, results, folder, clock.Elapsed);
         return folder;

@@ -17,7 +17,7 @@ public class DemoCommandTests
             var folder = DemoCommand.Execute(new DemoSettings(DemoBudget.Tiny, outDir, null, Seed: 3, TestConsole.Embedded), console);
             Assert.Equal(Path.GetFullPath(outDir), folder.Path);
 
-            string[] pngs = [DemoReport.MlpAccuracyPng, DemoReport.PercentilesPng, DemoReport.SweepPng, DemoReport.CnnPng];
+            string[] pngs = [DemoReport.MlpAccuracyPng, DemoReport.PercentilesPng, DemoReport.SweepPng, DemoReport.CnnPng, SmallBatchReport.Png];
             foreach (var png in pngs)
             {
                 var bytes = File.ReadAllBytes(Path.Combine(outDir, png));
@@ -30,15 +30,18 @@ public class DemoCommandTests
             AssertCsv(outDir, DemoReport.CnnCsv, "run,model,norm,step,epoch,train_loss,train_accuracy,test_accuracy,test_loss", minRows: 2);
             AssertCsv(outDir, DemoReport.RunsCsv, "run,model,norm,optimizer,learning_rate,batch_size,steps,stopped_by_time_budget,steps_to_0.8,final_test_accuracy,final_test_loss,seconds_per_epoch,train_seconds,total_seconds", minRows: 7);
 
+            // Tiny: batch sizes 2 and 4, four normalizations each.
+            AssertCsv(outDir, SmallBatchReport.Csv, "run,model,norm,optimizer,learning_rate,batch_size,steps,stopped_by_time_budget,steps_to_0.8,final_test_accuracy,final_test_loss,seconds_per_epoch,train_seconds,total_seconds", minRows: 8);
             var markdown = File.ReadAllText(Path.Combine(outDir, DemoReport.ReportMd));
             var html = File.ReadAllText(Path.Combine(outDir, DemoReport.ReportHtml));
             foreach (var png in pngs)
             {
                 Assert.Contains($"]({png})", markdown, StringComparison.Ordinal);
             }
-            Assert.Equal(4, CountOf(html, "src=\"data:image/png;base64,"));
+            Assert.Equal(pngs.Length, CountOf(html, "src=\"data:image/png;base64,"));
             Assert.Contains("embedded", markdown, StringComparison.Ordinal);
             Assert.Contains("steps to 80%", markdown, StringComparison.Ordinal);
+            Assert.Contains("UpdatePrecise", markdown, StringComparison.Ordinal);
 
             // No temporary files left behind, and the terminal said where the data came from and showed the summary.
             Assert.DoesNotContain(Directory.GetFiles(outDir), f => Path.GetFileName(f).StartsWith('.'));

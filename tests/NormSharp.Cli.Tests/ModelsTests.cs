@@ -47,7 +47,7 @@ public class ModelsTests
             last = next.Item();
         }
         Assert.True(last < loss.Item(), $"loss {loss.Item()} -> {last}");
-        bool hasNorm = network.Modules().Any(m => m is BatchNorm1d or BatchNorm2d or LayerNorm or GroupNorm or InstanceNorm2d);
+        bool hasNorm = network.Modules().Any(m => m is BatchNormBase or LayerNorm or GroupNorm or InstanceNorm2d);
         Assert.Equal(norm != NormKind.None, hasNorm);
     }
 

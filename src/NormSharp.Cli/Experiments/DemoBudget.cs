@@ -29,6 +29,12 @@ internal sealed record DemoBudget(
     /// <summary>Shares of the time budget: paper MLP, learning-rate sweep, CNN.</summary>
     public (double Mlp, double Sweep, double Cnn) Shares { get; init; } = (0.30, 0.25, 0.45);
 
+    /// <summary>The small-batch section (BN, Renorm, Ghost, GroupNorm against batch size; recalibration).</summary>
+    public SmallBatchBudget SmallBatch { get; init; } = SmallBatchBudget.Quick;
+
+    /// <summary>The small-batch section's share of the time budget, on the same scale as <see cref="Shares"/>; it runs last.</summary>
+    public double SmallBatchShare { get; init; } = 0.2;
+
     /// <summary>
     /// The full demo: under 10 minutes on a 2-core machine. The MLP runs are cheap (a few ms a step);
     /// the CNN takes what is left, which is why its share is the largest and its steps may be cut.
@@ -41,7 +47,9 @@ internal sealed record DemoBudget(
         CnnSteps: 1874, CnnEvalEvery: 150, CnnBatchSize: 64, CnnLearningRate: 1e-3,
         TotalSeconds: 540)
     {
-        Shares = (0.15, 0.15, 0.70),
+        Shares = (0.15, 0.15, 0.45),
+        SmallBatch = SmallBatchBudget.Full,
+        SmallBatchShare = 0.25,
     };
 
     /// <summary>--quick: under a minute, on 6,000 training and 1,000 test images (curves and final accuracies on the same 1,000).</summary>
@@ -58,7 +66,10 @@ internal sealed record DemoBudget(
         MlpSteps: 20, MlpEval: 5, MlpLearningRate: 0.5,
         SweepLearningRates: [0.1, 2], SweepSteps: 5,
         CnnSteps: 3, CnnEvalEvery: 1, CnnBatchSize: 16, CnnLearningRate: 1e-3,
-        TotalSeconds: 60);
+        TotalSeconds: 60)
+    {
+        SmallBatch = SmallBatchBudget.Tiny,
+    };
 }
 
 /// <summary>A wall-clock budget split among stages in proportion to their shares of what is left.</summary>

@@ -13,7 +13,11 @@ internal sealed record DemoResults(
     PaperMlpResult Mlp,
     SweepResult Sweep,
     RunResult Cnn,
-    double TotalSeconds);
+    double TotalSeconds)
+{
+    /// <summary>The small-batch section, when it ran.</summary>
+    public SmallBatchResult? SmallBatch { get; init; }
+}
 
 /// <summary>Writes the demo's CSV files, figures, report.md and report.html into the output folder.</summary>
 internal static class DemoReport
@@ -37,6 +41,10 @@ internal static class DemoReport
         WriteSweep(folder, results.Sweep);
         WriteCurves(folder, CnnPng, CnnCsv, "Small CNN with batch norm (Adam): training and test curves", [results.Cnn]);
         folder.WriteText(RunsCsv, RunsTable(AllRuns(results)).ToString());
+        if (results.SmallBatch is { } smallBatch)
+        {
+            SmallBatchReport.Write(folder, smallBatch);
+        }
         var report = Build(results, folder);
         folder.WriteText(ReportMd, report.ToMarkdown());
         folder.WriteText(ReportHtml, report.ToHtml(name => File.Exists(folder.PathOf(name)) ? File.ReadAllBytes(folder.PathOf(name)) : null));
@@ -225,6 +233,11 @@ internal static class DemoReport
                 p.Step.ToString("N0", CultureInfo.InvariantCulture), F2(p.Epoch), F3(p.TrainLoss), F3(p.TrainAccuracy), F3(p.TestAccuracy),
             }));
 
+        if (results.SmallBatch is { } smallBatch)
+        {
+            SmallBatchReport.AddSection(doc, smallBatch, "5. Small batches: batch norm, batch renorm, ghost batch norm, group norm");
+        }
+
         doc.Heading("All runs");
         doc.Table(["run", "steps", $"steps to {Percent(target)}", "final test accuracy", "s / epoch", "train s", "total s"],
             AllRuns(results).Select(r => new[]
@@ -262,6 +275,10 @@ internal static class DemoReport
             $"at the largest rate ({LearningRateSweep.Format(sweep.LearningRates[^1])}): {F3(sweep.WithBatchNorm[^1].FinalTestAccuracy)} vs {F3(sweep.WithoutNorm[^1].FinalTestAccuracy)}.";
         var cnn = results.Cnn;
         yield return $"CNN with batch norm: test accuracy **{F3(cnn.FinalTestAccuracy)}** after {(double)cnn.StepsDone / cnn.StepsPerEpoch:0.##} epochs ({F1(cnn.SecondsPerEpoch)} s per epoch).";
+        if (results.SmallBatch is { } smallBatch)
+        {
+            yield return SmallBatchReport.SummaryLine(smallBatch);
+        }
         yield return $"Time per epoch (training only): paper MLP {F1(mlp.WithoutNorm.SecondsPerEpoch)} s without, {F1(mlp.WithBatchNorm.SecondsPerEpoch)} s with batch norm.";
     }
 
