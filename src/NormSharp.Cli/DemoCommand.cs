@@ -25,7 +25,7 @@ internal static class DemoCommand
         var seed = CommonOptions.Seed();
         var command = new Command("demo",
             "Train the same networks with and without batch norm and write figures and a report: convergence (paper Figure 1a), " +
-            "sigmoid input percentiles (Figure 1b, c), learning-rate tolerance, and a small CNN. About 10 minutes; --quick: 1 minute.")
+            "sigmoid input percentiles (Figure 1b, c), learning-rate tolerance, a small CNN, and batch norm, renorm, ghost and group norm at batch sizes 2 to 64. About 10 minutes; --quick: 1 minute.")
         {
             quick, output, data, seed,
         };

@@ -9,7 +9,8 @@ namespace NormSharp.Oracle;
 /// <c>swa_utils.update_bn</c> recipe (batch norms with momentum None, reset, run in training mode over the same batches)
 /// on a conv → BN2d → ReLU → linear → BN1d model; Conv2d/Linear → batch-norm folding equals
 /// <c>torch.nn.utils.fusion</c>'s formulas computed by libtorch (fused weight, bias, and the fused layer's output) and
-/// the unfused pair in evaluation.
+/// the unfused pair in evaluation; BatchRenorm2d against the paper's Algorithm 1 composed from libtorch ops (r and d
+/// detached); GhostBatchNorm2d against libtorch's batch_norm on each chunk in turn.
 /// </summary>
 [Collection(LibTorchCollection.Name)]
 public class BatchNormToolsOracleTests
@@ -139,5 +140,87 @@ public class BatchNormToolsOracleTests
         check.Close("fused weight", fused.Weight, weight);
         check.Close("fused bias", fused.Bias, bias);
         check.Close("fused output", fused.Forward(x), nn.functional.linear(LibTorch.From(x, dtype: OracleCase.OracleType), weight, bias));
+    }
+    /// <summary>
+    /// BatchRenorm2d's training step against the paper's Algorithm 1 composed from libtorch ops in float64, with r and d
+    /// detached (the stop-gradient): output, gradients of input, weight and bias, and the running statistics. The
+    /// running statistics put some channels' r and d inside the bounds and clip others.
+    /// </summary>
+    [Theory]
+    [InlineData(4400, 3.0, 5.0)]
+    [InlineData(4401, 1.5, 0.5)]
+    public void BatchRenorm_training_step_equals_the_paper_composed_in_libtorch(int seed, double rMax, double dMax)
+    {
+        var check = new OracleCase("BatchRenorm2d", $"seed={seed} rMax={rMax} dMax={dMax}");
+        var inputs = new Inputs(seed);
+        int channels = 4;
+        var renorm = new BatchRenorm2d(channels, momentum: 0.2, rMax: rMax, dMax: dMax);
+        inputs.Uniform(channels, 0.5, 1.5).CopyTo(renorm.Weight!.AsSpan());
+        inputs.Normal(channels).CopyTo(renorm.Bias!.AsSpan());
+        float[] runningMean = [0.4f, -6f, 2.5f, 1f];
+        float[] runningVar = [1.2f, 0.01f, 30f, 3f];
+        runningMean.CopyTo(renorm.RunningMean!.AsSpan());
+        runningVar.CopyTo(renorm.RunningVar!.AsSpan());
+        var x = Differential.Leaf(inputs.Randn(0.8, 1.7, 3, channels, 3, 2));
+        var upstream = inputs.Randn(x.Shape);
+        var y = renorm.Forward(x);
+        y.Backward(upstream);
+
+        using var scope = NewDisposeScope();
+        var type = OracleCase.OracleType;
+        var tx = LibTorch.From(x, requiresGrad: true, type);
+        var weight = LibTorch.From(renorm.Weight, requiresGrad: true, type);
+        var bias = LibTorch.From(renorm.Bias, requiresGrad: true, type);
+        var mean0 = LibTorch.From(runningMean, [channels], dtype: type);
+        var var0 = LibTorch.From(runningVar, [channels], dtype: type);
+        long[] reduced = [0, 2, 3];
+        long[] perChannel = [1, channels, 1, 1];
+        var batchMean = tx.mean(reduced, keepdim: true);
+        var batchStd = (tx.var(reduced, unbiased: false, keepdim: true) + renorm.Eps).sqrt();
+        var runningStd = (var0 + renorm.Eps).sqrt().reshape(perChannel);
+        var r = (batchStd / runningStd).detach().clamp(1 / rMax, rMax);
+        var d = ((batchMean - mean0.reshape(perChannel)) / runningStd).detach().clamp(-dMax, dMax);
+        var expected = ((tx - batchMean) / batchStd * r + d) * weight.reshape(perChannel) + bias.reshape(perChannel);
+        expected.backward([LibTorch.From(upstream, dtype: type)]);
+        check.Close("output", y, expected);
+        check.Close("grad input", x.Grad, tx.grad);
+        check.Close("grad weight", renorm.Weight.Grad, weight.grad);
+        check.Close("grad bias", renorm.Bias.Grad, bias.grad);
+        using var noGrad = no_grad();
+        check.Close("running mean", renorm.RunningMean, 0.8 * mean0 + 0.2 * batchMean.flatten());
+        check.Close("running var", renorm.RunningVar, 0.8 * var0 + 0.2 * tx.var(reduced, unbiased: true));
+    }
+
+    /// <summary>GhostBatchNorm2d against libtorch's batch_norm applied to each chunk in turn (torch.split), float64: output, gradients, running statistics.</summary>
+    [Theory]
+    [InlineData(4500, 8, 4, "0.1")]
+    [InlineData(4501, 7, 3, "null")]
+    public void GhostBatchNorm_equals_pytorch_batch_norm_per_chunk(int seed, int batch, int virtualBatchSize, string momentum)
+    {
+        var check = new OracleCase("GhostBatchNorm2d", $"seed={seed} batch={batch} virtualBatchSize={virtualBatchSize} momentum={momentum}");
+        var inputs = new Inputs(seed);
+        int channels = 3;
+        double? m = momentum == "null" ? null : double.Parse(momentum, System.Globalization.CultureInfo.InvariantCulture);
+        var ghost = new GhostBatchNorm2d(channels, virtualBatchSize, momentum: m);
+        inputs.Uniform(channels, 0.5, 1.5).CopyTo(ghost.Weight!.AsSpan());
+        inputs.Normal(channels).CopyTo(ghost.Bias!.AsSpan());
+        var x = Differential.Leaf(inputs.Randn(0.5, 2, batch, channels, 2, 3));
+        var upstream = inputs.Randn(x.Shape);
+        var y = ghost.Forward(x);
+        y.Backward(upstream);
+
+        using var scope = NewDisposeScope();
+        var type = OracleCase.OracleType;
+        var tx = LibTorch.From(x, requiresGrad: true, type);
+        var torchNorm = new TorchBatchNorm(channels, 1e-5, m, ghost.Weight, ghost.Bias, true, type);
+        var expected = cat(tx.split(virtualBatchSize).Select(torchNorm.Forward).ToList(), 0);
+        expected.backward([LibTorch.From(upstream, dtype: type)]);
+        check.Close("output", y, expected);
+        check.Close("grad input", x.Grad, tx.grad);
+        check.Close("grad weight", ghost.Weight.Grad, torchNorm.Weight!.grad);
+        check.Close("grad bias", ghost.Bias.Grad, torchNorm.Bias!.grad);
+        check.Close("running mean", ghost.RunningMean, torchNorm.RunningMean);
+        check.Close("running var", ghost.RunningVar, torchNorm.RunningVar);
+        check.Close("num_batches_tracked", ghost.NumBatchesTracked, torchNorm.NumBatchesTracked);
     }
 }
