@@ -14,10 +14,10 @@ internal static class SmallBatchReport
     {
         folder.WriteText(Csv, DemoReport.RunsTable(result.AllRuns).ToString());
         Plots.GroupedBars(folder, Png,
-            $"Demo CNN after {SamplesText(result)} training images: test accuracy against batch size",
+            $"Demo CNN, up to {SamplesText(result)} training images per run: test accuracy against batch size",
             "batch size", "final test accuracy",
             [.. result.BatchSizes.Select(size => size.ToString(CultureInfo.InvariantCulture))],
-            [.. result.Norms.Select((norm, n) => (Choices.Label(norm), Plots.ColorOf(norm), result.Runs.Select(runs => runs[n].FinalTestAccuracy).ToArray()))]);
+            [.. result.Norms.Select((norm, n) => (Choices.Label(norm), Plots.ColorOf(norm), result.Runs.Select(runs => Accuracy(runs[n])).ToArray()))]);
     }
 
     /// <summary>Adds the section to the report.</summary>
@@ -37,10 +37,10 @@ internal static class SmallBatchReport
             result.BatchSizes.Select((size, b) => (string[])
             [
                 size.ToString(CultureInfo.InvariantCulture),
-                .. result.Runs[b].Select(r => DemoReport.F3(r.FinalTestAccuracy) + (r.StoppedByBudget ? "*" : "")),
+                .. result.Runs[b].Select(r => DemoReport.F3(Accuracy(r)) + (r.StoppedByBudget ? "*" : "")),
                 result.Runs[b].Max(r => r.StepsDone).ToString("N0", CultureInfo.InvariantCulture),
             ]));
-        doc.Paragraph("\\* stopped by the time budget (the other runs at that batch size then take no more steps).");
+        doc.Paragraph("\\* stopped by the time budget (the other runs at that batch size then take no more steps); n/a: no step trained in time.");
         if (result.Recalibration is { } recalibration)
         {
             doc.Paragraph($"**Recalibration.** The batch-norm model trained at batch {recalibration.TrainedBatchSize} evaluates with running " +
@@ -55,13 +55,16 @@ internal static class SmallBatchReport
     public static string SummaryLine(SmallBatchResult result)
     {
         int smallest = 0, largest = result.BatchSizes.Length - 1;
-        string At(int b) => string.Join(", ", result.Norms.Select((norm, n) => $"{Choices.Label(norm)} {DemoReport.F3(result.Runs[b][n].FinalTestAccuracy)}"));
+        string At(int b) => string.Join(", ", result.Norms.Select((norm, n) => $"{Choices.Label(norm)} {DemoReport.F3(Accuracy(result.Runs[b][n]))}"));
         var line = $"Small batches (CNN, {SamplesText(result)} images per run): at batch {result.BatchSizes[smallest]}: {At(smallest)}; " +
             $"at batch {result.BatchSizes[largest]}: {At(largest)}.";
         return result.Recalibration is { } r
             ? line + $" UpdatePrecise on the batch-{r.TrainedBatchSize} batch-norm model: {DemoReport.F3(r.Before)} → {DemoReport.F3(r.After)}."
             : line;
     }
+
+    /// <summary>The final test accuracy, or NaN (shown as n/a) for a run the time budget left untrained: its chance accuracy would read as a result.</summary>
+    private static double Accuracy(RunResult run) => run.StepsDone > 0 ? run.FinalTestAccuracy : double.NaN;
 
     private static string SamplesText(SmallBatchResult result) => result.SamplesPerRun.ToString("N0", CultureInfo.InvariantCulture);
 }
