@@ -108,13 +108,13 @@ internal static class NormCases
     }
 
     // Input x ~ N(0.3, 1.7²) and upstream gradient dy ~ N(0, 1), made only when the case is measured.
-    private static Lazy<(float[] X, float[] Dy)> Data(long count, int seed) =>
+    internal static Lazy<(float[] X, float[] Dy)> Data(long count, int seed) =>
         new(() => (TorchUtil.Normal(seed, count, mean: 0.3f, std: 1.7f), TorchUtil.Normal(seed + 1, count)));
 
     // NormSharp: the layer on a tensor; fwd+bwd through Gradients.Of, which returns the gradients of input, weight and
     // bias without accumulating them, as libtorch's autograd.grad on the other side. What a call returns is disposed at
     // its end, as the libtorch side's DisposeScope disposes its tensors, so both allocators can reuse the memory at once.
-    private static Side OurSide(Module layer, float[] x, float[] dy, int[] shape, Mode mode)
+    internal static Side OurSide(Module layer, float[] x, float[] dy, int[] shape, Mode mode)
     {
         var input = Tensor.FromArray(x, shape);
         var gradOutput = Tensor.FromArray(dy, shape);
@@ -146,7 +146,7 @@ internal static class NormCases
     }
 
     // libtorch: the same; fwd+bwd through autograd.grad, which returns the gradients without accumulating them.
-    private static Side TorchSide(nn.Module<TorchTensor, TorchTensor> layer, Func<TorchTensor> makeInput, Func<TorchTensor> makeGrad, Mode mode)
+    internal static Side TorchSide(nn.Module<TorchTensor, TorchTensor> layer, Func<TorchTensor> makeInput, Func<TorchTensor> makeGrad, Mode mode)
     {
         var input = makeInput();
         var gradOutput = makeGrad();

@@ -23,7 +23,7 @@ internal static class CompareCommand
     public static Command Create()
     {
         var model = CommonOptions.Model("mlp");
-        var norms = new Option<string>("--norm") { Description = "Comma-separated normalizations to compare: none, batch, layer, group, instance.", DefaultValueFactory = _ => "batch,layer,group,none", HelpName = "LIST" };
+        var norms = new Option<string>("--norm") { Description = "Comma-separated normalizations to compare: none, batch, layer, group, instance, renorm (batch renormalization), ghost (ghost batch norm).", DefaultValueFactory = _ => "batch,layer,group,none", HelpName = "LIST" };
         var epochs = CommonOptions.Epochs(2);
         var batchSize = CommonOptions.BatchSize();
         var lr = CommonOptions.LearningRate();

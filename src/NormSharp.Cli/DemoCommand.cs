@@ -25,7 +25,7 @@ internal static class DemoCommand
         var seed = CommonOptions.Seed();
         var command = new Command("demo",
             "Train the same networks with and without batch norm and write figures and a report: convergence (paper Figure 1a), " +
-            "sigmoid input percentiles (Figure 1b, c), learning-rate tolerance, and a small CNN. About 10 minutes; --quick: 1 minute.")
+            "sigmoid input percentiles (Figure 1b, c), learning-rate tolerance, a small CNN, and batch norm, renorm, ghost and group norm at batch sizes 2 to 64. About 10 minutes; --quick: 1 minute.")
         {
             quick, output, data, seed,
         };
@@ -61,10 +61,12 @@ internal static class DemoCommand
         console.MarkupLine($"[bold]Output:[/] {Markup.Escape(folder.Path)}");
 
         var (mlpShare, sweepShare, cnnShare) = budget.Shares;
+        double smallShare = budget.SmallBatchShare;
         double sequenceShare = budget.SequenceShare;
         PaperMlpResult? mlp = null;
         SweepResult? sweep = null;
         RunResult? cnn = null;
+        SmallBatchResult? smallBatch = null;
         SequenceResult? sequence = null;
         RunProgress.Display(console, Bar =>
         {
@@ -72,15 +74,26 @@ internal static class DemoCommand
             var noneBar = Bar("paper MLP, no norm", budget.MlpSteps);
             var sweepBars = LearningRateSweep.RunNames(budget).Select(n => Bar(n, budget.SweepSteps)).ToList();
             var cnnBar = Bar("CNN, batch norm", budget.CnnSteps);
+            var smallBars = SmallBatchExperiment.RunNames(budget.SmallBatch).Select(n => Bar(n, 1)).ToList();
             var sequenceBars = SequenceExperiment.RunNames().Select(n => Bar(n, budget.SequenceSteps)).ToList();
 
-            mlp = PaperMlpExperiment.Run(data, budget, settings.Seed, time.StageDeadline(mlpShare, mlpShare + sweepShare + cnnShare + sequenceShare), bnBar, noneBar, cancellation);
-            sweep = LearningRateSweep.Run(data, budget, settings.Seed, time.StageDeadline(sweepShare, sweepShare + cnnShare + sequenceShare), sweepBars, cancellation);
-            cnn = CnnExperiment.Run(data, budget, settings.Seed, time.StageDeadline(cnnShare, cnnShare + sequenceShare), cnnBar, cancellation);
-            sequence = SequenceExperiment.Run(data, budget, settings.Seed, time.StageDeadline(sequenceShare, sequenceShare), sequenceBars, cancellation);
+            double left = mlpShare + sweepShare + cnnShare + smallShare + sequenceShare;
+            mlp = PaperMlpExperiment.Run(data, budget, settings.Seed, time.StageDeadline(mlpShare, left), bnBar, noneBar, cancellation);
+            left -= mlpShare;
+            sweep = LearningRateSweep.Run(data, budget, settings.Seed, time.StageDeadline(sweepShare, left), sweepBars, cancellation);
+            left -= sweepShare;
+            cnn = CnnExperiment.Run(data, budget, settings.Seed, time.StageDeadline(cnnShare, left), cnnBar, cancellation);
+            left -= cnnShare;
+            smallBatch = SmallBatchExperiment.Run(data, budget, settings.Seed, time.StageDeadline(smallShare, left), smallBars, cancellation);
+            left -= smallShare;
+            sequence = SequenceExperiment.Run(data, budget, settings.Seed, time.StageDeadline(sequenceShare, left), sequenceBars, cancellation);
         });
 
-        var results = new DemoResults(loaded.Description, budget, settings.Seed, train.Count, test.Count, mlp!, sweep!, cnn!, 0, sequence);
+        var results = new DemoResults(loaded.Description, budget, settings.Seed, train.Count, test.Count, mlp!, sweep!, cnn!, 0)
+        {
+            SmallBatch = smallBatch,
+            Sequence = sequence,
+        };
         console.Status().Start("Writing figures and report ...", _ => DemoReport.WriteAll(folder, results with { TotalSeconds = clock.Elapsed.TotalSeconds }));
         PrintSummary(console, results, folder, clock.Elapsed);
         return folder;

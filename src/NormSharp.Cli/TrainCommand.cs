@@ -24,7 +24,7 @@ internal static class TrainCommand
     public static Command Create()
     {
         var model = CommonOptions.Model("mlp");
-        var norm = new Option<string>("--norm") { Description = "Normalization before each activation: none, batch, layer, group, instance.", DefaultValueFactory = _ => "batch", HelpName = "none|batch|layer|group|instance" };
+        var norm = new Option<string>("--norm") { Description = "Normalization before each activation: none, batch, layer, group, instance, renorm (batch renormalization), ghost (ghost batch norm).", DefaultValueFactory = _ => "batch", HelpName = "none|batch|layer|group|instance|renorm|ghost" };
         var epochs = CommonOptions.Epochs(3);
         var batchSize = CommonOptions.BatchSize();
         var lr = CommonOptions.LearningRate();

@@ -17,7 +17,7 @@ public class DemoCommandTests
             var folder = DemoCommand.Execute(new DemoSettings(DemoBudget.Tiny, outDir, null, Seed: 3, TestConsole.Embedded), console);
             Assert.Equal(Path.GetFullPath(outDir), folder.Path);
 
-            string[] pngs = [DemoReport.MlpAccuracyPng, DemoReport.PercentilesPng, DemoReport.SweepPng, DemoReport.CnnPng, SequenceReport.AccuracyPng, SequenceReport.RunningMeanPng];
+            string[] pngs = [DemoReport.MlpAccuracyPng, DemoReport.PercentilesPng, DemoReport.SweepPng, DemoReport.CnnPng, SmallBatchReport.Png, SequenceReport.AccuracyPng, SequenceReport.RunningMeanPng];
             foreach (var png in pngs)
             {
                 var bytes = File.ReadAllBytes(Path.Combine(outDir, png));
@@ -33,6 +33,8 @@ public class DemoCommandTests
             AssertCsv(outDir, SequenceReport.RunningStatisticsCsv, "feature,true_mean,true_variance,masked_running_mean,masked_running_var,plain_running_mean,plain_running_var", minRows: 28);
             AssertCsv(outDir, DemoReport.RunsCsv, "run,model,norm,optimizer,learning_rate,batch_size,steps,stopped_by_time_budget,steps_to_0.8,final_test_accuracy,final_test_loss,seconds_per_epoch,train_seconds,total_seconds", minRows: 10);
 
+            // Tiny: batch sizes 2 and 4, four normalizations each.
+            AssertCsv(outDir, SmallBatchReport.Csv, "run,model,norm,optimizer,learning_rate,batch_size,steps,stopped_by_time_budget,steps_to_0.8,final_test_accuracy,final_test_loss,seconds_per_epoch,train_seconds,total_seconds", minRows: 8);
             var markdown = File.ReadAllText(Path.Combine(outDir, DemoReport.ReportMd));
             var html = File.ReadAllText(Path.Combine(outDir, DemoReport.ReportHtml));
             foreach (var png in pngs)
@@ -42,6 +44,7 @@ public class DemoCommandTests
             Assert.Equal(pngs.Length, CountOf(html, "src=\"data:image/png;base64,"));
             Assert.Contains("embedded", markdown, StringComparison.Ordinal);
             Assert.Contains("steps to 80%", markdown, StringComparison.Ordinal);
+            Assert.Contains("UpdatePrecise", markdown, StringComparison.Ordinal);
 
             // No temporary files left behind, and the terminal said where the data came from and showed the summary.
             Assert.DoesNotContain(Directory.GetFiles(outDir), f => Path.GetFileName(f).StartsWith('.'));

@@ -53,7 +53,7 @@ public class ModelsTests
             last = next.Item();
         }
         Assert.True(last < loss.Item(), $"loss {loss.Item()} -> {last}");
-        bool hasNorm = network.Modules().Any(m => m is BatchNorm1d or BatchNorm2d or LayerNorm or GroupNorm or InstanceNorm2d or TimeStepBatchNorm);
+        bool hasNorm = network.Modules().Any(m => m is BatchNormBase or LayerNorm or GroupNorm or InstanceNorm2d or TimeStepBatchNorm);
         Assert.Equal(norm != NormKind.None || model is ModelKind.BnLstm or ModelKind.LnLstm, hasNorm);
     }
 

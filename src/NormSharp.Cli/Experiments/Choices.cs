@@ -30,6 +30,12 @@ internal enum NormKind
     Layer,
     Group,
     Instance,
+
+    /// <summary>Batch Renormalization (BatchRenorm1d/2d), with the clipping bounds relaxed over the run (<see cref="Models.RenormSchedule"/>).</summary>
+    Renorm,
+
+    /// <summary>Ghost batch norm (GhostBatchNorm1d/2d) over chunks of <see cref="Models.GhostVirtualBatchSize"/> samples.</summary>
+    Ghost,
 }
 
 /// <summary>The optimizers the CLI offers.</summary>
@@ -58,7 +64,13 @@ internal static class Choices
     public static string Name(OptimizerKind optimizer) => optimizer.ToString().ToLowerInvariant();
 
     /// <summary>A label for plots and tables: "batch norm", "no norm", ...</summary>
-    public static string Label(NormKind norm) => norm == NormKind.None ? "no norm" : Name(norm) + " norm";
+    public static string Label(NormKind norm) => norm switch
+    {
+        NormKind.None => "no norm",
+        NormKind.Renorm => "batch renorm",
+        NormKind.Ghost => "ghost batch norm",
+        _ => Name(norm) + " norm",
+    };
 
     /// <summary>"cnn, batch norm"; a recurrent model carries its normalization in its name ("bnlstm").</summary>
     public static string RunName(ModelKind model, NormKind norm) => IsRecurrent(model) ? Name(model) : $"{Name(model)}, {Label(norm)}";
@@ -84,7 +96,9 @@ internal static class Choices
         "layer" or "ln" or "layernorm" => NormKind.Layer,
         "group" or "gn" or "groupnorm" => NormKind.Group,
         "instance" or "in" or "instancenorm" => NormKind.Instance,
-        _ => throw new ArgumentException($"Unknown normalization \"{text}\": expected one of none, batch, layer, group, instance."),
+        "renorm" or "brn" or "batchrenorm" => NormKind.Renorm,
+        "ghost" or "gbn" or "ghostbatchnorm" => NormKind.Ghost,
+        _ => throw new ArgumentException($"Unknown normalization \"{text}\": expected one of none, batch, layer, group, instance, renorm, ghost."),
     };
 
     public static OptimizerKind ParseOptimizer(string text) => text.Trim().ToLowerInvariant() switch

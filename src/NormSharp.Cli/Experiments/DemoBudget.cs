@@ -41,6 +41,12 @@ internal sealed record DemoBudget(
     /// <summary>Shares of the time budget: paper MLP, learning-rate sweep, CNN.</summary>
     public (double Mlp, double Sweep, double Cnn) Shares { get; init; } = (0.30, 0.25, 0.45);
 
+    /// <summary>The small-batch section (BN, Renorm, Ghost, GroupNorm against batch size; recalibration).</summary>
+    public SmallBatchBudget SmallBatch { get; init; } = SmallBatchBudget.Quick;
+
+    /// <summary>The small-batch section's share of the time budget, on the same scale as <see cref="Shares"/>; it runs last.</summary>
+    public double SmallBatchShare { get; init; } = 0.2;
+
     /// <summary>
     /// The full demo: under 10 minutes on a 2-core machine. The MLP runs are cheap (a few ms a step);
     /// the CNN takes what is left, which is why its share is the largest and its steps may be cut.
@@ -53,7 +59,9 @@ internal sealed record DemoBudget(
         CnnSteps: 1874, CnnEvalEvery: 150, CnnBatchSize: 64, CnnLearningRate: 1e-3,
         TotalSeconds: 540)
     {
-        Shares = (0.15, 0.15, 0.70),
+        Shares = (0.15, 0.15, 0.45),
+        SmallBatch = SmallBatchBudget.Full,
+        SmallBatchShare = 0.25,
     };
 
     /// <summary>--quick: under a minute, on 6,000 training and 1,000 test images (curves and final accuracies on the same 1,000).</summary>
@@ -83,6 +91,7 @@ internal sealed record DemoBudget(
         SequenceSteps = 3,
         SequenceEvalEvery = 1,
         VariableLengthSteps = 3,
+        SmallBatch = SmallBatchBudget.Tiny,
     };
 }
 

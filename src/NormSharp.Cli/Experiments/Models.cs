@@ -70,10 +70,23 @@ internal static class Models
         return layers;
     }
 
+    /// <summary>Samples per ghost batch: below the demo's usual batch of 64, so that ghost batch norm differs from batch norm there.</summary>
+    public const int GhostVirtualBatchSize = 8;
+
+    /// <summary>
+    /// The Batch Renormalization schedule for a run of <paramref name="steps"/> steps: the paper's shape (batch norm for
+    /// a warm-up, then dMax and rMax relaxed to 5 and 3; its ImageNet run: 5k, 25k and 40k steps) scaled to the run:
+    /// 5%, 25% and 40% of the steps.
+    /// </summary>
+    public static BatchRenormSchedule RenormSchedule(int steps) =>
+        new(WarmupSteps: steps / 20, RMaxEndStep: Math.Max(1, steps * 2 / 5), DMaxEndStep: Math.Max(1, steps / 4));
+
     /// <summary>Normalization of [N, features] activations.</summary>
     private static Module FullyConnectedNorm(NormKind norm, int features) => norm switch
     {
         NormKind.Batch => new BatchNorm1d(features),
+        NormKind.Renorm => new BatchRenorm1d(features),
+        NormKind.Ghost => new GhostBatchNorm1d(features, GhostVirtualBatchSize),
         NormKind.Layer => new LayerNorm([features]),
         NormKind.Group => new GroupNorm(GroupCount(features), features),
         _ => throw new ArgumentException(
@@ -84,6 +97,8 @@ internal static class Models
     private static Module ConvolutionNorm(NormKind norm, int channels, int height, int width) => norm switch
     {
         NormKind.Batch => new BatchNorm2d(channels),
+        NormKind.Renorm => new BatchRenorm2d(channels),
+        NormKind.Ghost => new GhostBatchNorm2d(channels, GhostVirtualBatchSize),
         NormKind.Layer => new LayerNorm([channels, height, width]),
         NormKind.Group => new GroupNorm(GroupCount(channels), channels),
         _ => new InstanceNorm2d(channels, affine: true),

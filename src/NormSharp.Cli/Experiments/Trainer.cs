@@ -174,6 +174,7 @@ internal static class Trainer
         }
 
         Evaluate(0);
+        var renormSchedule = spec.Norm == NormKind.Renorm ? Models.RenormSchedule(steps) : null;
         int step = 0;
         for (int epoch = firstEpoch; step < steps; epoch++)
         {
@@ -194,6 +195,7 @@ internal static class Trainer
                     break;
                 }
                 trainClock.Start();
+                renormSchedule?.Apply(model, step);
                 optimizer.ZeroGrad();
                 var logits = forward.Forward(batch.Images);
                 var loss = Models.Loss(logits, batch.Labels);

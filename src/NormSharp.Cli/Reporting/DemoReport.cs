@@ -13,8 +13,14 @@ internal sealed record DemoResults(
     PaperMlpResult Mlp,
     SweepResult Sweep,
     RunResult Cnn,
-    double TotalSeconds,
-    SequenceResult? Sequence = null);
+    double TotalSeconds)
+{
+    /// <summary>The small-batch section, when it ran.</summary>
+    public SmallBatchResult? SmallBatch { get; init; }
+
+    /// <summary>The sequence section, when it ran.</summary>
+    public SequenceResult? Sequence { get; init; }
+}
 
 /// <summary>Writes the demo's CSV files, figures, report.md and report.html into the output folder.</summary>
 internal static class DemoReport
@@ -42,6 +48,10 @@ internal static class DemoReport
             SequenceReport.Write(folder, sequence);
         }
         folder.WriteText(RunsCsv, RunsTable(AllRuns(results)).ToString());
+        if (results.SmallBatch is { } smallBatch)
+        {
+            SmallBatchReport.Write(folder, smallBatch);
+        }
         var report = Build(results, folder);
         folder.WriteText(ReportMd, report.ToMarkdown());
         folder.WriteText(ReportHtml, report.ToHtml(name => File.Exists(folder.PathOf(name)) ? File.ReadAllBytes(folder.PathOf(name)) : null));
@@ -234,6 +244,10 @@ internal static class DemoReport
                 p.Step.ToString("N0", CultureInfo.InvariantCulture), F2(p.Epoch), F3(p.TrainLoss), F3(p.TrainAccuracy), F3(p.TestAccuracy),
             }));
 
+        if (results.SmallBatch is { } smallBatch)
+        {
+            SmallBatchReport.AddSection(doc, smallBatch, "5. Small batches: batch norm, batch renorm, ghost batch norm, group norm");
+        }
         if (results.Sequence is { } sequence)
         {
             SequenceReport.AddSection(doc, sequence);
@@ -276,6 +290,10 @@ internal static class DemoReport
             $"at the largest rate ({LearningRateSweep.Format(sweep.LearningRates[^1])}): {F3(sweep.WithBatchNorm[^1].FinalTestAccuracy)} vs {F3(sweep.WithoutNorm[^1].FinalTestAccuracy)}.";
         var cnn = results.Cnn;
         yield return $"CNN with batch norm: test accuracy **{F3(cnn.FinalTestAccuracy)}** after {(double)cnn.StepsDone / cnn.StepsPerEpoch:0.##} epochs ({F1(cnn.SecondsPerEpoch)} s per epoch).";
+        if (results.SmallBatch is { } smallBatch)
+        {
+            yield return SmallBatchReport.SummaryLine(smallBatch);
+        }
         foreach (var line in results.Sequence is { } sequence ? SequenceReport.SummaryLines(sequence) : [])
         {
             yield return line;

@@ -26,6 +26,8 @@ internal static class Plots
         NormKind.None => Color.FromHex("#d62728"),
         NormKind.Layer => Color.FromHex("#2ca02c"),
         NormKind.Group => Color.FromHex("#9467bd"),
+        NormKind.Renorm => Color.FromHex("#17becf"),
+        NormKind.Ghost => Color.FromHex("#8c564b"),
         _ => Color.FromHex("#ff7f0e"),
     };
 

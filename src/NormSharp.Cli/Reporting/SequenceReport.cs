@@ -50,7 +50,7 @@ internal static class SequenceReport
     /// <summary>Section 5 of the report.</summary>
     public static void AddSection(ReportDocument doc, SequenceResult result)
     {
-        doc.Heading("5. Sequences: batch-normalized recurrences and padded batches");
+        doc.Heading("6. Sequences: batch-normalized recurrences and padded batches");
         doc.Paragraph("Each Fashion-MNIST image is read row by row, a sequence of 28 steps of 28 features, by a one-layer recurrent network of " +
             $"{SequenceModels.HiddenSize} units whose last hidden state goes through a linear layer (Adam, lr 1e-3, batch 64): an LSTM, the " +
             "batch-normalized LSTM of Cooijmans et al. (2016, separate batch norm of W_x·x and W_h·h with statistics per time step, batch norm of " +

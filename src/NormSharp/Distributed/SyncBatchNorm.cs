@@ -86,9 +86,10 @@ public sealed class SyncBatchNorm(int numFeatures, ProcessGroup group, double ep
     /// running statistics, count and mode (PyTorch's <c>SyncBatchNorm.convert_sync_batchnorm</c>). Returns the module, or
     /// the new layer when <paramref name="module"/> itself is a batch-norm layer.
     /// </summary>
-    /// <remarks>Children are replaced in the module's registry (and in a <see cref="Sequential"/>'s sequence), so the
-    /// state-dict keys stay the same. A custom module that calls a batch-norm child through a field of its own keeps
-    /// calling that field: build such a model with <see cref="SyncBatchNorm"/> directly.</remarks>
+    /// <remarks>Children are replaced inside <see cref="Sequential"/>s, so the state-dict keys stay the same. A custom
+    /// module that calls a batch-norm child through a field of its own cannot have it swapped: build such a model with
+    /// <see cref="SyncBatchNorm"/> directly.</remarks>
+    /// <exception cref="NotSupportedException">A batch norm to convert sits in a module other than a Sequential.</exception>
     public static Module Convert(Module module, ProcessGroup group)
     {
         ArgumentNullException.ThrowIfNull(module);
@@ -100,9 +101,11 @@ public sealed class SyncBatchNorm(int numFeatures, ProcessGroup group, double ep
         foreach (var (name, child) in module.NamedChildren().ToList())
         {
             var converted = Convert(child, group);
-            if (!ReferenceEquals(converted, child))
+            if (!ReferenceEquals(converted, child) && !module.TryReplaceChild(name, converted))
             {
-                module.ReplaceChild(name, converted);
+                throw new NotSupportedException(
+                    $"SyncBatchNorm.Convert cannot replace \"{name}\" inside {module.GetType().Name}, which calls its layers through fields of its own; " +
+                    "build that module with SyncBatchNorm directly.");
             }
         }
         return module;

@@ -1,23 +1,27 @@
 namespace NormSharp.Nn;
 
-// Replacing a registered child in place (SyncBatchNorm.Convert), keeping its name and so its state-dict keys.
+// Swapping a registered child for another module, for model-wide converters (FrozenBatchNorm2d.Convert,
+// SyncBatchNorm.Convert). A module that keeps its children in fields of its own reads them from there, not from the
+// registry, so only a module that opts in (Sequential) can have a child replaced.
 public abstract partial class Module
 {
-    /// <summary>Replaces the child registered as <paramref name="name"/> by <paramref name="module"/>.</summary>
-    /// <exception cref="ArgumentException">No child has that name.</exception>
-    internal void ReplaceChild(string name, Module module)
+    /// <summary>
+    /// Replaces the child registered under <paramref name="name"/> with <paramref name="replacement"/>, in the registry
+    /// and in whatever the module's forward reads. Returns false, changing nothing, when this module does not support it.
+    /// </summary>
+    internal bool TryReplaceChild(string name, Module replacement)
     {
-        ArgumentNullException.ThrowIfNull(module);
-        if (!children.ContainsKey(name))
+        if (!children.ContainsKey(name) || !ReplacesChild(name, replacement))
         {
-            throw new ArgumentException($"{GetType().Name} has no child named \"{name}\".", nameof(name));
+            return false;
         }
-        children[name] = module;
-        OnChildReplaced(name, module);
+        children[name] = replacement;
+        return true;
     }
 
-    /// <summary>Lets a module that also keeps its children elsewhere (Sequential's list) follow a replacement.</summary>
-    private protected virtual void OnChildReplaced(string name, Module module)
-    {
-    }
+    /// <summary>
+    /// Points the module's forward at <paramref name="replacement"/> in place of its child <paramref name="name"/>;
+    /// false (the default) when the module cannot.
+    /// </summary>
+    private protected virtual bool ReplacesChild(string name, Module replacement) => false;
 }

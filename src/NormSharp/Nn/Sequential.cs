@@ -33,8 +33,11 @@ public sealed class Sequential : Module
         return this;
     }
 
-    private protected override void OnChildReplaced(string name, Module module) =>
-        layers[int.Parse(name, System.Globalization.CultureInfo.InvariantCulture)] = module;
+    private protected override bool ReplacesChild(string name, Module replacement)
+    {
+        layers[int.Parse(name, System.Globalization.CultureInfo.InvariantCulture)] = replacement;
+        return true;
+    }
 
     /// <inheritdoc/>
     public override Tensor Forward(Tensor input)

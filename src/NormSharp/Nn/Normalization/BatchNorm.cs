@@ -29,6 +29,27 @@ public abstract class BatchNormBase : NormBase
     {
     }
 
+    /// <summary>
+    /// When true, the layer normalizes with its running statistics and never updates them, in training mode too, while
+    /// γ and β still learn (torchvision's FrozenBatchNorm2d behaviour, but switchable). Unlike PyTorch's idiom of calling
+    /// <c>Eval()</c> on the layer, which a later <c>model.Train()</c> silently undoes (pytorch#66073), this flag survives
+    /// <see cref="Module.Train"/>. Default false.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">Set to true on a layer without running statistics (trackRunningStats: false).</exception>
+    public bool FreezeStatistics
+    {
+        get;
+        set
+        {
+            if (value && RunningMean is null)
+            {
+                throw new InvalidOperationException(
+                    $"{GetType().Name}.FreezeStatistics needs running statistics to normalize with, but the layer was created with trackRunningStats: false.");
+            }
+            field = value;
+        }
+    }
+
     /// <summary>Throws <see cref="ArgumentException"/> unless the input has a rank this layer accepts.</summary>
     private protected abstract void CheckInputRank(Tensor input);
 
@@ -51,20 +72,33 @@ public abstract class BatchNormBase : NormBase
         CheckInputRank(input);
         int axis = F.ResolveChannelAxis(input, ChannelAxis, GetType().Name);
         CheckChannels(input, axis);
-        bool useBatchStatistics = Training || RunningMean is null;
-        if (useBatchStatistics)
+        bool useBatchStatistics = (Training && !FreezeStatistics) || RunningMean is null;
+        if (!useBatchStatistics)
         {
-            // Checked here too so that a refused batch does not count in NumBatchesTracked.
-            var (outer, _, inner) = F.ChannelView(input, axis);
-            F.VerifyValuesPerChannel(input, (long)outer * inner);
+            return F.BatchNorm(input, RunningMean, RunningVar, Weight, Bias, false, 0, Eps, axis, relu);
         }
-        double factor = 0;
-        if (Training && TrackRunningStats)
-        {
-            NumBatchesTracked++;
-            factor = Momentum ?? 1.0 / NumBatchesTracked;
-        }
-        return F.BatchNorm(input, RunningMean, RunningVar, Weight, Bias, useBatchStatistics, factor, Eps, axis, relu);
+        // Checked here too so that a refused batch does not count in NumBatchesTracked.
+        var (outer, _, inner) = F.ChannelView(input, axis);
+        F.VerifyValuesPerChannel(input, (long)outer * inner);
+        return ForwardBatchStatistics(input, axis, relu);
+    }
+
+    /// <summary>
+    /// The forward with batch statistics (training, or evaluation without running statistics) on validated input;
+    /// the running statistics, when tracked and in training, move by <see cref="NextUpdateFactor"/>.
+    /// BatchRenorm and GhostBatchNorm replace it.
+    /// </summary>
+    private protected virtual Tensor ForwardBatchStatistics(Tensor input, int axis, bool relu)
+    {
+        double factor = Training && TrackRunningStats ? NextUpdateFactor() : 0;
+        return F.BatchNorm(input, RunningMean, RunningVar, Weight, Bias, true, factor, Eps, axis, relu);
+    }
+
+    /// <summary>Counts one more tracked batch and returns its weight in the running average: momentum, or 1 / NumBatchesTracked when momentum is null.</summary>
+    private protected double NextUpdateFactor()
+    {
+        NumBatchesTracked++;
+        return Momentum ?? 1.0 / NumBatchesTracked;
     }
 }
 

@@ -39,11 +39,6 @@ public abstract class NormBase : Module
     {
         ArgumentOutOfRangeException.ThrowIfNegative(numFeatures);
         Kernels.NormChecks.CheckEps(eps, GetType().Name);
-        if (momentum is double m && !(m >= 0 && m <= 1))
-        {
-            throw new ArgumentOutOfRangeException(nameof(momentum), momentum,
-                "momentum must be in [0, 1] or null; it weighs the new batch statistic (PyTorch's convention, default 0.1).");
-        }
         if (channelAxis == 0)
         {
             throw new ArgumentOutOfRangeException(nameof(channelAxis), channelAxis,
@@ -72,8 +67,24 @@ public abstract class NormBase : Module
     /// <summary>Added to the variance inside the square root.</summary>
     public double Eps { get; }
 
-    /// <summary>Weight of the new statistic in the running average (PyTorch's convention); null = cumulative average.</summary>
-    public double? Momentum { get; }
+    /// <summary>
+    /// Weight of the new statistic in the running average (PyTorch's convention); null = cumulative average. Settable, as
+    /// PyTorch's attribute (<see cref="BatchNormStatistics.Update"/> sets it to null for its pass and restores it).
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">A value outside [0, 1].</exception>
+    public double? Momentum
+    {
+        get;
+        set
+        {
+            if (value is double m && !(m >= 0 && m <= 1))
+            {
+                throw new ArgumentOutOfRangeException(nameof(Momentum), value,
+                    "momentum must be in [0, 1] or null; it weighs the new batch statistic (PyTorch's convention, default 0.1; Keras' 0.99 is 0.01 here).");
+            }
+            field = value;
+        }
+    }
 
     /// <summary>Whether the layer has the learnable weight and bias.</summary>
     public bool Affine { get; }
@@ -125,9 +136,22 @@ public abstract class NormBase : Module
         if (channels != NumFeatures)
         {
             throw new ArgumentException(
-                $"{GetType().Name} expected {NumFeatures} channels (numFeatures) along axis {axis}, got {channels} in input of shape {ShapeUtil.Format(input.ShapeSpan)}.",
+                $"{GetType().Name} expected {NumFeatures} channels (numFeatures) along axis {axis}, got {channels} in input of shape {ShapeUtil.Format(input.ShapeSpan)}.{ChannelAxisHint(input, axis)}",
                 nameof(input));
         }
+    }
+
+    /// <summary>A porting hint when the channels sit on the other end of the input (Keras' channels-last layout or back).</summary>
+    private string ChannelAxisHint(Tensor input, int axis)
+    {
+        int last = input.Rank - 1;
+        if (axis == 1 && last > 1 && input.Size(last) == NumFeatures)
+        {
+            return $" The last axis has {NumFeatures}: for channels-last input (Keras' axis=-1, ONNX NHWC) create the layer with channelAxis: -1.";
+        }
+        return axis == last && last > 1 && input.Size(1) == NumFeatures
+            ? $" Axis 1 has {NumFeatures}: for channels-first input (N, C, ...) create the layer with channelAxis: 1."
+            : "";
     }
 
     /// <inheritdoc/>
