@@ -223,6 +223,24 @@ public class MaskedBatchNormTests
     }
 
     [Fact]
+    public void Frozen_statistics_normalize_a_training_forward_with_the_running_statistics_and_stay_put()
+    {
+        var bn = Layer(3, axis: 1, seed: 21);
+        var mean = bn.RunningMean!.ToArray();
+        var variance = bn.RunningVar!.ToArray();
+        var x = Tensor.Randn(new Generator(22), 4, 3, 5);
+        var mask = Mask([5, 2, 4, 1], 5);
+        bn.Eval();
+        var expected = bn.Forward(x, mask).ToArray();
+        bn.Train();
+        bn.FreezeStatistics = true;
+        Assert.Equal(expected, bn.Forward(x, mask).ToArray());
+        Assert.Equal(mean, bn.RunningMean!.ToArray());
+        Assert.Equal(variance, bn.RunningVar!.ToArray());
+        Assert.Equal(0, bn.NumBatchesTracked);
+    }
+
+    [Fact]
     public void Bad_input_throws_naming_the_shapes()
     {
         var bn = new BatchNorm1d(3);

@@ -14,8 +14,8 @@ public sealed partial class BatchNorm1d
     /// 1 = valid and 0 = padding.</para>
     /// <para>Training: mean and biased variance over the M valid positions normalize; the running statistics move as in
     /// <see cref="BatchNormBase"/> with the unbiased variance × M / (M − 1); <see cref="NormBase.NumBatchesTracked"/>
-    /// counts the step. An all-ones mask gives exactly <see cref="BatchNormBase.Forward(Tensor)"/>. Evaluation: the
-    /// running statistics normalize. Padded outputs and their input gradients are 0. The functional form is
+    /// counts the step. An all-ones mask gives exactly <see cref="BatchNormBase.Forward(Tensor)"/>. Evaluation, or
+    /// <see cref="BatchNormBase.FreezeStatistics"/>: the running statistics normalize. Padded outputs and their input gradients are 0. The functional form is
     /// <see cref="F.MaskedBatchNorm"/>, which also compares these semantics with Keras'.</para>
     /// </remarks>
     /// <exception cref="ArgumentException">Input not 3-D, wrong channel count, mask not (N, L) or not 0/1, or fewer
@@ -33,18 +33,14 @@ public sealed partial class BatchNorm1d
         int axis = F.ResolveChannelAxis(input, ChannelAxis, nameof(BatchNorm1d));
         CheckChannels(input, axis);
         F.CheckMask(input, mask, lengthAxis: axis == 1 ? 2 : 1);
-        bool useBatchStatistics = Training || RunningMean is null;
-        if (useBatchStatistics)
+        bool useBatchStatistics = (Training && !FreezeStatistics) || RunningMean is null;
+        if (!useBatchStatistics)
         {
-            // Checked here too so that a refused batch does not count in NumBatchesTracked.
-            F.VerifyValidPositions(input, mask);
+            return F.MaskedBatchNorm(input, mask, RunningMean, RunningVar, Weight, Bias, false, 0, Eps, axis);
         }
-        double factor = 0;
-        if (Training && TrackRunningStats)
-        {
-            NumBatchesTracked++;
-            factor = Momentum ?? 1.0 / NumBatchesTracked;
-        }
-        return F.MaskedBatchNorm(input, mask, RunningMean, RunningVar, Weight, Bias, useBatchStatistics, factor, Eps, axis);
+        // Checked here too so that a refused batch does not count in NumBatchesTracked.
+        F.VerifyValidPositions(input, mask);
+        double factor = Training && TrackRunningStats ? NextUpdateFactor() : 0;
+        return F.MaskedBatchNorm(input, mask, RunningMean, RunningVar, Weight, Bias, true, factor, Eps, axis);
     }
 }
