@@ -37,9 +37,10 @@ internal static class DemoCommand
 
     /// <summary>Runs the demo; returns the process exit code.</summary>
     public static int Run(DemoSettings settings, IAnsiConsole console, CancellationToken cancellation = default) =>
-        CommonOptions.Guard(console, () =>
+        CommandRunner.Run(console, interrupt =>
         {
-            Execute(settings, console, cancellation);
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellation, interrupt);
+            Execute(settings, console, stop.Token);
             return 0;
         });
 
@@ -50,7 +51,7 @@ internal static class DemoCommand
         var budget = settings.Budget;
         // The budget runs from the start: loading the data counts, writing the figures (a few seconds) does not.
         var time = new TimeBudget(budget.TotalSeconds);
-        console.Write(new Rule("[bold]NormSharp demo[/]: batch normalization (Ioffe & Szegedy, 2015) on Fashion-MNIST").LeftJustified());
+        ConsoleSetup.Heading(console, "[bold]NormSharp demo[/]: batch normalization (Ioffe & Szegedy, 2015) on Fashion-MNIST");
         var loaded = CommonOptions.LoadData(console, settings.DataDirectory, settings.Preloaded);
         var folder = OutputFolder.Create(settings.OutputDirectory, DateTime.Now);
         var train = budget.TrainSamples is int limit ? loaded.Train.Take(limit) : loaded.Train;
@@ -75,6 +76,11 @@ internal static class DemoCommand
             sweep = LearningRateSweep.Run(data, budget, settings.Seed, time.StageDeadline(sweepShare, sweepShare + cnnShare), sweepBars, cancellation);
             cnn = CnnExperiment.Run(data, budget, settings.Seed, time.StageDeadline(cnnShare, cnnShare), cnnBar, cancellation);
         });
+        if (cancellation.IsCancellationRequested)
+        {
+            folder.RemoveIfEmpty();
+            throw new OperationCanceledException("the demo writes its figures and report when every experiment has run, so nothing was written.");
+        }
 
         var results = new DemoResults(loaded.Description, budget, settings.Seed, train.Count, test.Count, mlp!, sweep!, cnn!, 0);
         console.Status().Start("Writing figures and report ...", _ => DemoReport.WriteAll(folder, results with { TotalSeconds = clock.Elapsed.TotalSeconds }));

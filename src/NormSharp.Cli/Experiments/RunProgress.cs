@@ -40,9 +40,10 @@ internal sealed class RunProgress
             .Start(context => body((name, steps) => new RunProgress(context.AddTask(Markup.Escape(name), maxValue: Math.Max(1, steps)), null, name)));
     }
 
-    /// <summary>An observer that moves the bar; <paramref name="onEval"/> also sees each evaluation.</summary>
-    public TrainObserver Observer(Action<EvalPoint, NormSharp.Nn.Sequential>? onEval = null) => new()
+    /// <summary>An observer that moves the bar; <paramref name="onEval"/> also sees each evaluation, <paramref name="onEpochEnd"/> each completed epoch.</summary>
+    public TrainObserver Observer(Action<EvalPoint, NormSharp.Nn.Sequential>? onEval = null, Action<RunResult>? onEpochEnd = null) => new()
     {
+        OnEpochEnd = onEpochEnd,
         OnStep = (step, steps) =>
         {
             if (task is null)
