@@ -263,20 +263,12 @@ internal static class Trainer
     public static void SaveCheckpoint(RunResult result, string path) =>
         Checkpoint.Save(path, result.Model, result.Optimizer, TrainingCheckpoint.Metadata(result));
 
-    /// <summary>Loads a checkpoint strictly into <paramref name="model"/> and <paramref name="optimizer"/>; returns its epoch count.</summary>
-    /// <exception cref="InvalidDataException">The file is not a training checkpoint (no optimizer state or no epoch count).</exception>
+    /// <summary>Loads a checkpoint strictly into <paramref name="model"/> and <paramref name="optimizer"/>, with its dropout generators' state; returns its epoch count.</summary>
+    /// <exception cref="InvalidDataException">The file is not a training checkpoint (<see cref="TrainingCheckpoint.Read"/>) or does not match the model.</exception>
     private static int LoadCheckpoint(string path, Module model, Optimizer optimizer)
     {
+        int epochs = TrainingCheckpoint.Read(path).Epochs;
         var loaded = Checkpoint.Load(path, model, optimizer, strict: true);
-        if (!loaded.OptimizerLoaded)
-        {
-            throw new InvalidDataException($"{path} holds no optimizer state; --resume needs a checkpoint written by normsharp train.");
-        }
-        if (!loaded.Metadata.TryGetValue(EpochsKey, out var text) ||
-            !int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int epochs))
-        {
-            throw new InvalidDataException($"{path} has no whole-number \"{EpochsKey}\" metadata entry; --resume needs a checkpoint written by normsharp train.");
-        }
         TrainingCheckpoint.RestoreGenerators(model, loaded.Metadata, path);
         return epochs;
     }
