@@ -65,6 +65,17 @@ internal sealed class RunProgress
 
     public void Complete(RunResult result)
     {
+        ArgumentNullException.ThrowIfNull(result);
+        if (result.Interrupted)
+        {
+            // The bar stays where Ctrl-C stopped it; the command says what was kept.
+            if (task is not null)
+            {
+                task.Description = $"{Markup.Escape(Name)} [yellow]interrupted[/]";
+                task.StopTask();
+            }
+            return;
+        }
         string budget = result.StoppedByBudget ? $" [yellow](time budget: {result.StepsDone:N0} steps)[/]" : "";
         if (plain is not null)
         {

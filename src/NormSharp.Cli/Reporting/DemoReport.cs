@@ -13,7 +13,11 @@ internal sealed record DemoResults(
     PaperMlpResult Mlp,
     SweepResult Sweep,
     RunResult Cnn,
-    double TotalSeconds);
+    double TotalSeconds)
+{
+    /// <summary>Test images the curves are evaluated on: the budget's number, or all of them when the test set is smaller.</summary>
+    public int EvalSamples => Math.Min(Budget.EvalSamples, TestSamples);
+}
 
 /// <summary>Writes the demo's CSV files, figures, report.md and report.html into the output folder.</summary>
 internal static class DemoReport
@@ -113,7 +117,7 @@ internal static class DemoReport
         folder.WriteText(MlpAccuracyCsv, CurveTable([mlp.WithBatchNorm, mlp.WithoutNorm]).ToString());
         Plots.Lines(folder, MlpAccuracyPng,
             $"Paper MLP (3 × 100 sigmoid, batch 60, SGD lr {LearningRateSweep.Format(mlp.WithBatchNorm.Spec.LearningRate)}): test accuracy",
-            "training step", $"test accuracy ({results.Budget.EvalSamples:N0} test images)",
+            "training step", $"test accuracy ({results.EvalSamples:N0} test images)",
             [CurveSeries(mlp.WithBatchNorm, "with batch norm"), CurveSeries(mlp.WithoutNorm, "without batch norm")],
             (results.Budget.TargetAccuracy, $"{Percent(results.Budget.TargetAccuracy)} target"), (0, 1));
     }
@@ -169,8 +173,10 @@ internal static class DemoReport
         doc.Paragraph($"Run on {DateTime.Now.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture)}, {Environment.ProcessorCount} cores, " +
             $".NET {Environment.Version}, budget `{budget.Name}` ({budget.TotalSeconds:0} s of training at most), seed {results.Seed}, " +
             $"{results.TotalSeconds:0} s in all.");
-        doc.Paragraph($"**Data:** {results.DataDescription}. Training used {results.TrainSamples:N0} images; curves are evaluated on the first " +
-            $"{budget.EvalSamples:N0} test images, final accuracies on {(results.TestSamples == budget.EvalSamples ? "the same" : "all")} {results.TestSamples:N0}. Inputs are standardized with the training set's pixel mean and standard deviation.");
+        string curveImages = results.EvalSamples == results.TestSamples ? $"all {results.TestSamples:N0} test images, as the final accuracies"
+            : $"the first {results.EvalSamples:N0} test images, final accuracies on all {results.TestSamples:N0}";
+        doc.Paragraph($"**Data:** {results.DataDescription}. Training used {results.TrainSamples:N0} images; curves are evaluated on {curveImages}. " +
+            "Inputs are standardized with the training set's pixel mean and standard deviation.");
 
         doc.Heading("Summary");
         doc.Bullets(SummaryLines(results));
