@@ -56,25 +56,26 @@ internal static class DemoCommand
         var folder = OutputFolder.Create(settings.OutputDirectory, DateTime.Now);
         var train = budget.TrainSamples is int limit ? loaded.Train.Take(limit) : loaded.Train;
         var test = budget.TestSamples is int testLimit ? loaded.Test.Take(testLimit) : loaded.Test;
+        budget = budget.SizedFor(train.Count);
         var data = new ExperimentData(train, test, test.Take(budget.EvalSamples), test.Take(budget.ProbeSamples));
         console.MarkupLine($"[bold]Budget:[/] {budget.Name}, at most {budget.TotalSeconds:0} s of training on {Environment.ProcessorCount} cores " +
-            $"({train.Count:N0} training and {test.Count:N0} test images; paper MLP {budget.MlpSteps:N0} steps per run, {budget.SweepLearningRates.Length} learning rates × 2 × {budget.SweepSteps:N0} steps, CNN {budget.CnnSteps:N0} steps)");
+            $"({train.Count:N0} training and {test.Count:N0} test images; paper MLP {budget.MlpSteps:N0} steps per run, {budget.SweepLearningRates.Length} learning rates × 2 × {budget.SweepSteps:N0} steps, CNN 4 × {budget.CnnSteps:N0} steps)");
         console.MarkupLine($"[bold]Output:[/] {Markup.Escape(folder.Path)}");
 
         var (mlpShare, sweepShare, cnnShare) = budget.Shares;
         PaperMlpResult? mlp = null;
         SweepResult? sweep = null;
-        RunResult? cnn = null;
+        SweepResult? cnn = null;
         RunProgress.Display(console, Bar =>
         {
             var bnBar = Bar("paper MLP, batch norm", budget.MlpSteps);
             var noneBar = Bar("paper MLP, no norm", budget.MlpSteps);
-            var sweepBars = LearningRateSweep.RunNames(budget).Select(n => Bar(n, budget.SweepSteps)).ToList();
-            var cnnBar = Bar("CNN, batch norm", budget.CnnSteps);
+            var sweepBars = LearningRateSweep.RunNames(LearningRateSweep.Prefix, budget.SweepLearningRates).Select(n => Bar(n, budget.SweepSteps)).ToList();
+            var cnnBars = LearningRateSweep.RunNames(CnnExperiment.Prefix, CnnExperiment.LearningRates(budget)).Select(n => Bar(n, budget.CnnSteps)).ToList();
 
             mlp = PaperMlpExperiment.Run(data, budget, settings.Seed, time.StageDeadline(mlpShare, mlpShare + sweepShare + cnnShare), bnBar, noneBar, cancellation);
             sweep = LearningRateSweep.Run(data, budget, settings.Seed, time.StageDeadline(sweepShare, sweepShare + cnnShare), sweepBars, cancellation);
-            cnn = CnnExperiment.Run(data, budget, settings.Seed, time.StageDeadline(cnnShare, cnnShare), cnnBar, cancellation);
+            cnn = CnnExperiment.Run(data, budget, settings.Seed, time.StageDeadline(cnnShare, cnnShare), cnnBars, cancellation);
         });
         if (cancellation.IsCancellationRequested)
         {

@@ -12,7 +12,7 @@ internal sealed record DemoResults(
     int TestSamples,
     PaperMlpResult Mlp,
     SweepResult Sweep,
-    RunResult Cnn,
+    SweepResult Cnn,
     double TotalSeconds)
 {
     /// <summary>Test images the curves are evaluated on: the budget's number, or all of them when the test set is smaller.</summary>
@@ -39,7 +39,7 @@ internal static class DemoReport
         WriteMlp(folder, results);
         WritePercentiles(folder, results.Mlp);
         WriteSweep(folder, results.Sweep);
-        WriteCurves(folder, CnnPng, CnnCsv, "Small CNN with batch norm (Adam): training and test curves", [results.Cnn]);
+        WriteCnn(folder, results.Cnn);
         folder.WriteText(RunsCsv, RunsTable(AllRuns(results)).ToString());
         var report = Build(results, folder);
         folder.WriteText(ReportMd, report.ToMarkdown());
@@ -51,12 +51,14 @@ internal static class DemoReport
     {
         yield return results.Mlp.WithBatchNorm;
         yield return results.Mlp.WithoutNorm;
-        for (int i = 0; i < results.Sweep.LearningRates.Length; i++)
+        foreach (var sweep in new[] { results.Sweep, results.Cnn })
         {
-            yield return results.Sweep.WithBatchNorm[i];
-            yield return results.Sweep.WithoutNorm[i];
+            for (int i = 0; i < sweep.LearningRates.Length; i++)
+            {
+                yield return sweep.WithBatchNorm[i];
+                yield return sweep.WithoutNorm[i];
+            }
         }
-        yield return results.Cnn;
     }
 
     /// <summary>The long-format curve table shared by the MLP, CNN and compare outputs.</summary>
@@ -99,16 +101,42 @@ internal static class DemoReport
             var trained = run.Points.Where(p => p.Step > 0).ToArray();
             var label = runs.Count == 1 ? "" : Choices.Label(run.Spec.Norm) + ", ";
             double[] epochs = [.. trained.Select(p => p.Epoch)];
-            accuracy.Add(new Series(label + "test", color, epochs, [.. trained.Select(p => p.TestAccuracy)]));
-            accuracy.Add(new Series(label + "train (running)", color, epochs, [.. trained.Select(p => p.TrainAccuracy)], Dashed: true));
+            accuracy.AddRange(AccuracySeries(run, label));
             loss.Add(new Series(label + "test", color, epochs, [.. trained.Select(p => p.TestLoss)]));
             loss.Add(new Series(label + "train (running)", color, epochs, [.. trained.Select(p => p.TrainLoss)], Dashed: true));
         }
-        var shown = accuracy.SelectMany(s => s.Y).Where(double.IsFinite).DefaultIfEmpty(0).ToArray();
-        (double, double) accuracyRange = (Math.Max(0, Math.Floor((shown.Min() - 0.02) * 20) / 20), Math.Min(1.0, shown.Max() + 0.03));
         Plots.TwoPanels(folder, png,
-            (title, "epoch", "accuracy", accuracy, ScottPlot.Alignment.LowerRight, accuracyRange),
+            (title, "epoch", "accuracy", accuracy, ScottPlot.Alignment.LowerRight, AccuracyRange(accuracy)),
             ("Cross-entropy loss", "epoch", "loss", loss, ScottPlot.Alignment.UpperRight, null));
+    }
+
+    /// <summary>Test (solid) and running training (dashed) accuracy against epochs, without the untrained point (step 0, chance accuracy, which would squash the curves).</summary>
+    private static IEnumerable<Series> AccuracySeries(RunResult run, string label)
+    {
+        var color = Plots.ColorOf(run.Spec.Norm);
+        var trained = run.Points.Where(p => p.Step > 0).ToArray();
+        double[] epochs = [.. trained.Select(p => p.Epoch)];
+        yield return new Series(label + "test", color, epochs, [.. trained.Select(p => p.TestAccuracy)]);
+        yield return new Series(label + "train (running)", color, epochs, [.. trained.Select(p => p.TrainAccuracy)], Dashed: true);
+    }
+
+    private static (double, double) AccuracyRange(IEnumerable<Series> accuracy)
+    {
+        var shown = accuracy.SelectMany(s => s.Y).Where(double.IsFinite).DefaultIfEmpty(0).ToArray();
+        return (Math.Max(0, Math.Floor((shown.Min() - 0.02) * 20) / 20), Math.Min(1.0, shown.Max() + 0.03));
+    }
+
+    /// <summary>One accuracy panel per learning rate, with and without batch norm in each, on the same vertical scale.</summary>
+    private static void WriteCnn(OutputFolder folder, SweepResult cnn)
+    {
+        folder.WriteText(CnnCsv, CurveTable(cnn.WithBatchNorm.Zip(cnn.WithoutNorm).SelectMany(pair => new[] { pair.First, pair.Second })).ToString());
+        var panels = cnn.LearningRates.Select((rate, i) => (Rate: LearningRateSweep.Format(rate),
+            Series: AccuracySeries(cnn.WithBatchNorm[i], "with batch norm, ").Concat(AccuracySeries(cnn.WithoutNorm[i], "without, ")).ToList())).ToList();
+        var range = AccuracyRange(panels.SelectMany(p => p.Series));
+        var (usual, high) = (panels[0], panels[^1]);
+        Plots.TwoPanels(folder, CnnPng,
+            ($"CNN, Adam lr {usual.Rate}", "epoch", "accuracy", usual.Series, ScottPlot.Alignment.LowerRight, range),
+            ($"CNN, Adam lr {high.Rate}", "epoch", "accuracy", high.Series, ScottPlot.Alignment.LowerRight, range));
     }
 
     private static void WriteMlp(OutputFolder folder, DemoResults results)
@@ -184,7 +212,10 @@ internal static class DemoReport
         doc.Heading("1. Convergence with and without batch norm (the paper's Figure 1a)");
         doc.Paragraph("The network of the paper's MNIST experiment: 784 → 100 → 100 → 100 → 10, sigmoid units, batch 60, plain SGD " +
             $"(learning rate {LearningRateSweep.Format(mlp.WithBatchNorm.Spec.LearningRate)}), PyTorch's default initialization. With batch norm, " +
-            "each hidden layer is Linear → BatchNorm1d → Sigmoid (normalization before the nonlinearity, as in the paper).");
+            "each hidden layer is Linear → BatchNorm1d → Sigmoid (normalization before the nonlinearity, as in the paper). " +
+            $"Each run trains {Sizing(mlp.WithBatchNorm, results.TrainSamples)}: the experiment is sized in epochs of the data it runs on " +
+            "(the paper trained 50,000 steps on 60,000 MNIST images, 50 epochs), so that on a small training set it compares " +
+            "how fast the two networks learn rather than how much they overfit.");
         doc.Figure(MlpAccuracyPng, "Test accuracy against training steps, with and without batch norm.");
         doc.Table(["run", "steps", $"steps to {Percent(target)}", "final test accuracy", "seconds per epoch"],
             new[] { mlp.WithBatchNorm, mlp.WithoutNorm }.Select(r => new[]
@@ -209,7 +240,7 @@ internal static class DemoReport
 
         var sweep = results.Sweep;
         doc.Heading("3. Learning-rate tolerance");
-        doc.Paragraph($"The same network trained for the same number of steps at each learning rate. Batch norm makes a layer's output " +
+        doc.Paragraph($"The same network trained for {Sizing(sweep.WithoutNorm[^1], results.TrainSamples)} at each learning rate. Batch norm makes a layer's output " +
             "invariant to the scale of its weights, so large learning rates that saturate the plain network's sigmoids still train.");
         doc.Figure(SweepPng, "Final test accuracy at each learning rate, with and without batch norm.");
         doc.Table(["learning rate", "steps", "with batch norm", "without batch norm"],
@@ -219,16 +250,18 @@ internal static class DemoReport
                 F3(sweep.WithBatchNorm[i].FinalTestAccuracy), F3(sweep.WithoutNorm[i].FinalTestAccuracy),
             }));
 
-        doc.Heading("4. A small CNN with batch norm");
+        doc.Heading("4. A small CNN with and without batch norm");
         var cnn = results.Cnn;
-        doc.Paragraph($"Conv 3×3 (32) → BatchNorm2d → ReLU → MaxPool 2 → Conv 3×3 (64) → BatchNorm2d → ReLU → MaxPool 2 → Linear 3136→128 → BatchNorm1d → ReLU → Dropout 0.3 → Linear 128→10; " +
-            $"Adam, learning rate {cnn.Spec.LearningRate.ToString("0.####", CultureInfo.InvariantCulture)}, batch {cnn.Spec.BatchSize}. " +
-            $"{cnn.StepsDone:N0} steps ({(double)cnn.StepsDone / cnn.StepsPerEpoch:0.##} epochs){(cnn.StoppedByBudget ? ", stopped by the time budget" : "")}.");
-        doc.Figure(CnnPng, "CNN accuracy and loss against epochs: test (solid) and running training average (dashed).");
-        doc.Table(["step", "epoch", "train loss", "train accuracy", "test accuracy"],
-            cnn.Points.Where(p => p.Step > 0).Select(p => new[]
+        doc.Paragraph("Conv 3×3 (32) → BatchNorm2d → ReLU → MaxPool 2 → Conv 3×3 (64) → BatchNorm2d → ReLU → MaxPool 2 → Linear 3136→128 → BatchNorm1d → ReLU → Dropout 0.3 → Linear 128→10, " +
+            $"and the same network without the three batch-norm layers; Adam, batch {cnn.WithBatchNorm[0].Spec.BatchSize}, {Sizing(cnn.WithoutNorm[^1], results.TrainSamples)} per run, " +
+            $"at Adam's usual learning rate {LearningRateSweep.Format(cnn.LearningRates[0])} and at {LearningRateSweep.Format(cnn.LearningRates[^1])}, " +
+            "a rate batch norm tolerates and the plain network does not.");
+        doc.Figure(CnnPng, "CNN accuracy against epochs at each learning rate, with (blue) and without (red) batch norm: test (solid) and running training average (dashed).");
+        doc.Table(["learning rate", "steps", "with batch norm", "without batch norm"],
+            cnn.LearningRates.Select((rate, i) => new[]
             {
-                p.Step.ToString("N0", CultureInfo.InvariantCulture), F2(p.Epoch), F3(p.TrainLoss), F3(p.TrainAccuracy), F3(p.TestAccuracy),
+                LearningRateSweep.Format(rate), Math.Min(cnn.WithBatchNorm[i].StepsDone, cnn.WithoutNorm[i].StepsDone).ToString("N0", CultureInfo.InvariantCulture),
+                F3(cnn.WithBatchNorm[i].FinalTestAccuracy), F3(cnn.WithoutNorm[i].FinalTestAccuracy),
             }));
 
         doc.Heading("All runs");
@@ -258,7 +291,7 @@ internal static class DemoReport
             _ => "",
         };
         yield return $"Paper MLP, steps to {Percent(target)} test accuracy: with batch norm {StepsTo(mlp.WithBatchNorm, target)}, without batch norm {StepsTo(mlp.WithoutNorm, target)}{ratio}.";
-        yield return $"Paper MLP, final test accuracy after {mlp.WithBatchNorm.StepsDone:N0} / {mlp.WithoutNorm.StepsDone:N0} steps: " +
+        yield return $"Paper MLP, final test accuracy after {Sizing(mlp.WithoutNorm, results.TrainSamples)}: " +
             $"with batch norm **{F3(mlp.WithBatchNorm.FinalTestAccuracy)}**, without **{F3(mlp.WithoutNorm.FinalTestAccuracy)}**.";
         var sweep = results.Sweep;
         int bestBn = Array.IndexOf(sweep.WithBatchNorm, sweep.WithBatchNorm.MaxBy(r => Score(r.FinalTestAccuracy))!);
@@ -267,9 +300,16 @@ internal static class DemoReport
             $"without {F3(sweep.WithoutNorm[bestNone].FinalTestAccuracy)} at lr {LearningRateSweep.Format(sweep.LearningRates[bestNone])}; " +
             $"at the largest rate ({LearningRateSweep.Format(sweep.LearningRates[^1])}): {F3(sweep.WithBatchNorm[^1].FinalTestAccuracy)} vs {F3(sweep.WithoutNorm[^1].FinalTestAccuracy)}.";
         var cnn = results.Cnn;
-        yield return $"CNN with batch norm: test accuracy **{F3(cnn.FinalTestAccuracy)}** after {(double)cnn.StepsDone / cnn.StepsPerEpoch:0.##} epochs ({F1(cnn.SecondsPerEpoch)} s per epoch).";
+        yield return $"CNN after {Sizing(cnn.WithoutNorm[^1], results.TrainSamples)}, final test accuracy with vs without batch norm: at Adam lr {LearningRateSweep.Format(cnn.LearningRates[0])} " +
+            $"**{F3(cnn.WithBatchNorm[0].FinalTestAccuracy)}** vs **{F3(cnn.WithoutNorm[0].FinalTestAccuracy)}**, at lr {LearningRateSweep.Format(cnn.LearningRates[^1])} " +
+            $"**{F3(cnn.WithBatchNorm[^1].FinalTestAccuracy)}** vs **{F3(cnn.WithoutNorm[^1].FinalTestAccuracy)}**.";
         yield return $"Time per epoch (training only): paper MLP {F1(mlp.WithoutNorm.SecondsPerEpoch)} s without, {F1(mlp.WithBatchNorm.SecondsPerEpoch)} s with batch norm.";
     }
+
+    /// <summary>"1,000 steps (10 epochs of 6,000 training images)": how long a run trained; a run stopped by the time budget is sized by what it did.</summary>
+    public static string Sizing(RunResult run, int trainSamples) =>
+        $"{run.StepsDone.ToString("N0", CultureInfo.InvariantCulture)} steps ({((double)run.StepsDone / run.StepsPerEpoch).ToString("0.##", CultureInfo.InvariantCulture)} epochs " +
+        $"of {trainSamples.ToString("N0", CultureInfo.InvariantCulture)} training images)";
 
     /// <summary>"80%": a fraction as a whole percentage, no culture-dependent space.</summary>
     public static string Percent(double fraction) => (fraction * 100).ToString("0.#", CultureInfo.InvariantCulture) + "%";
