@@ -33,8 +33,9 @@ public partial class DemoReportFiguresTests
                 Assert.Equal(Rounded(run["total_seconds"], "0.0"), row[6]);
             }
 
-            // Every three-decimal figure anywhere in the report is a final test accuracy of runs.csv.
-            var accuracies = runs.Values.Select(r => Rounded(r["final_test_accuracy"], "0.000")).ToHashSet();
+            // Every three-decimal figure anywhere in the report is a final test accuracy (or a learning rate, such as 0.001) of runs.csv.
+            var accuracies = runs.Values.Select(r => Rounded(r["final_test_accuracy"], "0.000"))
+                .Concat(runs.Values.Select(r => LearningRateSweep.Format(double.Parse(r["learning_rate"], CultureInfo.InvariantCulture)))).ToHashSet();
             foreach (Match figure in ThreeDecimals().Matches(markdown))
             {
                 Assert.Contains(figure.Value, accuracies);

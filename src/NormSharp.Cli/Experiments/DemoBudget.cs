@@ -34,8 +34,12 @@ internal sealed record DemoBudget(
     /// </summary>
     public (double Mlp, double Sweep, double Cnn) Epochs { get; init; } = (10, 3, 3);
 
-    /// <summary>The CNN's second Adam learning rate, well above <see cref="CnnLearningRate"/>: batch norm trains at it, the plain CNN does not.</summary>
-    public double CnnHighLearningRate { get; init; } = 0.03;
+    /// <summary>
+    /// The CNN's second Adam learning rate, 100 × <see cref="CnnLearningRate"/>: batch norm trains at it, the plain CNN does not
+    /// (one epoch of the embedded 6,000 images, seed 0: test accuracy 0.799 with batch norm, 0.100 without; at 0.03 the plain
+    /// CNN still reached 0.760 in two epochs, so 0.03 shows no difference worth a section).
+    /// </summary>
+    public double CnnHighLearningRate { get; init; } = 0.1;
 
     /// <summary>Shares of the time budget: paper MLP, learning-rate sweep, CNN.</summary>
     public (double Mlp, double Sweep, double Cnn) Shares { get; init; } = (0.30, 0.25, 0.45);
@@ -72,7 +76,7 @@ internal sealed record DemoBudget(
         Name: "full", TrainSamples: null, TestSamples: null, EvalSamples: 2000, ProbeSamples: 1000,
         MlpSteps: 10000, MlpEval: new(Every: 100, DenseEvery: 20, DenseUntil: 1000), MlpLearningRate: 0.5,
         SweepLearningRates: [0.05, 0.2, 1, 5, 20], SweepSteps: 1000,
-        CnnSteps: 1875, CnnEvalEvery: 150, CnnBatchSize: 64, CnnLearningRate: 1e-3,
+        CnnSteps: 1874, CnnEvalEvery: 150, CnnBatchSize: 64, CnnLearningRate: 1e-3,
         TotalSeconds: 540)
     {
         Shares = (0.15, 0.15, 0.70),
