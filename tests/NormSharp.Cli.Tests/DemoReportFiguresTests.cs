@@ -54,6 +54,7 @@ public partial class DemoReportFiguresTests
             {
                 string name = $"{CnnExperiment.Prefix} {LearningRateSweep.Format(rate)}";
                 Assert.Equal(LearningRateSweep.Format(rate), cnn.Groups[group + "Rate"].Value);
+                Assert.Equal(runs[name + ", no norm"]["steps"], cnn.Groups[group + "Steps"].Value.Replace(",", "", StringComparison.Ordinal));
                 Assert.Equal(Rounded(runs[name + ", batch norm"]["final_test_accuracy"], "0.000"), cnn.Groups[group + "Bn"].Value);
                 Assert.Equal(Rounded(runs[name + ", no norm"]["final_test_accuracy"], "0.000"), cnn.Groups[group + "None"].Value);
             }
@@ -92,6 +93,6 @@ public partial class DemoReportFiguresTests
     [GeneratedRegex(@"Paper MLP, final test accuracy after (?<steps>[\d,]+) steps \([\d.]+ epochs of [\d,]+ training images\): with batch norm \*\*(?<bn>[^*]+)\*\*, without \*\*(?<none>[^*]+)\*\*")]
     private static partial Regex MlpSummary();
 
-    [GeneratedRegex(@"CNN after [\d,]+ steps .*?: at Adam lr (?<lowRate>[\d.]+) \*\*(?<lowBn>[^*]+)\*\* vs \*\*(?<lowNone>[^*]+)\*\*, at lr (?<highRate>[\d.]+) \*\*(?<highBn>[^*]+)\*\* vs \*\*(?<highNone>[^*]+)\*\*")]
+    [GeneratedRegex(@"CNN, final test accuracy with vs without batch norm: at Adam lr (?<lowRate>[\d.]+) after (?<lowSteps>[\d,]+) steps [^*]+ \*\*(?<lowBn>[^*]+)\*\* vs \*\*(?<lowNone>[^*]+)\*\*, at lr (?<highRate>[\d.]+) after (?<highSteps>[\d,]+) steps [^*]+ \*\*(?<highBn>[^*]+)\*\* vs \*\*(?<highNone>[^*]+)\*\*")]
     private static partial Regex CnnSummary();
 }

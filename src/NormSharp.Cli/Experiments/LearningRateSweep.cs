@@ -21,8 +21,9 @@ internal static class LearningRateSweep
 
     /// <summary>
     /// Trains <paramref name="spec"/>'s network at each of <paramref name="rates"/>, with batch norm and then without,
-    /// for <paramref name="steps"/> steps; a run stopped by the time budget caps the steps of the runs after it, so
-    /// every pair compares the same number of steps. Diverged runs are recorded (NaN loss, chance accuracy), not thrown.
+    /// for <paramref name="steps"/> steps; when the time budget stops the batch-norm run, the plain run at that rate takes
+    /// no more steps, so every pair compares the same number of steps (a cut pair does not cut the pairs after it,
+    /// which get the time it left). Diverged runs are recorded (NaN loss, chance accuracy), not thrown.
     /// </summary>
     public static SweepResult Run(ExperimentData data, double[] rates, int steps, Func<string, NormKind, double, RunSpec> spec,
         DateTime stageDeadline, IReadOnlyList<RunProgress> progress, CancellationToken cancellation)
@@ -32,13 +33,14 @@ internal static class LearningRateSweep
         int runsLeft = 2 * rates.Length;
         for (int i = 0; i < rates.Length; i++)
         {
+            int pairSteps = steps;
             foreach (var (norm, results, bar) in new[] { (NormKind.Batch, bn, progress[2 * i]), (NormKind.None, none, progress[2 * i + 1]) })
             {
-                var result = Trainer.Run(spec(bar.Name, norm, rates[i]), data.Train, data.Test, data.EvalSet, steps, Math.Max(1, steps / 10),
+                var result = Trainer.Run(spec(bar.Name, norm, rates[i]), data.Train, data.Test, data.EvalSet, pairSteps, Math.Max(1, pairSteps / 10),
                     TimeBudget.RunDeadline(stageDeadline, runsLeft--), bar.Observer(), cancellation);
                 bar.Complete(result);
                 results[i] = result;
-                steps = Math.Min(steps, Math.Max(1, result.StepsDone));
+                pairSteps = Math.Min(pairSteps, Math.Max(1, result.StepsDone));
             }
         }
         return new SweepResult(rates, bn, none);
