@@ -19,6 +19,6 @@ internal static class CnnExperiment
 
     public static SweepResult Run(ExperimentData data, DemoBudget budget, int seed, DateTime stageDeadline,
         IReadOnlyList<RunProgress> progress, CancellationToken cancellation) =>
-        LearningRateSweep.Run(data, LearningRates(budget), budget.CnnSteps, (name, norm, rate) => Spec(name, norm, budget, seed, rate),
+        LearningRateSweep.Run(data, LearningRates(budget), budget.CnnSteps, budget.CnnEvalEvery, (name, norm, rate) => Spec(name, norm, budget, seed, rate),
             stageDeadline, progress, cancellation);
 }

@@ -16,16 +16,16 @@ internal static class LearningRateSweep
 
     public static SweepResult Run(ExperimentData data, DemoBudget budget, int seed, DateTime stageDeadline,
         IReadOnlyList<RunProgress> progress, CancellationToken cancellation) =>
-        Run(data, budget.SweepLearningRates, budget.SweepSteps, (name, norm, rate) => PaperMlpExperiment.Spec(name, norm, budget, seed, rate),
+        Run(data, budget.SweepLearningRates, budget.SweepSteps, Math.Max(1, budget.SweepSteps / 10), (name, norm, rate) => PaperMlpExperiment.Spec(name, norm, budget, seed, rate),
             stageDeadline, progress, cancellation);
 
     /// <summary>
     /// Trains <paramref name="spec"/>'s network at each of <paramref name="rates"/>, with batch norm and then without,
-    /// for <paramref name="steps"/> steps; when the time budget stops the batch-norm run, the plain run at that rate takes
+    /// for <paramref name="steps"/> steps, evaluating every <paramref name="evalEvery"/> steps; when the time budget stops the batch-norm run, the plain run at that rate takes
     /// no more steps, so every pair compares the same number of steps (a cut pair does not cut the pairs after it,
     /// which get the time it left). Diverged runs are recorded (NaN loss, chance accuracy), not thrown.
     /// </summary>
-    public static SweepResult Run(ExperimentData data, double[] rates, int steps, Func<string, NormKind, double, RunSpec> spec,
+    public static SweepResult Run(ExperimentData data, double[] rates, int steps, int evalEvery, Func<string, NormKind, double, RunSpec> spec,
         DateTime stageDeadline, IReadOnlyList<RunProgress> progress, CancellationToken cancellation)
     {
         var bn = new RunResult[rates.Length];
@@ -36,7 +36,7 @@ internal static class LearningRateSweep
             int pairSteps = steps;
             foreach (var (norm, results, bar) in new[] { (NormKind.Batch, bn, progress[2 * i]), (NormKind.None, none, progress[2 * i + 1]) })
             {
-                var result = Trainer.Run(spec(bar.Name, norm, rates[i]), data.Train, data.Test, data.EvalSet, pairSteps, Math.Max(1, pairSteps / 10),
+                var result = Trainer.Run(spec(bar.Name, norm, rates[i]), data.Train, data.Test, data.EvalSet, pairSteps, evalEvery,
                     TimeBudget.RunDeadline(stageDeadline, runsLeft--), bar.Observer(), cancellation);
                 bar.Complete(result);
                 results[i] = result;
@@ -46,7 +46,7 @@ internal static class LearningRateSweep
         return new SweepResult(rates, bn, none);
     }
 
-    /// <summary>The run names, in the order <see cref="Run(ExperimentData, double[], int, Func{string, NormKind, double, RunSpec}, DateTime, IReadOnlyList{RunProgress}, CancellationToken)"/> uses its progress bars.</summary>
+    /// <summary>The run names, in the order <see cref="Run(ExperimentData, double[], int, int, Func{string, NormKind, double, RunSpec}, DateTime, IReadOnlyList{RunProgress}, CancellationToken)"/> uses its progress bars.</summary>
     public static IEnumerable<string> RunNames(string prefix, double[] rates) =>
         rates.SelectMany(rate => new[]
         {
