@@ -45,6 +45,7 @@ public partial class DemoReportFiguresTests
             var mlp = MlpSummary().Match(markdown);
             Assert.True(mlp.Success, "no paper-MLP summary line");
             Assert.Equal(runs["paper MLP, no norm"]["steps"], mlp.Groups["steps"].Value.Replace(",", "", StringComparison.Ordinal));
+            Assert.Equal(runs["paper MLP, batch norm"]["steps"], mlp.Groups["bnSteps"].Value.Replace(",", "", StringComparison.Ordinal));
             Assert.Equal(Rounded(runs["paper MLP, batch norm"]["final_test_accuracy"], "0.000"), mlp.Groups["bn"].Value);
             Assert.Equal(Rounded(runs["paper MLP, no norm"]["final_test_accuracy"], "0.000"), mlp.Groups["none"].Value);
             var cnn = CnnSummary().Match(markdown);
@@ -90,7 +91,7 @@ public partial class DemoReportFiguresTests
     [GeneratedRegex(@"(?<![\d.])\d\.\d{3}(?![\d.])")]
     private static partial Regex ThreeDecimals();
 
-    [GeneratedRegex(@"Paper MLP, final test accuracy after (?<steps>[\d,]+) steps \([\d.]+ epochs of [\d,]+ training images\): with batch norm \*\*(?<bn>[^*]+)\*\*, without \*\*(?<none>[^*]+)\*\*")]
+    [GeneratedRegex(@"Paper MLP, final test accuracy: with batch norm \*\*(?<bn>[^*]+)\*\* after (?<bnSteps>[\d,]+) steps \([\d.]+ epochs of [\d,]+ training images\), without \*\*(?<none>[^*]+)\*\* after (?<steps>[\d,]+) steps \(")]
     private static partial Regex MlpSummary();
 
     [GeneratedRegex(@"CNN, final test accuracy with vs without batch norm: at Adam lr (?<lowRate>[\d.]+) after (?<lowSteps>[\d,]+) steps [^*]+ \*\*(?<lowBn>[^*]+)\*\* vs \*\*(?<lowNone>[^*]+)\*\*, at lr (?<highRate>[\d.]+) after (?<highSteps>[\d,]+) steps [^*]+ \*\*(?<highBn>[^*]+)\*\* vs \*\*(?<highNone>[^*]+)\*\*")]
