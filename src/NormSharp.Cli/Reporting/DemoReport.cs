@@ -247,7 +247,7 @@ internal static class DemoReport
         doc.Table(["learning rate", "steps", "with batch norm", "without batch norm"],
             sweep.LearningRates.Select((rate, i) => new[]
             {
-                LearningRateSweep.Format(rate), sweep.WithBatchNorm[i].StepsDone.ToString("N0", CultureInfo.InvariantCulture),
+                LearningRateSweep.Format(rate), PairSteps(sweep.WithBatchNorm[i], sweep.WithoutNorm[i]),
                 F3(sweep.WithBatchNorm[i].FinalTestAccuracy), F3(sweep.WithoutNorm[i].FinalTestAccuracy),
             }));
 
@@ -262,7 +262,7 @@ internal static class DemoReport
         doc.Table(["learning rate", "steps", "with batch norm", "without batch norm"],
             cnn.LearningRates.Select((rate, i) => new[]
             {
-                LearningRateSweep.Format(rate), Math.Min(cnn.WithBatchNorm[i].StepsDone, cnn.WithoutNorm[i].StepsDone).ToString("N0", CultureInfo.InvariantCulture),
+                LearningRateSweep.Format(rate), PairSteps(cnn.WithBatchNorm[i], cnn.WithoutNorm[i]),
                 F3(cnn.WithBatchNorm[i].FinalTestAccuracy), F3(cnn.WithoutNorm[i].FinalTestAccuracy),
             }));
 
@@ -316,6 +316,11 @@ internal static class DemoReport
     public static string Sizing(int steps, int stepsPerEpoch, int trainSamples) =>
         $"{steps.ToString("N0", CultureInfo.InvariantCulture)} steps ({((double)steps / stepsPerEpoch).ToString("0.##", CultureInfo.InvariantCulture)} epochs " +
         $"of {trainSamples.ToString("N0", CultureInfo.InvariantCulture)} training images)";
+
+    /// <summary>"1,000", or "138 / 119" (with / without batch norm) where the time budget stopped the plain run first.</summary>
+    private static string PairSteps(RunResult withBatchNorm, RunResult withoutNorm) =>
+        withBatchNorm.StepsDone == withoutNorm.StepsDone ? withBatchNorm.StepsDone.ToString("N0", CultureInfo.InvariantCulture)
+            : $"{withBatchNorm.StepsDone.ToString("N0", CultureInfo.InvariantCulture)} / {withoutNorm.StepsDone.ToString("N0", CultureInfo.InvariantCulture)}";
 
     /// <summary>"80%": a fraction as a whole percentage, no culture-dependent space.</summary>
     public static string Percent(double fraction) => (fraction * 100).ToString("0.#", CultureInfo.InvariantCulture) + "%";
