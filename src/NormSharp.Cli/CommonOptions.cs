@@ -20,11 +20,11 @@ internal static class CommonOptions
         HelpName = "DIR",
     };
 
-    public static Option<int> Seed() => new("--seed")
+    public static Option<int> Seed() => new Option<int>("--seed")
     {
         Description = "Seed for initialization and shuffling.",
         DefaultValueFactory = _ => 0,
-    };
+    }.Numeric();
 
     public static Option<string> Model(string defaultValue) => new("--model")
     {
@@ -33,22 +33,22 @@ internal static class CommonOptions
         HelpName = "mlp|paper-mlp|cnn|lstm|bnlstm|lnlstm",
     };
 
-    public static Option<int> Epochs(int defaultValue) => new("--epochs")
+    public static Option<int> Epochs(int defaultValue) => new Option<int>("--epochs")
     {
         Description = "Passes over the training set.",
         DefaultValueFactory = _ => defaultValue,
-    };
+    }.Numeric();
 
-    public static Option<int> BatchSize() => new("--batch-size")
+    public static Option<int> BatchSize() => new Option<int>("--batch-size")
     {
         Description = "Mini-batch size.",
         DefaultValueFactory = _ => 64,
-    };
+    }.Numeric();
 
-    public static Option<double?> LearningRate() => new("--lr")
+    public static Option<double?> LearningRate() => new Option<double?>("--lr")
     {
         Description = "Learning rate (default: 0.1 for sgd, 0.001 for adam and adamw).",
-    };
+    }.Numeric();
 
     public static Option<string> Optimizer() => new("--optimizer")
     {
@@ -57,40 +57,29 @@ internal static class CommonOptions
         HelpName = "sgd|adam|adamw",
     };
 
-    public static Option<double> Momentum() => new("--momentum")
+    public static Option<double> Momentum() => new Option<double>("--momentum")
     {
         Description = "SGD momentum.",
         DefaultValueFactory = _ => 0.9,
-    };
+    }.Numeric();
 
-    public static Option<double> WeightDecay() => new("--weight-decay")
+    public static Option<double> WeightDecay() => new Option<double>("--weight-decay")
     {
         Description = "Weight decay (L2 for sgd and adam, decoupled for adamw).",
         DefaultValueFactory = _ => 0.0,
-    };
+    }.Numeric();
 
-    public static Option<int?> TrainLimit() => new("--train-limit")
+    public static Option<int?> TrainLimit() => new Option<int?>("--train-limit")
     {
         Description = "Use only the first N training images (for quick experiments).",
         HelpName = "N",
-    };
+    }.Numeric();
 
     /// <summary>The learning rate to use when --lr is not given.</summary>
     public static double DefaultLearningRate(OptimizerKind optimizer) => optimizer == OptimizerKind.Sgd ? 0.1 : 1e-3;
 
-    /// <summary>Runs a command body, turning the expected failures (bad data, bad options) into a red message and exit code 1.</summary>
-    public static int Guard(IAnsiConsole console, Func<int> body)
-    {
-        try
-        {
-            return body();
-        }
-        catch (Exception ex) when (ex is InvalidDataException or FileNotFoundException or DirectoryNotFoundException or ArgumentException or NotSupportedException or IOException)
-        {
-            console.MarkupLine($"[red]error:[/] {Markup.Escape(ex.Message)}");
-            return 1;
-        }
-    }
+    /// <summary>Runs a command body through <see cref="CommandRunner.Run"/>: expected failures become one line on standard error and exit code 1.</summary>
+    public static int Guard(IAnsiConsole console, Func<int> body) => CommandRunner.Run(console, _ => body());
 
     /// <summary>Loads the data with a spinner and prints which source was used.</summary>
     public static LoadedData LoadData(IAnsiConsole console, string? dataDirectory, LoadedData? preloaded = null)

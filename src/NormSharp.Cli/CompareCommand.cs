@@ -38,14 +38,14 @@ internal static class CompareCommand
         {
             model, norms, epochs, batchSize, lr, optimizer, momentum, weightDecay, seed, data, output, limit,
         };
-        command.SetAction(parse => CommonOptions.Guard(AnsiConsole.Console, () =>
+        command.SetAction(parse => CommandRunner.Run(AnsiConsole.Console, cancellation =>
         {
             var optimizerKind = Choices.ParseOptimizer(parse.GetValue(optimizer)!);
             var settings = new CompareSettings(
                 Choices.ParseModel(parse.GetValue(model)!), Choices.ParseNormList(parse.GetValue(norms)!), optimizerKind,
                 parse.GetValue(epochs), parse.GetValue(batchSize), parse.GetValue(lr) ?? CommonOptions.DefaultLearningRate(optimizerKind),
                 parse.GetValue(momentum), parse.GetValue(weightDecay), parse.GetValue(seed), parse.GetValue(data), parse.GetValue(output), parse.GetValue(limit));
-            Execute(settings, AnsiConsole.Console);
+            Execute(settings, AnsiConsole.Console, cancellation);
             return 0;
         }));
         return command;
@@ -54,11 +54,12 @@ internal static class CompareCommand
     public static (List<RunResult> Results, OutputFolder Folder) Execute(CompareSettings settings, IAnsiConsole console, CancellationToken cancellation = default)
     {
         TrainCommand.Validate(settings.Epochs, settings.BatchSize, settings.LearningRate);
+        RunChecks.Validate(settings.Momentum, settings.WeightDecay, settings.TrainLimit);
         var loaded = CommonOptions.LoadData(console, settings.DataDirectory, settings.Preloaded);
         var train = settings.TrainLimit is int limit ? loaded.Train.Take(limit) : loaded.Train;
         var evalSet = loaded.Test.Take(settings.EvalSamples);
-        int stepsPerEpoch = train.Count / settings.BatchSize;
-        int steps = settings.Epochs * stepsPerEpoch;
+        int stepsPerEpoch = RunChecks.StepsPerEpoch(train.Count, settings.BatchSize);
+        int steps = RunChecks.TotalSteps(settings.Epochs, stepsPerEpoch);
         var specs = settings.Norms.Select(norm => new RunSpec($"{Choices.Name(settings.Model)}, {Choices.Label(norm)}", settings.Model, norm, settings.Optimizer,
             settings.LearningRate, settings.BatchSize, settings.Seed, settings.Optimizer == OptimizerKind.Sgd ? settings.Momentum : 0, settings.WeightDecay)).ToList();
         foreach (var spec in specs)
@@ -68,19 +69,34 @@ internal static class CompareCommand
         var folder = OutputFolder.Create(settings.OutputDirectory, DateTime.Now);
         console.MarkupLine($"[bold]Comparing[/] {string.Join(", ", settings.Norms.Select(Choices.Label))} on {Choices.Name(settings.Model)}: " +
             $"{Choices.Name(settings.Optimizer)} lr {settings.LearningRate.ToString("G4", CultureInfo.InvariantCulture)}, batch {settings.BatchSize}, " +
-            $"{settings.Epochs} epochs × {stepsPerEpoch:N0} steps; output {Markup.Escape(folder.Path)}");
+            $"{settings.Epochs.Counted("epoch")} × {stepsPerEpoch.Counted("step")}; output {Markup.Escape(folder.Path)}");
 
         var results = new List<RunResult>();
-        RunProgress.Display(console, bar =>
+        try
         {
-            var bars = specs.Select(s => bar(s.Name, steps)).ToList();
-            for (int i = 0; i < specs.Count; i++)
+            RunProgress.Display(console, bar =>
             {
-                var result = Trainer.Run(specs[i], train, loaded.Test, evalSet, steps, EvalSchedule.PerEpoch(stepsPerEpoch, 4), null, bars[i].Observer(), cancellation);
-                bars[i].Complete(result);
-                results.Add(result);
+                var bars = specs.Select(s => bar(s.Name, steps)).ToList();
+                for (int i = 0; i < specs.Count && !cancellation.IsCancellationRequested; i++)
+                {
+                    var result = Trainer.Run(specs[i], train, loaded.Test, evalSet, steps, EvalSchedule.PerEpoch(stepsPerEpoch, 4), null, bars[i].Observer(), cancellation,
+                        stopOnNonFiniteLoss: true);
+                    bars[i].Complete(result);
+                    results.Add(result);
+                }
+            });
+            // The curves and table compare whole runs only: an interrupted comparison writes nothing.
+            cancellation.ThrowIfCancellationRequested();
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or TrainingDivergedException)
+        {
+            folder.RemoveIfEmpty();
+            if (ex is OperationCanceledException)
+            {
+                throw new OperationCanceledException("stopped before every run finished; a comparison writes its files only when all have, so nothing was written.", ex);
             }
-        });
+            throw;
+        }
 
         DemoReport.WriteCurves(folder, CurvesPng, CurvesCsv, $"{Choices.Name(settings.Model)}: normalizations compared", results);
         folder.WriteText("runs.csv", DemoReport.RunsTable(results).ToString());

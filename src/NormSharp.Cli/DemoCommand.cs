@@ -37,9 +37,10 @@ internal static class DemoCommand
 
     /// <summary>Runs the demo; returns the process exit code.</summary>
     public static int Run(DemoSettings settings, IAnsiConsole console, CancellationToken cancellation = default) =>
-        CommonOptions.Guard(console, () =>
+        CommandRunner.Run(console, interrupt =>
         {
-            Execute(settings, console, cancellation);
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellation, interrupt);
+            Execute(settings, console, stop.Token);
             return 0;
         });
 
@@ -50,14 +51,15 @@ internal static class DemoCommand
         var budget = settings.Budget;
         // The budget runs from the start: loading the data counts, writing the figures (a few seconds) does not.
         var time = new TimeBudget(budget.TotalSeconds);
-        console.Write(new Rule("[bold]NormSharp demo[/]: batch normalization (Ioffe & Szegedy, 2015) on Fashion-MNIST").LeftJustified());
+        ConsoleSetup.Heading(console, "[bold]NormSharp demo[/]: batch normalization (Ioffe & Szegedy, 2015) on Fashion-MNIST");
         var loaded = CommonOptions.LoadData(console, settings.DataDirectory, settings.Preloaded);
         var folder = OutputFolder.Create(settings.OutputDirectory, DateTime.Now);
         var train = budget.TrainSamples is int limit ? loaded.Train.Take(limit) : loaded.Train;
         var test = budget.TestSamples is int testLimit ? loaded.Test.Take(testLimit) : loaded.Test;
+        budget = budget.SizedFor(train.Count);
         var data = new ExperimentData(train, test, test.Take(budget.EvalSamples), test.Take(budget.ProbeSamples));
         console.MarkupLine($"[bold]Budget:[/] {budget.Name}, at most {budget.TotalSeconds:0} s of training on {Environment.ProcessorCount} cores " +
-            $"({train.Count:N0} training and {test.Count:N0} test images; paper MLP {budget.MlpSteps:N0} steps per run, {budget.SweepLearningRates.Length} learning rates × 2 × {budget.SweepSteps:N0} steps, CNN {budget.CnnSteps:N0} steps)");
+            $"({train.Count:N0} training and {test.Count:N0} test images; paper MLP {budget.MlpSteps:N0} steps per run, {budget.SweepLearningRates.Length} learning rates × 2 × {budget.SweepSteps:N0} steps, CNN 4 × {budget.CnnSteps:N0} steps)");
         console.MarkupLine($"[bold]Output:[/] {Markup.Escape(folder.Path)}");
 
         var (mlpShare, sweepShare, cnnShare) = budget.Shares;
@@ -65,15 +67,15 @@ internal static class DemoCommand
         double sequenceShare = budget.SequenceShare;
         PaperMlpResult? mlp = null;
         SweepResult? sweep = null;
-        RunResult? cnn = null;
+        SweepResult? cnn = null;
         SmallBatchResult? smallBatch = null;
         SequenceResult? sequence = null;
         RunProgress.Display(console, Bar =>
         {
             var bnBar = Bar("paper MLP, batch norm", budget.MlpSteps);
             var noneBar = Bar("paper MLP, no norm", budget.MlpSteps);
-            var sweepBars = LearningRateSweep.RunNames(budget).Select(n => Bar(n, budget.SweepSteps)).ToList();
-            var cnnBar = Bar("CNN, batch norm", budget.CnnSteps);
+            var sweepBars = LearningRateSweep.RunNames(LearningRateSweep.Prefix, budget.SweepLearningRates).Select(n => Bar(n, budget.SweepSteps)).ToList();
+            var cnnBars = LearningRateSweep.RunNames(CnnExperiment.Prefix, CnnExperiment.LearningRates(budget)).Select(n => Bar(n, budget.CnnSteps)).ToList();
             var smallBars = SmallBatchExperiment.RunNames(budget.SmallBatch).Select(n => Bar(n, 1)).ToList();
             var sequenceBars = SequenceExperiment.RunNames().Select(n => Bar(n, budget.SequenceSteps)).ToList();
 
@@ -82,12 +84,17 @@ internal static class DemoCommand
             left -= mlpShare;
             sweep = LearningRateSweep.Run(data, budget, settings.Seed, time.StageDeadline(sweepShare, left), sweepBars, cancellation);
             left -= sweepShare;
-            cnn = CnnExperiment.Run(data, budget, settings.Seed, time.StageDeadline(cnnShare, left), cnnBar, cancellation);
+            cnn = CnnExperiment.Run(data, budget, settings.Seed, time.StageDeadline(cnnShare, left), cnnBars, cancellation);
             left -= cnnShare;
             smallBatch = SmallBatchExperiment.Run(data, budget, settings.Seed, time.StageDeadline(smallShare, left), smallBars, cancellation);
             left -= smallShare;
             sequence = SequenceExperiment.Run(data, budget, settings.Seed, time.StageDeadline(sequenceShare, left), sequenceBars, cancellation);
         });
+        if (cancellation.IsCancellationRequested)
+        {
+            folder.RemoveIfEmpty();
+            throw new OperationCanceledException("the demo writes its figures and report when every experiment has run, so nothing was written.");
+        }
 
         var results = new DemoResults(loaded.Description, budget, settings.Seed, train.Count, test.Count, mlp!, sweep!, cnn!, 0)
         {

@@ -37,7 +37,8 @@ internal static class TrainCommand
         var limit = CommonOptions.TrainLimit();
         var resume = new Option<string?>("--resume")
         {
-            Description = "Continue from a checkpoint written by train (model, optimizer state, epochs done); use the same --model, --norm, --optimizer and --seed.",
+            Description = "Continue from a checkpoint written by train (model, optimizer state, epochs done) with the same --model, --norm and --optimizer; " +
+                "--lr, --momentum and --weight-decay given here override the checkpoint's (without --lr, its learning rate is kept).",
             HelpName = "PATH",
         };
         var replicas = new Option<int>("--replicas")
@@ -54,24 +55,36 @@ internal static class TrainCommand
         {
             model, norm, epochs, batchSize, lr, optimizer, momentum, weightDecay, seed, data, output, limit, resume, replicas, distributed,
         };
-        command.SetAction(parse => CommonOptions.Guard(AnsiConsole.Console, () =>
+        command.SetAction(parse => CommandRunner.Run(AnsiConsole.Console, cancellation =>
         {
             var optimizerKind = Choices.ParseOptimizer(parse.GetValue(optimizer)!);
+            string? resumePath = parse.GetValue(resume);
+            // Options override the checkpoint; without --lr a resumed run keeps the checkpoint's rate.
+            double? givenRate = parse.GetValue(lr);
+            double learningRate = givenRate ?? CommonOptions.DefaultLearningRate(optimizerKind);
+            if (givenRate is null && resumePath is not null && TrainingCheckpoint.Read(resumePath).LearningRate is var saved && double.IsFinite(saved))
+            {
+                learningRate = saved;
+            }
             var settings = new TrainSettings(
                 Choices.ParseModel(parse.GetValue(model)!), Choices.ParseNorm(parse.GetValue(norm)!), optimizerKind,
-                parse.GetValue(epochs), parse.GetValue(batchSize), parse.GetValue(lr) ?? CommonOptions.DefaultLearningRate(optimizerKind),
-                parse.GetValue(momentum), parse.GetValue(weightDecay), parse.GetValue(seed), parse.GetValue(data), parse.GetValue(output), parse.GetValue(limit), Resume: parse.GetValue(resume),
+                parse.GetValue(epochs), parse.GetValue(batchSize), learningRate,
+                parse.GetValue(momentum), parse.GetValue(weightDecay), parse.GetValue(seed), parse.GetValue(data), parse.GetValue(output), parse.GetValue(limit), Resume: resumePath,
                 Replicas: parse.GetValue(replicas), Distributed: parse.GetValue(distributed));
-            Execute(settings, AnsiConsole.Console);
+            Execute(settings, AnsiConsole.Console, cancellation);
             return 0;
         }));
         return command;
     }
 
     /// <summary>
-    /// Trains as <paramref name="settings"/> says; returns the run and the folder written. With replicas or distributed,
-    /// every rank trains and rank 0 alone prints, writes and returns (the other MPI ranks return a result without folder).
+    /// Trains as <paramref name="settings"/> says, writing a checkpoint after every epoch; returns the run and the
+    /// folder written. With replicas or distributed, every rank trains and rank 0 alone prints, writes and returns (the
+    /// other MPI ranks return a result without folder). Options and inputs are checked before the output folder is created; a run that fails or is
+    /// interrupted keeps the checkpoint of its last completed epoch (and leaves no folder if it completed none).
     /// </summary>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellation"/> stopped the run; the message says what was kept.</exception>
+    /// <exception cref="TrainingDivergedException">The training loss became NaN or infinite; the message names the step, the learning rate and the checkpoint kept.</exception>
     public static (RunResult Result, OutputFolder Folder) Execute(TrainSettings settings, IAnsiConsole console, CancellationToken cancellation = default)
     {
         if (settings.Replicas < 1 || (settings.Replicas > 1 && settings.Distributed))
@@ -123,52 +136,91 @@ internal static class TrainCommand
     private static (RunResult Result, OutputFolder Folder) ExecuteRank(TrainSettings settings, IAnsiConsole console, CancellationToken cancellation, ProcessGroup? group, bool writes)
     {
         Validate(settings.Epochs, settings.BatchSize, settings.LearningRate);
+        RunChecks.Validate(settings.Momentum, settings.WeightDecay, settings.TrainLimit);
+        var resume = settings.Resume is null ? null : TrainingCheckpoint.Read(settings.Resume);
+        var warnings = resume?.Check(settings.Model, settings.Norm, settings.Optimizer, settings.Seed, settings.BatchSize, settings.Momentum, settings.WeightDecay) ?? [];
         var loaded = CommonOptions.LoadData(console, settings.DataDirectory, settings.Preloaded);
         var train = settings.TrainLimit is int limit ? loaded.Train.Take(limit) : loaded.Train;
-        int stepsPerEpoch = train.Count / settings.BatchSize;
+        int stepsPerEpoch = RunChecks.StepsPerEpoch(train.Count, settings.BatchSize);
+        int steps = RunChecks.TotalSteps(settings.Epochs, stepsPerEpoch);
         var spec = new RunSpec(Choices.RunName(settings.Model, settings.Norm), settings.Model, settings.Norm, settings.Optimizer,
             settings.LearningRate, settings.BatchSize, settings.Seed, settings.Optimizer == OptimizerKind.Sgd ? settings.Momentum : 0, settings.WeightDecay);
         // Fail on a bad model/norm combination before any data work is wasted.
         _ = Models.Create(spec.Model, spec.Norm, train.SampleShape, loaded.Train.ClassCount, new Generator(0));
-        OutputFolder folder = writes ? OutputFolder.Create(settings.OutputDirectory, DateTime.Now) : null!;   // ranks above 0 write nothing
+        foreach (var warning in warnings)
+        {
+            console.MarkupLine($"[yellow]warning:[/] {Markup.Escape(warning)}");
+        }
+        OutputFolder? folder = writes ? OutputFolder.Create(settings.OutputDirectory, DateTime.Now) : null;   // ranks above 0 write nothing
+        int firstEpoch = resume?.Epochs ?? 0;
+        string epochsText = resume is null ? settings.Epochs.Counted("epoch") : $"epochs {firstEpoch + 1}-{firstEpoch + settings.Epochs} (resumed after {firstEpoch.Counted("epoch")})";
+        string rateNote = resume is not null && resume.LearningRate != settings.LearningRate
+            ? $" (the checkpoint's was {resume.LearningRate.ToString("G4", CultureInfo.InvariantCulture)})" : "";
         string replicas = group is { WorldSize: > 1 } ? $" on {group.WorldSize} {(group.Backend == "mpi" ? "MPI ranks" : "thread replicas")} × {spec.BatchSize / group.WorldSize} samples (synchronized batch norm)" : "";
-        console.MarkupLine($"[bold]Training[/] {Markup.Escape(spec.Name)}: {Choices.Name(spec.Optimizer)} lr {spec.LearningRate.ToString("G4", CultureInfo.InvariantCulture)}, " +
-            $"batch {spec.BatchSize}{replicas}, {settings.Epochs} epochs × {stepsPerEpoch:N0} steps, seed {spec.Seed}; output {Markup.Escape(writes ? folder.Path : "")}");
+        console.MarkupLine($"[bold]Training[/] {Markup.Escape(spec.Name)}: {Choices.Name(spec.Optimizer)} lr {spec.LearningRate.ToString("G4", CultureInfo.InvariantCulture)}{rateNote}, " +
+            $"batch {spec.BatchSize}{replicas}, {epochsText} × {stepsPerEpoch.Counted("step")}, seed {spec.Seed}; output {Markup.Escape(folder?.Path ?? "")}");
 
         RunResult? result = null;
-        RunProgress.Display(console, bar =>
+        RunResult? lastSaved = null;
+        try
         {
-            var progress = bar(spec.Name, settings.Epochs * stepsPerEpoch);
-            var observer = progress.Observer((point, _) =>
+            RunProgress.Display(console, bar =>
             {
-                if (point.Step > 0)
+                var progress = bar(spec.Name, steps);
+                var observer = progress.Observer((point, _) =>
                 {
-                    console.MarkupLine(
-                        $"epoch {point.Epoch,3:0}  train loss {point.TrainLoss:0.0000}  train acc {point.TrainAccuracy:0.0000}  " +
-                        $"[bold]test loss {point.TestLoss:0.0000}  test acc {point.TestAccuracy:0.0000}[/]  {point.Seconds:0} s");
-                }
+                    if (point.Step > 0)
+                    {
+                        console.MarkupLine(
+                            $"epoch {point.Epoch,3:0}  train loss {point.TrainLoss:0.0000}  train acc {point.TrainAccuracy:0.0000}  " +
+                            $"[bold]test loss {point.TestLoss:0.0000}  test acc {point.TestAccuracy:0.0000}[/]  {point.Seconds:0} s");
+                    }
+                }, onEpochEnd: run =>
+                {
+                    folder?.Rewrite(CheckpointFile, path => Trainer.SaveCheckpoint(run, path));
+                    lastSaved = run;
+                });
+                result = Trainer.Run(spec, train, loaded.Test, loaded.Test, steps, stepsPerEpoch, null, observer, cancellation, settings.Resume, group, stopOnNonFiniteLoss: true);
+                progress.Complete(result);
             });
-            result = Trainer.Run(spec, train, loaded.Test, loaded.Test, settings.Epochs * stepsPerEpoch, stepsPerEpoch, null, observer, cancellation, settings.Resume, group);
-            progress.Complete(result);
-        });
+        }
+        catch (TrainingDivergedException ex)
+        {
+            folder?.RemoveIfEmpty();
+            throw new TrainingDivergedException(ex.Message + " " + Kept(folder, lastSaved), ex);
+        }
+        catch
+        {
+            folder?.RemoveIfEmpty();
+            throw;
+        }
 
         var run = result!;
-        if (!writes)
+        if (run.Interrupted)
         {
-            return (run, folder);
+            folder?.RemoveIfEmpty();
+            throw new OperationCanceledException($"stopped at step {run.StepsDone:N0} of {steps:N0}. {Kept(folder, lastSaved)}");
+        }
+        if (folder is null)
+        {
+            return (run, null!);
         }
         DemoReport.WriteCurves(folder, "train-curves.png", "train-curves.csv", $"{spec.Name}: training and test curves", [run]);
         folder.WriteText("runs.csv", DemoReport.RunsTable([run]).ToString());
-        SaveCheckpoint(run, folder, console);
+        console.MarkupLine($"Checkpoint after {run.EpochsDone.Counted("epoch")}: {Markup.Escape(folder.PathOf(CheckpointFile))} (resume with --resume)");
         console.MarkupLine($"[bold]Final test accuracy {DemoReport.F3(run.FinalTestAccuracy)}[/], {DemoReport.F1(run.SecondsPerEpoch)} s per epoch. Wrote {string.Join(", ", folder.Files)} to {Markup.Escape(folder.Path)}");
         return (run, folder);
     }
 
-    private static void SaveCheckpoint(RunResult result, OutputFolder folder, IAnsiConsole console)
-    {
-        string path = folder.Write("model.safetensors", temporary => Trainer.SaveCheckpoint(result, temporary));
-        console.MarkupLine($"Checkpoint after {result.EpochsDone} epochs: {Markup.Escape(path)} (resume with --resume)");
-    }
+    /// <summary>The checkpoint's file name in the output folder.</summary>
+    public const string CheckpointFile = "model.safetensors";
+
+    /// <summary>What a run that stopped early leaves behind, in a sentence.</summary>
+    private static string Kept(OutputFolder? folder, RunResult? lastSaved) => folder is null
+        ? "This rank writes nothing; rank 0 keeps the checkpoints."
+        : lastSaved is null
+        ? "No epoch was completed; nothing was written."
+        : $"Kept the checkpoint after epoch {lastSaved.EpochsDone}: {folder.PathOf(CheckpointFile)} (continue with --resume).";
 
     public static void Validate(int epochs, int batchSize, double learningRate)
     {

@@ -4,13 +4,19 @@ namespace NormSharp;
 /// A seeded source of random numbers for initialization, data shuffling and dropout, so that a run
 /// is reproducible from its seed (PyTorch's <c>torch.Generator</c>). Not thread-safe.
 /// </summary>
+/// <remarks>
+/// Its state is the seed and the number of values drawn from the seeded sequence (<see cref="GetState"/>,
+/// <see cref="SetState"/>, PyTorch's <c>get_state</c>/<c>set_state</c>), so that a checkpoint can hold a dropout
+/// layer's generator and a resumed run draws the same masks as one that never stopped.
+/// </remarks>
 public sealed class Generator
 {
     [ThreadStatic]
     private static Generator? defaultGenerator;
 
-    private readonly Random random;
+    private Random random;
     private double? spareNormal;
+    private long position;
 
     /// <summary>Creates a generator from a seed.</summary>
     public Generator(int seed)
@@ -32,10 +38,50 @@ public sealed class Generator
     public int Seed { get; }
 
     /// <summary>A uniform sample in [0, 1).</summary>
-    public double NextDouble() => random.NextDouble();
+    public double NextDouble()
+    {
+        position++;
+        return random.NextDouble();
+    }
 
     /// <summary>A uniform integer in [0, maxExclusive).</summary>
-    public int NextInt(int maxExclusive) => random.Next(maxExclusive);
+    public int NextInt(int maxExclusive)
+    {
+        // Random(seed).Next(n) with n <= int.MaxValue takes one value of the seeded sequence, as NextDouble does.
+        position++;
+        return random.Next(maxExclusive);
+    }
+
+    /// <summary>The generator's state: its seed, the values drawn so far and a pending normal sample.</summary>
+    public GeneratorState GetState() => new(Seed, position, spareNormal);
+
+    /// <summary>
+    /// Puts the generator in <paramref name="state"/> (from <see cref="GetState"/> of a generator with the same
+    /// seed): the draws that follow are those that followed there. Costs one draw per value drawn before the state
+    /// was taken (the seeded sequence is replayed; tens of millions per second).
+    /// </summary>
+    /// <exception cref="ArgumentException">The state's seed is not this generator's, or its position is negative.</exception>
+    public void SetState(GeneratorState state)
+    {
+        if (state.Seed != Seed)
+        {
+            throw new ArgumentException($"The state is of a generator with seed {state.Seed}; this generator's seed is {Seed}.", nameof(state));
+        }
+        if (state.Position < 0)
+        {
+            throw new ArgumentException($"The state's position must be >= 0, got {state.Position}.", nameof(state));
+        }
+        if (state.Position < position)
+        {
+            random = new Random(Seed);
+            position = 0;
+        }
+        for (; position < state.Position; position++)
+        {
+            random.NextDouble();
+        }
+        spareNormal = state.SpareNormal;
+    }
 
     /// <summary>A standard normal sample (Box-Muller, both values used).</summary>
     public double NextNormal()
@@ -48,10 +94,10 @@ public sealed class Generator
         double u1;
         do
         {
-            u1 = random.NextDouble();
+            u1 = NextDouble();
         }
         while (u1 <= double.Epsilon);
-        double u2 = random.NextDouble();
+        double u2 = NextDouble();
         double radius = Math.Sqrt(-2.0 * Math.Log(u1));
         spareNormal = radius * Math.Sin(2.0 * Math.PI * u2);
         return radius * Math.Cos(2.0 * Math.PI * u2);
@@ -62,7 +108,7 @@ public sealed class Generator
     {
         for (int i = 0; i < destination.Length; i++)
         {
-            destination[i] = (float)(low + (high - low) * random.NextDouble());
+            destination[i] = (float)(low + (high - low) * NextDouble());
         }
     }
 
@@ -85,7 +131,7 @@ public sealed class Generator
         }
         for (int i = count - 1; i > 0; i--)
         {
-            int j = random.Next(i + 1);
+            int j = NextInt(i + 1);
             (p[i], p[j]) = (p[j], p[i]);
         }
         return p;

@@ -115,13 +115,14 @@ public class TrainCommandTests
     [Fact]
     public void Bad_options_give_an_error_message_and_exit_code_1()
     {
-        var (console, output) = TestConsole.Create();
-        int code = CommonOptions.Guard(console, () =>
+        var (console, _) = TestConsole.Create();
+        using var errors = new StringWriter();
+        int code = CommandRunner.Run(console, _ =>
         {
             TrainCommand.Validate(epochs: 0, batchSize: 64, learningRate: 0.1);
             return 0;
-        });
+        }, errors);
         Assert.Equal(1, code);
-        Assert.Contains("--epochs must be > 0, got 0", output.ToString(), StringComparison.Ordinal);
+        Assert.Equal("error: --epochs must be > 0, got 0." + Environment.NewLine, errors.ToString());
     }
 }

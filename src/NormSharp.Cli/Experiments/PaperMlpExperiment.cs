@@ -34,6 +34,9 @@ internal static class PaperMlpExperiment
     /// <summary>The unit of the last hidden layer whose input is followed (the paper shows "a typical sigmoid").</summary>
     public const int Unit = 0;
 
+    /// <summary>The paper's batch size.</summary>
+    public const int BatchSize = 60;
+
     public static PaperMlpResult Run(ExperimentData data, DemoBudget budget, int seed, DateTime stageDeadline,
         RunProgress batchNormProgress, RunProgress noNormProgress, CancellationToken cancellation)
     {
@@ -51,7 +54,7 @@ internal static class PaperMlpExperiment
     }
 
     public static RunSpec Spec(string name, NormKind norm, DemoBudget budget, int seed, double? learningRate = null) =>
-        new(name, ModelKind.PaperMlp, norm, OptimizerKind.Sgd, learningRate ?? budget.MlpLearningRate, BatchSize: 60, Seed: seed);
+        new(name, ModelKind.PaperMlp, norm, OptimizerKind.Sgd, learningRate ?? budget.MlpLearningRate, BatchSize, Seed: seed);
 
     private static void Record(PercentileTrace trace, EvalPoint point, Sequential model, Dataset probe)
     {

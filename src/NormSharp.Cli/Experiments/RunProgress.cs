@@ -40,9 +40,10 @@ internal sealed class RunProgress
             .Start(context => body((name, steps) => new RunProgress(context.AddTask(Markup.Escape(name), maxValue: Math.Max(1, steps)), null, name)));
     }
 
-    /// <summary>An observer that moves the bar; <paramref name="onEval"/> also sees each evaluation.</summary>
-    public TrainObserver Observer(Action<EvalPoint, NormSharp.Nn.Sequential>? onEval = null) => new()
+    /// <summary>An observer that moves the bar; <paramref name="onEval"/> also sees each evaluation, <paramref name="onEpochEnd"/> each completed epoch.</summary>
+    public TrainObserver Observer(Action<EvalPoint, NormSharp.Nn.Sequential>? onEval = null, Action<RunResult>? onEpochEnd = null) => new()
     {
+        OnEpochEnd = onEpochEnd,
         OnStep = (step, steps) =>
         {
             if (task is null)
@@ -64,6 +65,17 @@ internal sealed class RunProgress
 
     public void Complete(RunResult result)
     {
+        ArgumentNullException.ThrowIfNull(result);
+        if (result.Interrupted)
+        {
+            // The bar stays where Ctrl-C stopped it; the command says what was kept.
+            if (task is not null)
+            {
+                task.Description = $"{Markup.Escape(Name)} [yellow]interrupted[/]";
+                task.StopTask();
+            }
+            return;
+        }
         string budget = result.StoppedByBudget ? $" [yellow](time budget: {result.StepsDone:N0} steps)[/]" : "";
         if (plain is not null)
         {

@@ -59,6 +59,9 @@ internal sealed class RunResult(RunSpec spec, Sequential model, Optimizer optimi
     /// <summary>True when the time budget ended the run before its planned steps.</summary>
     public bool StoppedByBudget { get; set; }
 
+    /// <summary>True when cancellation (Ctrl-C) stopped the run; it then skips its final evaluations.</summary>
+    public bool Interrupted { get; set; }
+
     /// <summary>Accuracy on the whole test set after the last step.</summary>
     public double FinalTestAccuracy { get; set; } = double.NaN;
 
@@ -107,6 +110,9 @@ internal sealed class TrainObserver
 
     /// <summary>After every evaluation, with the model in evaluation mode (to probe activations).</summary>
     public Action<EvalPoint, Sequential>? OnEval { get; init; }
+
+    /// <summary>After every completed epoch, with <see cref="RunResult.EpochsDone"/> and <see cref="RunResult.StepsDone"/> up to date (to write a checkpoint).</summary>
+    public Action<RunResult>? OnEpochEnd { get; init; }
 }
 
 /// <summary>The training loop shared by every command: mini-batch SGD-style training with periodic evaluation.</summary>
@@ -117,19 +123,27 @@ internal static class Trainer
     /// evaluating on <paramref name="evalSet"/> at the steps <paramref name="schedule"/> names and at
     /// the end, then on the whole <paramref name="test"/> set. With <paramref name="resumeFrom"/>, the model and
     /// optimizer start from that checkpoint (written by <see cref="SaveCheckpoint"/>) and training continues with
-    /// the epoch after its last one: each epoch's shuffle depends only on the seed and the epoch's number, so a
-    /// resumed run takes the same batches, and reaches the same bits, as one that never stopped. With a
-    /// <paramref name="group"/> of several ranks, this rank trains data-parallel (<see cref="DataParallelRun"/>).
+    /// the epoch after its last one: each epoch's shuffle depends only on the seed and the epoch's number, and the
+    /// checkpoint holds the dropout generators' state, so a resumed run takes the same batches and masks, and reaches
+    /// the same bits, as one that never stopped; the learning rate is <paramref name="spec"/>'s, not the checkpoint's.
+    /// With <paramref name="stopOnNonFiniteLoss"/>, a NaN or infinite training loss throws
+    /// <see cref="TrainingDivergedException"/> (the learning-rate sweep records such runs instead).
+    /// With a <paramref name="group"/> of several ranks, this rank trains data-parallel (<see cref="DataParallelRun"/>).
     /// </summary>
     public static RunResult Run(
         RunSpec spec, Dataset train, Dataset test, Dataset evalSet, int steps, EvalSchedule schedule,
         DateTime? deadline = null, TrainObserver? observer = null, CancellationToken cancellation = default, string? resumeFrom = null,
-        ProcessGroup? group = null)
+        ProcessGroup? group = null, bool stopOnNonFiniteLoss = false)
     {
         var generator = new Generator(spec.Seed);
         var model = Models.Create(spec.Model, spec.Norm, train.SampleShape, Math.Max(train.ClassCount, test.ClassCount), generator);
         var optimizer = Models.CreateOptimizer(spec.Optimizer, model.Parameters(), spec.LearningRate, spec.Momentum, spec.WeightDecay);
-        int firstEpoch = resumeFrom is null ? 0 : LoadCheckpoint(resumeFrom, model, optimizer);
+        int firstEpoch = 0;
+        if (resumeFrom is not null)
+        {
+            firstEpoch = LoadCheckpoint(resumeFrom, model, optimizer);
+            optimizer.LearningRate = spec.LearningRate;
+        }
         var parallel = group is { WorldSize: > 1 } ? new DataParallelRun(group, spec.BatchSize) : null;
         Module forward = parallel?.Wrap(model) ?? model;
         DataLoader LoaderFor(int epoch) => parallel?.Loader(train, unchecked(spec.Seed * 1_000_003 + epoch + 1), epoch) ??
@@ -159,7 +173,7 @@ internal static class Trainer
                 (lossSum, correct, seen) = parallel.Totals(lossSum, correct, seen);
             }
             owedAfterStop = evalTime * (1 + (separateFinal ? (double)test.Count / Math.Max(1, evalSet.Count) : 0));
-            var point = new EvalPoint(step, (double)step / loader.Count,
+            var point = new EvalPoint(step, firstEpoch + (double)step / loader.Count,
                 batchesSinceEval > 0 ? lossSum / batchesSinceEval : double.NaN,
                 seen > 0 ? (double)correct / seen : double.NaN, accuracy, loss, total.Elapsed.TotalSeconds);
             result.Points.Add(point);
@@ -184,12 +198,14 @@ internal static class Trainer
                 {
                     break;
                 }
-                bool stop = (deadline is { } end && DateTime.UtcNow + owedAfterStop >= end) || cancellation.IsCancellationRequested;
+                bool stop = cancellation.IsCancellationRequested || (deadline is { } end && DateTime.UtcNow + owedAfterStop >= end);
                 if (parallel is not null && (deadline is not null || cancellation.CanBeCanceled))
                 {
-                    stop = parallel.AgreeToStop(stop);
+                    stop = parallel.AgreeToStop(stop);   // every rank stops at the same step
                 }
                 if (stop)
+                {
+                    result.Interrupted = cancellation.IsCancellationRequested;
                 {
                     result.StoppedByBudget = true;
                     break;
@@ -204,7 +220,14 @@ internal static class Trainer
                 optimizer.Step();
                 trainClock.Stop();
                 step++;
-                lossSum += loss.Item();
+                double lossValue = loss.Item();
+                if (stopOnNonFiniteLoss && !double.IsFinite(lossValue))
+                {
+                    throw new TrainingDivergedException(
+                        $"The training loss became {lossValue} at step {step:N0} (epoch {firstEpoch + (step - 1) / loader.Count + 1}) with {Choices.Name(spec.Optimizer)} " +
+                        $"learning rate {spec.LearningRate.ToString("G6", System.Globalization.CultureInfo.InvariantCulture)}: try a lower --lr.");
+                }
+                lossSum += lossValue;
                 batchesSinceEval++;
                 correct += Evaluation.CountCorrect(logits, batch.Labels);
                 seen += batch.Count;
@@ -213,18 +236,30 @@ internal static class Trainer
                 {
                     Evaluate(step);
                 }
+                if (step % loader.Count == 0 && observer?.OnEpochEnd is { } onEpochEnd)
+                {
+                    result.StepsDone = step;
+                    result.EpochsDone = firstEpoch + step / loader.Count;
+                    onEpochEnd(result);
+                }
             }
             if (result.StoppedByBudget)
             {
                 break;
             }
         }
+        result.StepsDone = step;
+        result.EpochsDone = firstEpoch + step / loader.Count;
+        if (result.Interrupted)
+        {
+            result.TrainSeconds = trainClock.Elapsed.TotalSeconds;
+            result.TotalSeconds = total.Elapsed.TotalSeconds;
+            return result;
+        }
         if (result.Points[^1].Step != step)
         {
             Evaluate(step);
         }
-        result.StepsDone = step;
-        result.EpochsDone = firstEpoch + step / loader.Count;
         result.TrainSeconds = trainClock.Elapsed.TotalSeconds;
         (result.FinalTestAccuracy, result.FinalTestLoss) = separateFinal ? Evaluation.Accuracy(model, test) : (result.Points[^1].TestAccuracy, result.Points[^1].TestLoss);
         result.TotalSeconds = total.Elapsed.TotalSeconds;
@@ -234,30 +269,20 @@ internal static class Trainer
     /// <summary>Metadata key of the number of whole epochs a checkpoint has trained.</summary>
     public const string EpochsKey = "epochs";
 
-    /// <summary>Saves the run's model, optimizer state and epoch count to <paramref name="path"/> (atomically).</summary>
+    /// <summary>
+    /// Saves the run's model, optimizer state, epoch count, settings (<see cref="TrainingCheckpoint"/>'s keys) and the
+    /// state of its dropout generators to <paramref name="path"/> (atomically).
+    /// </summary>
     public static void SaveCheckpoint(RunResult result, string path) =>
-        Checkpoint.Save(path, result.Model, result.Optimizer, new Dictionary<string, string>
-        {
-            [EpochsKey] = result.EpochsDone.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ["model"] = Choices.Name(result.Spec.Model),
-            ["norm"] = Choices.Label(result.Spec.Norm),
-            ["seed"] = result.Spec.Seed.ToString(System.Globalization.CultureInfo.InvariantCulture),
-        });
+        Checkpoint.Save(path, result.Model, result.Optimizer, TrainingCheckpoint.Metadata(result));
 
-    /// <summary>Loads a checkpoint strictly into <paramref name="model"/> and <paramref name="optimizer"/>; returns its epoch count.</summary>
-    /// <exception cref="InvalidDataException">The file is not a training checkpoint (no optimizer state or no epoch count).</exception>
+    /// <summary>Loads a checkpoint strictly into <paramref name="model"/> and <paramref name="optimizer"/>, with its dropout generators' state; returns its epoch count.</summary>
+    /// <exception cref="InvalidDataException">The file is not a training checkpoint (<see cref="TrainingCheckpoint.Read"/>) or does not match the model.</exception>
     private static int LoadCheckpoint(string path, Module model, Optimizer optimizer)
     {
+        int epochs = TrainingCheckpoint.Read(path).Epochs;
         var loaded = Checkpoint.Load(path, model, optimizer, strict: true);
-        if (!loaded.OptimizerLoaded)
-        {
-            throw new InvalidDataException($"{path} holds no optimizer state; --resume needs a checkpoint written by normsharp train.");
-        }
-        if (!loaded.Metadata.TryGetValue(EpochsKey, out var text) ||
-            !int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int epochs))
-        {
-            throw new InvalidDataException($"{path} has no whole-number \"{EpochsKey}\" metadata entry; --resume needs a checkpoint written by normsharp train.");
-        }
+        TrainingCheckpoint.RestoreGenerators(model, loaded.Metadata, path);
         return epochs;
     }
 }

@@ -12,9 +12,12 @@ internal sealed record DemoResults(
     int TestSamples,
     PaperMlpResult Mlp,
     SweepResult Sweep,
-    RunResult Cnn,
+    SweepResult Cnn,
     double TotalSeconds)
 {
+    /// <summary>Test images the curves are evaluated on: the budget's number, or all of them when the test set is smaller.</summary>
+    public int EvalSamples => Math.Min(Budget.EvalSamples, TestSamples);
+
     /// <summary>The small-batch section, when it ran.</summary>
     public SmallBatchResult? SmallBatch { get; init; }
 
@@ -42,7 +45,7 @@ internal static class DemoReport
         WriteMlp(folder, results);
         WritePercentiles(folder, results.Mlp);
         WriteSweep(folder, results.Sweep);
-        WriteCurves(folder, CnnPng, CnnCsv, "Small CNN with batch norm (Adam): training and test curves", [results.Cnn]);
+        WriteCnn(folder, results.Cnn);
         if (results.Sequence is { } sequence)
         {
             SequenceReport.Write(folder, sequence);
@@ -62,12 +65,14 @@ internal static class DemoReport
     {
         yield return results.Mlp.WithBatchNorm;
         yield return results.Mlp.WithoutNorm;
-        for (int i = 0; i < results.Sweep.LearningRates.Length; i++)
+        foreach (var sweep in new[] { results.Sweep, results.Cnn })
         {
-            yield return results.Sweep.WithBatchNorm[i];
-            yield return results.Sweep.WithoutNorm[i];
+            for (int i = 0; i < sweep.LearningRates.Length; i++)
+            {
+                yield return sweep.WithBatchNorm[i];
+                yield return sweep.WithoutNorm[i];
+            }
         }
-        yield return results.Cnn;
         foreach (var run in results.Sequence?.Runs ?? [])
         {
             yield return run;
@@ -114,16 +119,42 @@ internal static class DemoReport
             var trained = run.Points.Where(p => p.Step > 0).ToArray();
             var label = runs.Count == 1 ? "" : Choices.Label(run.Spec.Norm) + ", ";
             double[] epochs = [.. trained.Select(p => p.Epoch)];
-            accuracy.Add(new Series(label + "test", color, epochs, [.. trained.Select(p => p.TestAccuracy)]));
-            accuracy.Add(new Series(label + "train (running)", color, epochs, [.. trained.Select(p => p.TrainAccuracy)], Dashed: true));
+            accuracy.AddRange(AccuracySeries(run, label));
             loss.Add(new Series(label + "test", color, epochs, [.. trained.Select(p => p.TestLoss)]));
             loss.Add(new Series(label + "train (running)", color, epochs, [.. trained.Select(p => p.TrainLoss)], Dashed: true));
         }
-        var shown = accuracy.SelectMany(s => s.Y).Where(double.IsFinite).DefaultIfEmpty(0).ToArray();
-        (double, double) accuracyRange = (Math.Max(0, Math.Floor((shown.Min() - 0.02) * 20) / 20), Math.Min(1.0, shown.Max() + 0.03));
         Plots.TwoPanels(folder, png,
-            (title, "epoch", "accuracy", accuracy, ScottPlot.Alignment.LowerRight, accuracyRange),
+            (title, "epoch", "accuracy", accuracy, ScottPlot.Alignment.LowerRight, AccuracyRange(accuracy)),
             ("Cross-entropy loss", "epoch", "loss", loss, ScottPlot.Alignment.UpperRight, null));
+    }
+
+    /// <summary>Test (solid) and running training (dashed) accuracy against epochs, without the untrained point (step 0, chance accuracy, which would squash the curves).</summary>
+    private static IEnumerable<Series> AccuracySeries(RunResult run, string label)
+    {
+        var color = Plots.ColorOf(run.Spec.Norm);
+        var trained = run.Points.Where(p => p.Step > 0).ToArray();
+        double[] epochs = [.. trained.Select(p => p.Epoch)];
+        yield return new Series(label + "test", color, epochs, [.. trained.Select(p => p.TestAccuracy)]);
+        yield return new Series(label + "train (running)", color, epochs, [.. trained.Select(p => p.TrainAccuracy)], Dashed: true);
+    }
+
+    private static (double, double) AccuracyRange(IEnumerable<Series> accuracy)
+    {
+        var shown = accuracy.SelectMany(s => s.Y).Where(double.IsFinite).DefaultIfEmpty(0).ToArray();
+        return (Math.Max(0, Math.Floor((shown.Min() - 0.02) * 20) / 20), Math.Min(1.0, shown.Max() + 0.03));
+    }
+
+    /// <summary>One accuracy panel per learning rate, with and without batch norm in each, on the same vertical scale.</summary>
+    private static void WriteCnn(OutputFolder folder, SweepResult cnn)
+    {
+        folder.WriteText(CnnCsv, CurveTable(cnn.WithBatchNorm.Zip(cnn.WithoutNorm).SelectMany(pair => new[] { pair.First, pair.Second })).ToString());
+        var panels = cnn.LearningRates.Select((rate, i) => (Rate: LearningRateSweep.Format(rate),
+            Series: AccuracySeries(cnn.WithBatchNorm[i], "with batch norm, ").Concat(AccuracySeries(cnn.WithoutNorm[i], "without, ")).ToList())).ToList();
+        var range = AccuracyRange(panels.SelectMany(p => p.Series));
+        var (usual, high) = (panels[0], panels[^1]);
+        Plots.TwoPanels(folder, CnnPng,
+            ($"CNN, Adam lr {usual.Rate}", "epoch", "accuracy", usual.Series, ScottPlot.Alignment.LowerRight, range),
+            ($"CNN, Adam lr {high.Rate}", "epoch", "accuracy", high.Series, ScottPlot.Alignment.LowerRight, range));
     }
 
     private static void WriteMlp(OutputFolder folder, DemoResults results)
@@ -132,7 +163,7 @@ internal static class DemoReport
         folder.WriteText(MlpAccuracyCsv, CurveTable([mlp.WithBatchNorm, mlp.WithoutNorm]).ToString());
         Plots.Lines(folder, MlpAccuracyPng,
             $"Paper MLP (3 × 100 sigmoid, batch 60, SGD lr {LearningRateSweep.Format(mlp.WithBatchNorm.Spec.LearningRate)}): test accuracy",
-            "training step", $"test accuracy ({results.Budget.EvalSamples:N0} test images)",
+            "training step", $"test accuracy ({results.EvalSamples:N0} test images)",
             [CurveSeries(mlp.WithBatchNorm, "with batch norm"), CurveSeries(mlp.WithoutNorm, "without batch norm")],
             (results.Budget.TargetAccuracy, $"{Percent(results.Budget.TargetAccuracy)} target"), (0, 1));
     }
@@ -168,9 +199,9 @@ internal static class DemoReport
             }
         }
         folder.WriteText(SweepCsv, csv.ToString());
-        int steps = sweep.WithBatchNorm.Concat(sweep.WithoutNorm).Min(r => r.StepsDone);
+        int fewest = sweep.WithoutNorm.Min(r => r.StepsDone), most = sweep.WithoutNorm.Max(r => r.StepsDone);
         Plots.GroupedBars(folder, SweepPng,
-            $"Learning-rate tolerance: paper MLP after {steps:N0} SGD steps",
+            $"Learning-rate tolerance: paper MLP after {(fewest == most ? $"{most:N0}" : $"{fewest:N0}–{most:N0} (time budget)")} SGD steps",
             "learning rate", "final test accuracy (whole test set)",
             [.. sweep.LearningRates.Select(LearningRateSweep.Format)],
             [
@@ -188,8 +219,10 @@ internal static class DemoReport
         doc.Paragraph($"Run on {DateTime.Now.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture)}, {Environment.ProcessorCount} cores, " +
             $".NET {Environment.Version}, budget `{budget.Name}` ({budget.TotalSeconds:0} s of training at most), seed {results.Seed}, " +
             $"{results.TotalSeconds:0} s in all.");
-        doc.Paragraph($"**Data:** {results.DataDescription}. Training used {results.TrainSamples:N0} images; curves are evaluated on the first " +
-            $"{budget.EvalSamples:N0} test images, final accuracies on {(results.TestSamples == budget.EvalSamples ? "the same" : "all")} {results.TestSamples:N0}. Inputs are standardized with the training set's pixel mean and standard deviation.");
+        string curveImages = results.EvalSamples == results.TestSamples ? $"all {results.TestSamples:N0} test images, as the final accuracies"
+            : $"the first {results.EvalSamples:N0} test images, final accuracies on all {results.TestSamples:N0}";
+        doc.Paragraph($"**Data:** {results.DataDescription}. Training used {results.TrainSamples:N0} images; curves are evaluated on {curveImages}. " +
+            "Inputs are standardized with the training set's pixel mean and standard deviation.");
 
         doc.Heading("Summary");
         doc.Bullets(SummaryLines(results));
@@ -197,7 +230,10 @@ internal static class DemoReport
         doc.Heading("1. Convergence with and without batch norm (the paper's Figure 1a)");
         doc.Paragraph("The network of the paper's MNIST experiment: 784 → 100 → 100 → 100 → 10, sigmoid units, batch 60, plain SGD " +
             $"(learning rate {LearningRateSweep.Format(mlp.WithBatchNorm.Spec.LearningRate)}), PyTorch's default initialization. With batch norm, " +
-            "each hidden layer is Linear → BatchNorm1d → Sigmoid (normalization before the nonlinearity, as in the paper).");
+            "each hidden layer is Linear → BatchNorm1d → Sigmoid (normalization before the nonlinearity, as in the paper). " +
+            $"Each run trains {Sizing(mlp.WithBatchNorm, results.TrainSamples)}: the experiment is sized in epochs of the data it runs on " +
+            "(the paper trained 50,000 steps on 60,000 MNIST images, 50 epochs), so that on a small training set it compares " +
+            "how fast the two networks learn rather than how much they overfit.");
         doc.Figure(MlpAccuracyPng, "Test accuracy against training steps, with and without batch norm.");
         doc.Table(["run", "steps", $"steps to {Percent(target)}", "final test accuracy", "seconds per epoch"],
             new[] { mlp.WithBatchNorm, mlp.WithoutNorm }.Select(r => new[]
@@ -222,26 +258,30 @@ internal static class DemoReport
 
         var sweep = results.Sweep;
         doc.Heading("3. Learning-rate tolerance");
-        doc.Paragraph($"The same network trained for the same number of steps at each learning rate. Batch norm makes a layer's output " +
+        doc.Paragraph($"The same network trained for {Sizing(budget.SweepSteps, sweep.WithoutNorm[0].StepsPerEpoch, results.TrainSamples)} at each learning rate " +
+            "(fewer where the time budget stopped the batch-norm run; the plain run then takes as many, see the table). Batch norm makes a layer's output " +
             "invariant to the scale of its weights, so large learning rates that saturate the plain network's sigmoids still train.");
         doc.Figure(SweepPng, "Final test accuracy at each learning rate, with and without batch norm.");
         doc.Table(["learning rate", "steps", "with batch norm", "without batch norm"],
             sweep.LearningRates.Select((rate, i) => new[]
             {
-                LearningRateSweep.Format(rate), sweep.WithBatchNorm[i].StepsDone.ToString("N0", CultureInfo.InvariantCulture),
+                LearningRateSweep.Format(rate), PairSteps(sweep.WithBatchNorm[i], sweep.WithoutNorm[i]),
                 F3(sweep.WithBatchNorm[i].FinalTestAccuracy), F3(sweep.WithoutNorm[i].FinalTestAccuracy),
             }));
 
-        doc.Heading("4. A small CNN with batch norm");
+        doc.Heading("4. A small CNN with and without batch norm");
         var cnn = results.Cnn;
-        doc.Paragraph($"Conv 3×3 (32) → BatchNorm2d → ReLU → MaxPool 2 → Conv 3×3 (64) → BatchNorm2d → ReLU → MaxPool 2 → Linear 3136→128 → BatchNorm1d → ReLU → Dropout 0.3 → Linear 128→10; " +
-            $"Adam, learning rate {cnn.Spec.LearningRate.ToString("0.####", CultureInfo.InvariantCulture)}, batch {cnn.Spec.BatchSize}. " +
-            $"{cnn.StepsDone:N0} steps ({(double)cnn.StepsDone / cnn.StepsPerEpoch:0.##} epochs){(cnn.StoppedByBudget ? ", stopped by the time budget" : "")}.");
-        doc.Figure(CnnPng, "CNN accuracy and loss against epochs: test (solid) and running training average (dashed).");
-        doc.Table(["step", "epoch", "train loss", "train accuracy", "test accuracy"],
-            cnn.Points.Where(p => p.Step > 0).Select(p => new[]
+        doc.Paragraph("Conv 3×3 (32) → BatchNorm2d → ReLU → MaxPool 2 → Conv 3×3 (64) → BatchNorm2d → ReLU → MaxPool 2 → Linear 3136→128 → BatchNorm1d → ReLU → Dropout 0.3 → Linear 128→10, " +
+            $"and the same network without the three batch-norm layers; Adam, batch {cnn.WithBatchNorm[0].Spec.BatchSize}, {Sizing(budget.CnnSteps, cnn.WithoutNorm[0].StepsPerEpoch, results.TrainSamples)} per run " +
+            "(fewer where the time budget stopped the batch-norm run; the plain run then takes as many), " +
+            $"at Adam's usual learning rate {LearningRateSweep.Format(cnn.LearningRates[0])} and at {LearningRateSweep.Format(cnn.LearningRates[^1])}, " +
+            "a rate batch norm tolerates and the plain network does not.");
+        doc.Figure(CnnPng, "CNN accuracy against epochs at each learning rate, with (blue) and without (red) batch norm: test (solid) and running training average (dashed).");
+        doc.Table(["learning rate", "steps", "with batch norm", "without batch norm"],
+            cnn.LearningRates.Select((rate, i) => new[]
             {
-                p.Step.ToString("N0", CultureInfo.InvariantCulture), F2(p.Epoch), F3(p.TrainLoss), F3(p.TrainAccuracy), F3(p.TestAccuracy),
+                LearningRateSweep.Format(rate), PairSteps(cnn.WithBatchNorm[i], cnn.WithoutNorm[i]),
+                F3(cnn.WithBatchNorm[i].FinalTestAccuracy), F3(cnn.WithoutNorm[i].FinalTestAccuracy),
             }));
 
         if (results.SmallBatch is { } smallBatch)
@@ -280,8 +320,9 @@ internal static class DemoReport
             _ => "",
         };
         yield return $"Paper MLP, steps to {Percent(target)} test accuracy: with batch norm {StepsTo(mlp.WithBatchNorm, target)}, without batch norm {StepsTo(mlp.WithoutNorm, target)}{ratio}.";
-        yield return $"Paper MLP, final test accuracy after {mlp.WithBatchNorm.StepsDone:N0} / {mlp.WithoutNorm.StepsDone:N0} steps: " +
-            $"with batch norm **{F3(mlp.WithBatchNorm.FinalTestAccuracy)}**, without **{F3(mlp.WithoutNorm.FinalTestAccuracy)}**.";
+        // Each run's own steps: under a loaded machine the time budget can stop the plain run before it reaches the batch-norm run's count.
+        yield return $"Paper MLP, final test accuracy: with batch norm **{F3(mlp.WithBatchNorm.FinalTestAccuracy)}** after {Sizing(mlp.WithBatchNorm, results.TrainSamples)}, " +
+            $"without **{F3(mlp.WithoutNorm.FinalTestAccuracy)}** after {Sizing(mlp.WithoutNorm, results.TrainSamples)}.";
         var sweep = results.Sweep;
         int bestBn = Array.IndexOf(sweep.WithBatchNorm, sweep.WithBatchNorm.MaxBy(r => Score(r.FinalTestAccuracy))!);
         int bestNone = Array.IndexOf(sweep.WithoutNorm, sweep.WithoutNorm.MaxBy(r => Score(r.FinalTestAccuracy))!);
@@ -289,7 +330,9 @@ internal static class DemoReport
             $"without {F3(sweep.WithoutNorm[bestNone].FinalTestAccuracy)} at lr {LearningRateSweep.Format(sweep.LearningRates[bestNone])}; " +
             $"at the largest rate ({LearningRateSweep.Format(sweep.LearningRates[^1])}): {F3(sweep.WithBatchNorm[^1].FinalTestAccuracy)} vs {F3(sweep.WithoutNorm[^1].FinalTestAccuracy)}.";
         var cnn = results.Cnn;
-        yield return $"CNN with batch norm: test accuracy **{F3(cnn.FinalTestAccuracy)}** after {(double)cnn.StepsDone / cnn.StepsPerEpoch:0.##} epochs ({F1(cnn.SecondsPerEpoch)} s per epoch).";
+        yield return $"CNN, final test accuracy with vs without batch norm: at Adam lr {LearningRateSweep.Format(cnn.LearningRates[0])} after {Sizing(cnn.WithoutNorm[0], results.TrainSamples)} " +
+            $"**{F3(cnn.WithBatchNorm[0].FinalTestAccuracy)}** vs **{F3(cnn.WithoutNorm[0].FinalTestAccuracy)}**, at lr {LearningRateSweep.Format(cnn.LearningRates[^1])} after {Sizing(cnn.WithoutNorm[^1], results.TrainSamples)} " +
+            $"**{F3(cnn.WithBatchNorm[^1].FinalTestAccuracy)}** vs **{F3(cnn.WithoutNorm[^1].FinalTestAccuracy)}**.";
         if (results.SmallBatch is { } smallBatch)
         {
             yield return SmallBatchReport.SummaryLine(smallBatch);
@@ -300,6 +343,19 @@ internal static class DemoReport
         }
         yield return $"Time per epoch (training only): paper MLP {F1(mlp.WithoutNorm.SecondsPerEpoch)} s without, {F1(mlp.WithBatchNorm.SecondsPerEpoch)} s with batch norm.";
     }
+
+    /// <summary>"1,000 steps (10 epochs of 6,000 training images)": how long a run trained; a run stopped by the time budget is sized by what it did.</summary>
+    public static string Sizing(RunResult run, int trainSamples) => Sizing(run.StepsDone, run.StepsPerEpoch, trainSamples);
+
+    /// <summary>"1,000 steps (10 epochs of 6,000 training images)".</summary>
+    public static string Sizing(int steps, int stepsPerEpoch, int trainSamples) =>
+        $"{steps.ToString("N0", CultureInfo.InvariantCulture)} steps ({((double)steps / stepsPerEpoch).ToString("0.##", CultureInfo.InvariantCulture)} epochs " +
+        $"of {trainSamples.ToString("N0", CultureInfo.InvariantCulture)} training images)";
+
+    /// <summary>"1,000", or "138 / 119" (with / without batch norm) where the time budget stopped the plain run first.</summary>
+    private static string PairSteps(RunResult withBatchNorm, RunResult withoutNorm) =>
+        withBatchNorm.StepsDone == withoutNorm.StepsDone ? withBatchNorm.StepsDone.ToString("N0", CultureInfo.InvariantCulture)
+            : $"{withBatchNorm.StepsDone.ToString("N0", CultureInfo.InvariantCulture)} / {withoutNorm.StepsDone.ToString("N0", CultureInfo.InvariantCulture)}";
 
     /// <summary>"80%": a fraction as a whole percentage, no culture-dependent space.</summary>
     public static string Percent(double fraction) => (fraction * 100).ToString("0.#", CultureInfo.InvariantCulture) + "%";

@@ -10,7 +10,14 @@ namespace NormSharp.Cli.Reporting;
 /// </summary>
 internal sealed class OutputFolder
 {
-    private OutputFolder(string path) => Path = path;
+    /// <summary>Whether <see cref="Create"/> made the folder (rather than reusing an empty one that was there).</summary>
+    private readonly bool created;
+
+    private OutputFolder(string path, bool created)
+    {
+        Path = path;
+        this.created = created;
+    }
 
     /// <summary>The absolute path of the folder.</summary>
     public string Path { get; }
@@ -20,9 +27,33 @@ internal sealed class OutputFolder
 
     /// <summary>
     /// Creates the folder: <paramref name="requested"/> (from --out) or the timestamped default, relative
-    /// to <paramref name="workingDirectory"/> (default: the current directory).
+    /// to <paramref name="workingDirectory"/> (default: the current directory), and checks that files can be written
+    /// in it. Commands call this once their options and inputs have been checked, so that a run that cannot start
+    /// leaves no folder behind.
     /// </summary>
+    /// <exception cref="IOException">The folder cannot be created or written to; the message names it and says why.</exception>
     public static OutputFolder Create(string? requested, DateTime now, string? workingDirectory = null)
+    {
+        try
+        {
+            return CreateWritable(requested, now, workingDirectory);
+        }
+        catch (Exception ex) when (ex is UnauthorizedAccessException or IOException)
+        {
+            throw new IOException($"Cannot write the output folder {requested ?? "normsharp-out"}: {ex.Message}", ex);
+        }
+    }
+
+    /// <summary>Deletes the folder if this run created it and wrote nothing into it (a run that failed or was interrupted).</summary>
+    public void RemoveIfEmpty()
+    {
+        if (created && Files.Count == 0 && Directory.Exists(Path) && !Directory.EnumerateFileSystemEntries(Path).Any())
+        {
+            Directory.Delete(Path);
+        }
+    }
+
+    private static OutputFolder CreateWritable(string? requested, DateTime now, string? workingDirectory)
     {
         string basePath = System.IO.Path.GetFullPath(
             requested ?? System.IO.Path.Combine("normsharp-out", now.ToString("yyyyMMdd-HHmmss", System.Globalization.CultureInfo.InvariantCulture)),
@@ -38,8 +69,22 @@ internal sealed class OutputFolder
             {
                 continue;
             }
+            bool existed = Directory.Exists(candidate);
             Directory.CreateDirectory(candidate);
-            return new OutputFolder(candidate);
+            var folder = new OutputFolder(candidate, created: !existed);
+            try
+            {
+                // A folder that exists may still refuse files (permissions, a read-only mount): find out before training.
+                string probe = folder.PathOf($".write-test.{Guid.NewGuid():N}.tmp");
+                File.WriteAllBytes(probe, []);
+                File.Delete(probe);
+            }
+            catch
+            {
+                folder.RemoveIfEmpty();
+                throw;
+            }
+            return folder;
         }
     }
 
@@ -70,6 +115,29 @@ internal sealed class OutputFolder
             }
         }
         Files.Add(name);
+        return final;
+    }
+
+    /// <summary>
+    /// Writes <paramref name="name"/>, or writes it again if this folder's run wrote it before (a checkpoint after each
+    /// epoch), through <paramref name="writeAtomically"/>, which must replace the file atomically itself
+    /// (<see cref="NormSharp.Serialization.Checkpoint.Save(string, NormSharp.Nn.Module, NormSharp.Optim.Optimizer?, IReadOnlyDictionary{string, string}?)"/> does).
+    /// </summary>
+    /// <exception cref="IOException">The file exists and this run did not write it.</exception>
+    public string Rewrite(string name, Action<string> writeAtomically)
+    {
+        ArgumentNullException.ThrowIfNull(writeAtomically);
+        string final = PathOf(name);
+        bool ours = Files.Contains(name);
+        if (!ours && File.Exists(final))
+        {
+            throw new IOException($"{final} already exists; NormSharp never overwrites output.");
+        }
+        writeAtomically(final);
+        if (!ours)
+        {
+            Files.Add(name);
+        }
         return final;
     }
 

@@ -8,8 +8,6 @@ namespace NormSharp.Nn;
 /// </summary>
 public sealed class Dropout : Module
 {
-    private readonly Generator? generator;
-
     /// <summary>Creates the layer.</summary>
     /// <param name="p">Probability of zeroing an element, in [0, 1]; default 0.5.</param>
     /// <param name="generator">Source of the masks; default (null) = <see cref="Init.DefaultGenerator"/> at each forward.</param>
@@ -18,14 +16,18 @@ public sealed class Dropout : Module
     {
         F.CheckDropoutProbability(p);
         P = p;
-        this.generator = generator;
+        Generator = generator;
     }
 
     /// <summary>The probability of zeroing an element.</summary>
     public double P { get; }
 
+    /// <summary>The generator of the masks given to the constructor (null: <see cref="Init.DefaultGenerator"/>); its
+    /// state (<see cref="Generator.GetState"/>) is what a checkpoint saves so that a resumed run draws the same masks.</summary>
+    public Generator? Generator { get; }
+
     /// <inheritdoc/>
-    public override Tensor Forward(Tensor input) => F.Dropout(input, P, Training, generator);
+    public override Tensor Forward(Tensor input) => F.Dropout(input, P, Training, Generator);
 
     /// <inheritdoc/>
     public override string ToString() => $"Dropout(p: {P})";

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Builds the embedded Fashion-MNIST subset from the full IDX files (Python 3 standard library only).
 
-Usage: python3 make-subset.py [SOURCE_DIR] [OUT_DIR]
-  SOURCE_DIR  default /usr/share/datasets/fashion-mnist (Debian package dataset-fashion-mnist)
-  OUT_DIR     default: the folder of this script
+Usage: python3 make-subset.py [SOURCE_DIR] [OUT_DIR] [TRAIN_PER_CLASS]
+  SOURCE_DIR       default /usr/share/datasets/fashion-mnist (Debian package dataset-fashion-mnist)
+  OUT_DIR          default: the folder of this script
+  TRAIN_PER_CLASS  default 600 (the embedded subset); 2000 made the 20,000-image set measured against it
 
 Takes a stratified sample: TRAIN_PER_CLASS images of each class from the training set and
 TEST_PER_CLASS of each class from the test set, chosen with random.Random(SEED), kept in their
@@ -57,8 +58,9 @@ def subset(src, out, prefix, per_class, rng):
 def main():
     src = sys.argv[1] if len(sys.argv) > 1 else "/usr/share/datasets/fashion-mnist"
     out = sys.argv[2] if len(sys.argv) > 2 else os.path.dirname(os.path.abspath(__file__))
+    train_per_class = int(sys.argv[3]) if len(sys.argv) > 3 else TRAIN_PER_CLASS
     rng = random.Random(SEED)
-    subset(src, out, "train", TRAIN_PER_CLASS, rng)
+    subset(src, out, "train", train_per_class, rng)
     subset(src, out, "t10k", TEST_PER_CLASS, rng)
 
 
