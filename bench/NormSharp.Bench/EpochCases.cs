@@ -47,7 +47,7 @@ internal static class EpochCases
             },
             runs, batchLimit);
 
-        var cnn = CnnExperiment.Spec(DemoBudget.Full, DemoSeed);
+        var cnn = CnnExperiment.Spec("CNN, batch norm", NormKind.Batch, DemoBudget.Full, DemoSeed, DemoBudget.Full.CnnLearningRate);
         yield return Epoch(data, $"BN CNN (conv32-BN-ReLU-pool, conv64-BN-ReLU-pool, 3136-128-BN-ReLU-dropout 0.3-10), Adam, batch {cnn.BatchSize}", subsetCount,
             cnn, loaded => Demo(cnn, loaded), runs, batchLimit);
     }

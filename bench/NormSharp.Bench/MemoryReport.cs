@@ -22,7 +22,7 @@ internal static class MemoryReport
             "| model | batch | ms/step | GCs/step (gen 0/1/2) | pool-requested collections/step | minor page faults/step | MB allocated/step |",
             "|---|---:|---:|---|---:|---:|---:|",
         };
-        var cnn = CnnExperiment.Spec(DemoBudget.Full, 0);
+        var cnn = CnnExperiment.Spec("CNN, batch norm", NormKind.Batch, DemoBudget.Full, 0, DemoBudget.Full.CnnLearningRate);
         rows.Add(Measure("demo BN CNN, Adam", cnn.BatchSize, [cnn.BatchSize, 1, 28, 28], steps, () =>
         {
             var model = Models.Create(cnn.Model, cnn.Norm, [1, 28, 28], 10, new Generator(0));

@@ -206,7 +206,6 @@ internal static class Trainer
                 if (stop)
                 {
                     result.Interrupted = cancellation.IsCancellationRequested;
-                {
                     result.StoppedByBudget = true;
                     break;
                 }
