@@ -148,6 +148,6 @@ internal static class OnnxLayerExporters
         return graph.Add("Reshape", path, [input, graph.Int64Constant($"{path}.shape", target)]);
     }
 
-    /// <summary>Dropout in evaluation mode is the identity: no node.</summary>
+    /// <summary>Dropout in evaluation mode, and Identity, are the identity: no node.</summary>
     public static string Identity(OnnxGraphBuilder graph, Module module, string path, string input, Tensor inputValue, Tensor outputValue) => input;
 }
