@@ -54,6 +54,8 @@ internal static class OnnxModuleExporters
         [typeof(LayerNorm)] = OnnxNormalizationExporters.LayerNorm,
         [typeof(GroupNorm)] = OnnxNormalizationExporters.GroupNorm,
         [typeof(RMSNorm)] = OnnxNormalizationExporters.RmsNorm,
+        [typeof(LSTM)] = OnnxRecurrentExporters.Lstm,
+        [typeof(GRU)] = OnnxRecurrentExporters.Gru,
     };
 
     /// <summary>The exporter registered for <paramref name="module"/>'s exact type, or null.</summary>
