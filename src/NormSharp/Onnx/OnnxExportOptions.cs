@@ -20,8 +20,9 @@ public sealed record OnnxExportOptions
     public int Opset { get; init; } = 17;
 
     /// <summary>
-    /// Folds each channels-first BatchNorm (with running statistics) that directly follows a Conv2d or Linear in a
-    /// <see cref="Nn.Sequential"/> into that layer's weight and bias: W' = W · γ / √(var + eps),
+    /// Folds each batch norm with running statistics (BatchNorm, BatchRenorm, GhostBatchNorm, or FrozenBatchNorm2d after
+    /// a Conv2d) that directly follows a Conv2d or Linear in a <see cref="Nn.Sequential"/> and normalizes its output
+    /// channels into that layer's weight and bias with <see cref="Nn.Fusion"/>: W' = W · γ / √(var + eps),
     /// b' = (b − mean) · γ / √(var + eps) + β, computed in double. Default false.
     /// </summary>
     public bool FoldBatchNorm { get; init; }

@@ -14,19 +14,13 @@ internal static class OnnxLayerExporters
     public static string Linear(OnnxGraphBuilder graph, Module module, string path, string input, Tensor inputValue, Tensor outputValue)
     {
         var linear = (Linear)module;
-        return LinearNodes(graph, path, input, inputValue.Rank, linear.Weight.AsSpan(), linear.OutFeatures, linear.InFeatures,
-            linear.Bias is null ? null : linear.Bias.ToArray());
-    }
-
-    /// <summary>The nodes of y = x · Wᵀ + b for weight [outFeatures, inFeatures] given as values (folding passes its own).</summary>
-    public static string LinearNodes(
-        OnnxGraphBuilder graph, string path, string input, int inputRank, ReadOnlySpan<float> weight, int outFeatures, int inFeatures, float[]? bias)
-    {
-        if (inputRank == 2)
+        int outFeatures = linear.OutFeatures, inFeatures = linear.InFeatures;
+        var weight = linear.Weight.AsSpan();
+        if (inputValue.Rank == 2)
         {
-            string[] inputs = bias is null
-                ? [input, graph.Constant($"{path}.weight", weight, outFeatures, inFeatures)]
-                : [input, graph.Constant($"{path}.weight", weight, outFeatures, inFeatures), graph.Constant($"{path}.bias", bias, outFeatures)];
+            string[] inputs = linear.Bias is null
+                ? [input, graph.Constant($"{path}.weight", linear.Weight)]
+                : [input, graph.Constant($"{path}.weight", linear.Weight), graph.Constant($"{path}.bias", linear.Bias)];
             return graph.Add("Gemm", path, inputs, Int("transB", 1));
         }
         // MatMul broadcasts over the leading dimensions; it wants W transposed, [inFeatures, outFeatures].
@@ -39,21 +33,15 @@ internal static class OnnxLayerExporters
             }
         }
         var product = graph.Add("MatMul", path, [input, graph.Constant($"{path}.weight_t", transposed, inFeatures, outFeatures)]);
-        return bias is null ? product : graph.Add("Add", path, [product, graph.Constant($"{path}.bias", bias, outFeatures)]);
+        return linear.Bias is null ? product : graph.Add("Add", path, [product, graph.Constant($"{path}.bias", linear.Bias)]);
     }
 
     /// <summary>Conv2d: one Conv node (pads top, left, bottom, right).</summary>
     public static string Conv2d(OnnxGraphBuilder graph, Module module, string path, string input, Tensor inputValue, Tensor outputValue)
     {
         var conv = (Conv2d)module;
-        return ConvNode(graph, conv, path, input, conv.Weight.AsSpan(), conv.Bias?.ToArray());
-    }
-
-    /// <summary>The Conv node of <paramref name="conv"/>'s geometry with the given weight and bias values (folding passes its own).</summary>
-    public static string ConvNode(OnnxGraphBuilder graph, Conv2d conv, string path, string input, ReadOnlySpan<float> weight, float[]? bias)
-    {
-        var weightName = graph.Constant($"{path}.weight", weight, conv.Weight.Shape);
-        string[] inputs = bias is null ? [input, weightName] : [input, weightName, graph.Constant($"{path}.bias", bias, conv.OutChannels)];
+        var weightName = graph.Constant($"{path}.weight", conv.Weight);
+        string[] inputs = conv.Bias is null ? [input, weightName] : [input, weightName, graph.Constant($"{path}.bias", conv.Bias)];
         return graph.Add("Conv", path, inputs,
             Ints("kernel_shape", conv.KernelSize.Height, conv.KernelSize.Width),
             Ints("strides", conv.Stride.Height, conv.Stride.Width),
@@ -148,6 +136,6 @@ internal static class OnnxLayerExporters
         return graph.Add("Reshape", path, [input, graph.Int64Constant($"{path}.shape", target)]);
     }
 
-    /// <summary>Dropout in evaluation mode is the identity: no node.</summary>
+    /// <summary>Dropout in evaluation mode, and Identity, are the identity: no node.</summary>
     public static string Identity(OnnxGraphBuilder graph, Module module, string path, string input, Tensor inputValue, Tensor outputValue) => input;
 }

@@ -12,13 +12,14 @@ namespace NormSharp.Onnx;
 internal static class OnnxNormalizationExporters
 {
     /// <summary>
-    /// BatchNorm1d/2d/3d: with running statistics, one BatchNormalization node in its inference form (opset-15
-    /// semantics); channels-last input is transposed to channels first around it. Without running statistics
+    /// BatchNorm1d/2d/3d, and the layers that evaluate as batch norm with running statistics (BatchRenorm1d/2d/3d,
+    /// GhostBatchNorm1d/2d, SyncBatchNorm): with running statistics, one BatchNormalization node in its inference form
+    /// (opset-15 semantics); channels-last input is transposed to channels first around it. Without running statistics
     /// (trackRunningStats: false) evaluation normalizes with the batch's own statistics, written out as a formula.
     /// </summary>
     public static string BatchNorm(OnnxGraphBuilder graph, Module module, string path, string input, Tensor inputValue, Tensor outputValue)
     {
-        var norm = (BatchNormBase)module;
+        var norm = (NormBase)module;
         int rank = inputValue.Rank;
         int axis = F.ResolveChannelAxis(inputValue, norm.ChannelAxis, norm.GetType().Name);
         if (norm.RunningMean is null)
@@ -44,21 +45,32 @@ internal static class OnnxNormalizationExporters
         return graph.Add("Transpose", path, [normalizedFirst], Ints("perm", back));
     }
 
-    /// <summary>One BatchNormalization node of a layer with running statistics (channels at axis 1).</summary>
-    private static string BatchNormalizationNode(OnnxGraphBuilder graph, NormBase norm, string path, string input)
+    /// <summary>FrozenBatchNorm2d: one BatchNormalization node with its fixed statistics and affine (all buffers).</summary>
+    public static string FrozenBatchNorm(OnnxGraphBuilder graph, Module module, string path, string input, Tensor inputValue, Tensor outputValue)
     {
-        int channels = norm.NumFeatures;
-        var scale = norm.Weight is null ? graph.Constant($"{path}.weight", Ones(channels), channels) : graph.Constant($"{path}.weight", norm.Weight);
-        var bias = norm.Bias is null ? graph.Constant($"{path}.bias", new float[channels], channels) : graph.Constant($"{path}.bias", norm.Bias);
-        var mean = graph.Constant($"{path}.running_mean", norm.RunningMean!);
-        var variance = graph.Constant($"{path}.running_var", norm.RunningVar!);
+        var norm = (FrozenBatchNorm2d)module;
+        return BatchNormalizationNode(graph, path, input, norm.NumFeatures, norm.Weight, norm.Bias, norm.RunningMean, norm.RunningVar, norm.Eps, momentum: null);
+    }
+
+    /// <summary>One BatchNormalization node of a layer with running statistics (channels at axis 1).</summary>
+    private static string BatchNormalizationNode(OnnxGraphBuilder graph, NormBase norm, string path, string input) =>
+        BatchNormalizationNode(graph, path, input, norm.NumFeatures, norm.Weight, norm.Bias, norm.RunningMean!, norm.RunningVar!, norm.Eps, norm.Momentum);
+
+    /// <summary>One BatchNormalization node; an absent weight is ones, an absent bias zeros.</summary>
+    private static string BatchNormalizationNode(
+        OnnxGraphBuilder graph, string path, string input, int channels, Tensor? weight, Tensor? bias, Tensor runningMean, Tensor runningVar, double eps, double? momentum)
+    {
+        var scaleName = weight is null ? graph.Constant($"{path}.weight", Ones(channels), channels) : graph.Constant($"{path}.weight", weight);
+        var biasName = bias is null ? graph.Constant($"{path}.bias", new float[channels], channels) : graph.Constant($"{path}.bias", bias);
+        var mean = graph.Constant($"{path}.running_mean", runningMean);
+        var variance = graph.Constant($"{path}.running_var", runningVar);
         // ONNX's momentum weighs the OLD running value (running = momentum · running + (1 − momentum) · batch), ours
         // (PyTorch's) the NEW one: ONNX momentum = 1 − ours. Inference ignores it; it is written for the record, and
-        // left at ONNX's default when ours is null (a cumulative average has no fixed momentum).
-        var attributes = norm.Momentum is double momentum
-            ? new[] { Float("epsilon", norm.Eps), Float("momentum", 1 - momentum) }
-            : new[] { Float("epsilon", norm.Eps) };
-        return graph.Add("BatchNormalization", path, [input, scale, bias, mean, variance], attributes);
+        // left at ONNX's default when ours is null (a cumulative average, or a frozen layer, has no fixed momentum).
+        var attributes = momentum is double value
+            ? new[] { Float("epsilon", eps), Float("momentum", 1 - value) }
+            : new[] { Float("epsilon", eps) };
+        return graph.Add("BatchNormalization", path, [input, scaleName, biasName, mean, variance], attributes);
     }
 
     /// <summary>

@@ -32,34 +32,17 @@ internal static class OnnxTracer
         {
             var layer = sequential[i];
             var layerPath = Join(path, i.ToString(System.Globalization.CultureInfo.InvariantCulture));
-            if (graph.Options.FoldBatchNorm && i + 1 < sequential.Count && layer is Conv2d or Linear)
+            if (graph.Options.FoldBatchNorm && i + 1 < sequential.Count && layer is Conv2d or Linear
+                && BatchNormFolding.Fuse(layer, sequential[i + 1], Evaluate(layer, value)) is { } fused)
             {
-                var layerOutput = Evaluate(layer, value);
-                if (BatchNormFolding.CanFold(layer, sequential[i + 1], layerOutput))
-                {
-                    var norm = (BatchNormBase)sequential[i + 1];
-                    name = FoldedNodes(graph, layer, norm, layerPath, name, value.Rank);
-                    value = Evaluate(norm, layerOutput);
-                    i++;
-                    continue;
-                }
+                // The fused layer is exported under the layer's path, its output traced from the fused layer itself.
+                (name, value) = Trace(graph, fused, layerPath, name, value);
+                i++;
+                continue;
             }
             (name, value) = Trace(graph, layer, layerPath, name, value);
         }
         return (name, value);
-    }
-
-    /// <summary>One Conv or Gemm/MatMul node carrying the batch norm's affine map in its weight and bias.</summary>
-    private static string FoldedNodes(OnnxGraphBuilder graph, Module layer, BatchNormBase norm, string path, string input, int inputRank)
-    {
-        if (layer is Conv2d conv)
-        {
-            var (weight, bias) = BatchNormFolding.Fold(conv.Weight.AsSpan(), conv.Bias is null ? default : conv.Bias.AsSpan(), norm);
-            return OnnxLayerExporters.ConvNode(graph, conv, path, input, weight, bias);
-        }
-        var linear = (Linear)layer;
-        var (linearWeight, linearBias) = BatchNormFolding.Fold(linear.Weight.AsSpan(), linear.Bias is null ? default : linear.Bias.AsSpan(), norm);
-        return OnnxLayerExporters.LinearNodes(graph, path, input, inputRank, linearWeight, linear.OutFeatures, linear.InFeatures, linearBias);
     }
 
     /// <summary>The module's evaluation output, without recording a graph.</summary>
