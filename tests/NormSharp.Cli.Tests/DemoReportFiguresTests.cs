@@ -33,9 +33,13 @@ public partial class DemoReportFiguresTests
                 Assert.Equal(Rounded(run["total_seconds"], "0.0"), row[6]);
             }
 
-            // Every three-decimal figure anywhere in the report is a final test accuracy (or a learning rate, such as 0.001) of runs.csv.
+            // Every three-decimal figure anywhere in the report is a final test accuracy (or a learning rate, such as 0.001) of
+            // runs.csv, or one of the measurements the small-batch and sequence sections write beside it.
             var accuracies = runs.Values.Select(r => Rounded(r["final_test_accuracy"], "0.000"))
-                .Concat(runs.Values.Select(r => LearningRateSweep.Format(double.Parse(r["learning_rate"], CultureInfo.InvariantCulture)))).ToHashSet();
+                .Concat(runs.Values.Select(r => LearningRateSweep.Format(double.Parse(r["learning_rate"], CultureInfo.InvariantCulture))))
+                .Concat(Figures(Path.Combine(outDir, SmallBatchReport.RecalibrationCsv), "test_accuracy_before", "test_accuracy_after"))
+                .Concat(Figures(Path.Combine(outDir, SequenceReport.VariableLengthCsv), "test_accuracy", "running_mean_error", "running_var_relative_error"))
+                .ToHashSet();
             foreach (Match figure in ThreeDecimals().Matches(markdown))
             {
                 Assert.Contains(figure.Value, accuracies);
@@ -64,6 +68,15 @@ public partial class DemoReportFiguresTests
         {
             Directory.Delete(outDir, recursive: true);
         }
+    }
+
+    /// <summary>The named columns of a CSV file the demo wrote, rounded as the report rounds them.</summary>
+    private static IEnumerable<string> Figures(string path, params string[] columns)
+    {
+        var lines = File.ReadAllLines(path);
+        var header = Csv.Split(lines[0]);
+        return lines.Skip(1).Where(l => l.Length > 0).Select(Csv.Split)
+            .SelectMany(fields => columns.Select(c => Rounded(fields[Array.IndexOf(header, c)], "0.000")));
     }
 
     private static int Steps(Dictionary<string, string> run, string column = "steps") => int.Parse(run[column], CultureInfo.InvariantCulture);

@@ -73,6 +73,10 @@ internal static class DemoReport
                 yield return sweep.WithoutNorm[i];
             }
         }
+        foreach (var run in results.SmallBatch?.AllRuns ?? [])
+        {
+            yield return run;
+        }
         foreach (var run in results.Sequence?.Runs ?? [])
         {
             yield return run;

@@ -8,11 +8,21 @@ internal static class SmallBatchReport
 {
     public const string Png = "small-batch.png";
     public const string Csv = "small-batch.csv";
+    public const string RecalibrationCsv = "small-batch-recalibration.csv";
 
-    /// <summary>Writes small-batch.csv (one line per run, the runs.csv columns) and small-batch.png (accuracy against batch size).</summary>
+    /// <summary>
+    /// Writes small-batch.csv (one line per run, the runs.csv columns; runs.csv has the same lines), the recalibration
+    /// example's figures (small-batch-recalibration.csv) and small-batch.png (accuracy against batch size).
+    /// </summary>
     public static void Write(OutputFolder folder, SmallBatchResult result)
     {
         folder.WriteText(Csv, DemoReport.RunsTable(result.AllRuns).ToString());
+        if (result.Recalibration is { } r)
+        {
+            var csv = new CsvTable("trained_batch_size", "batches", "batch_size", "test_accuracy_before", "test_accuracy_after", "seconds");
+            csv.Row(r.TrainedBatchSize, r.Batches, r.BatchSize, r.Before, r.After, r.Seconds);
+            folder.WriteText(RecalibrationCsv, csv.ToString());
+        }
         Plots.GroupedBars(folder, Png,
             $"Demo CNN, up to {SamplesText(result)} training images per run: test accuracy against batch size",
             "batch size", "final test accuracy",
