@@ -76,8 +76,9 @@ internal static class DemoCommand
             var noneBar = Bar("paper MLP, no norm", budget.MlpSteps);
             var sweepBars = LearningRateSweep.RunNames(LearningRateSweep.Prefix, budget.SweepLearningRates).Select(n => Bar(n, budget.SweepSteps)).ToList();
             var cnnBars = LearningRateSweep.RunNames(CnnExperiment.Prefix, CnnExperiment.LearningRates(budget)).Select(n => Bar(n, budget.CnnSteps)).ToList();
-            var smallBars = SmallBatchExperiment.RunNames(budget.SmallBatch).Select(n => Bar(n, 1)).ToList();
-            var sequenceBars = SequenceExperiment.RunNames().Select(n => Bar(n, budget.SequenceSteps)).ToList();
+            // A section with no share of the time (--quick) does not run; the report then leaves it out.
+            var smallBars = smallShare > 0 ? SmallBatchExperiment.RunNames(budget.SmallBatch).Select(n => Bar(n, 1)).ToList() : null;
+            var sequenceBars = sequenceShare > 0 ? SequenceExperiment.RunNames().Select(n => Bar(n, budget.SequenceSteps)).ToList() : null;
 
             double left = mlpShare + sweepShare + cnnShare + smallShare + sequenceShare;
             mlp = PaperMlpExperiment.Run(data, budget, settings.Seed, time.StageDeadline(mlpShare, left), bnBar, noneBar, cancellation);
@@ -86,9 +87,15 @@ internal static class DemoCommand
             left -= sweepShare;
             cnn = CnnExperiment.Run(data, budget, settings.Seed, time.StageDeadline(cnnShare, left), cnnBars, cancellation);
             left -= cnnShare;
-            smallBatch = SmallBatchExperiment.Run(data, budget, settings.Seed, time.StageDeadline(smallShare, left), smallBars, cancellation);
-            left -= smallShare;
-            sequence = SequenceExperiment.Run(data, budget, settings.Seed, time.StageDeadline(sequenceShare, left), sequenceBars, cancellation);
+            if (smallBars is not null)
+            {
+                smallBatch = SmallBatchExperiment.Run(data, budget, settings.Seed, time.StageDeadline(smallShare, left), smallBars, cancellation);
+                left -= smallShare;
+            }
+            if (sequenceBars is not null)
+            {
+                sequence = SequenceExperiment.Run(data, budget, settings.Seed, time.StageDeadline(sequenceShare, left), sequenceBars, cancellation);
+            }
         });
         if (cancellation.IsCancellationRequested)
         {
