@@ -71,15 +71,6 @@ internal static class Gemm
         bool transposeA, bool transposeB, bool accumulate, Span<float> c)
         => Multiply(a, b, m, n, k, transposeA, transposeB, accumulate, c, Best);
 
-    /// <summary>
-    /// The fast path on the calling thread only: for callers that already run independent products in parallel
-    /// (one convolution sample per thread), where threads inside each product would only contend.
-    /// </summary>
-    public static void MultiplySequential(
-        ReadOnlySpan<float> a, ReadOnlySpan<float> b, int m, int n, int k,
-        bool transposeA, bool transposeB, bool accumulate, Span<float> c)
-        => Multiply(a, b, m, n, k, transposeA, transposeB, accumulate, c, Best, maxWorkers: 1);
-
     // Blocking, in the usual Goto/BLIS loop order (jc, pc: pack B; ic: pack A; jr, ir: micro-kernel).
     // A packed B micro-panel (KC x NR floats: 32 KiB for NR = 32) stays in L1 while the A block
     // (MC x KC: 144 KiB) streams from L2, and the packed B block (KC x NC: 4 MiB at most) lives in L3.
@@ -97,6 +88,17 @@ internal static class Gemm
         bool transposeA, bool transposeB, bool accumulate, Span<float> c, Kernel kernel, int maxWorkers = int.MaxValue)
     {
         CheckLengths(a.Length, b.Length, c.Length, m, n, k);
+        fixed (float* pa = a)
+        {
+            Multiply(pa, b, m, n, k, transposeA, transposeB, accumulate, c, kernel, maxWorkers, null);
+        }
+    }
+
+    // a is read through pa, or, when prepackedA is not null, already packed there (a PackedMatrix).
+    private static unsafe void Multiply(
+        float* pa, ReadOnlySpan<float> b, int m, int n, int k,
+        bool transposeA, bool transposeB, bool accumulate, Span<float> c, Kernel kernel, int maxWorkers, float* prepackedA)
+    {
         if (!IsSupported(kernel))
         {
             throw new ArgumentException($"GEMM kernel {kernel} is not supported on this machine.", nameof(kernel));
@@ -113,17 +115,79 @@ internal static class Gemm
             }
             return;
         }
-        fixed (float* pa = a, pb = b, pc = c)
+        fixed (float* pb = b, pc = c)
         {
             int workers = (long)m * n * k >= ParallelThreshold ? Math.Clamp(maxWorkers, 1, Environment.ProcessorCount) : 1;
             if (workers > 1 && (long)m * n <= SplitDepthMaxOutput && k >= 2 * DepthBlock * workers)
             {
-                SplitDepth(pa, pb, pc, m, n, k, transposeA, transposeB, accumulate, kernel, workers);
+                SplitDepth(pa, pb, pc, m, n, k, transposeA, transposeB, accumulate, kernel, workers, prepackedA);
             }
             else
             {
-                new Job(pa, pb, pc, m, n, k, 0, k, transposeA, transposeB, kernel, workers).Run(accumulate);
+                new Job(pa, pb, pc, m, n, k, 0, k, transposeA, transposeB, kernel, workers, prepackedA).Run(accumulate);
             }
+        }
+    }
+
+    /// <summary>
+    /// op(a) [m, k] packed once into the micro-kernel's row-strip layout, for a left operand that many products share
+    /// (a convolution's weight, multiplied once per sample): <c>MultiplyPacked</c> then skips packing it again.
+    /// Layout: depth block pc (every <c>DepthBlock</c> of k) starts at RoundUp(m, MR)·pc and holds the strips that
+    /// <c>Job.PackA</c> writes for that block. The buffer is rented; dispose to return it.
+    /// </summary>
+    internal sealed unsafe class PackedMatrix : IDisposable
+    {
+        private float[]? buffer;
+
+        public PackedMatrix(ReadOnlySpan<float> a, int m, int k, bool transposeA)
+        {
+            if (m < 0 || k < 0 || a.Length < (long)m * k)
+            {
+                throw new ArgumentException($"Packing needs m, k >= 0 and a >= m·k elements; got m={m}, k={k}, a={a.Length}.");
+            }
+            Rows = m;
+            Depth = k;
+            buffer = ArrayPool<float>.Shared.Rent(Math.Max(1, RoundUp(m, RowBlock) * k));
+            fixed (float* source = a, destination = buffer)
+            {
+                var job = new Job(source, null, null, m, 0, k, 0, k, transposeA, false, Kernel.Scalar, 1, null);
+                job.PackAllDepthBlocks(destination);
+            }
+        }
+
+        /// <summary>Rows m of op(a).</summary>
+        public int Rows { get; }
+
+        /// <summary>Depth k of op(a).</summary>
+        public int Depth { get; }
+
+        internal float[] Buffer => buffer ?? throw new ObjectDisposedException(nameof(PackedMatrix));
+
+        public void Dispose()
+        {
+            if (buffer is not null)
+            {
+                ArrayPool<float>.Shared.Return(buffer);
+                buffer = null;
+            }
+        }
+    }
+
+    /// <summary>c[m, n] (+)= a · op(b) with a packed beforehand; same contract as <see cref="Multiply(ReadOnlySpan{float}, ReadOnlySpan{float}, int, int, int, bool, bool, bool, Span{float})"/>.</summary>
+    public static void MultiplyPacked(
+        PackedMatrix a, ReadOnlySpan<float> b, int n, bool transposeB, bool accumulate, Span<float> c, int maxWorkers = int.MaxValue)
+        => MultiplyPacked(a, b, n, transposeB, accumulate, c, Best, maxWorkers);
+
+    /// <summary><see cref="MultiplyPacked(PackedMatrix, ReadOnlySpan{float}, int, bool, bool, Span{float}, int)"/> with a chosen micro-kernel.</summary>
+    internal static unsafe void MultiplyPacked(
+        PackedMatrix a, ReadOnlySpan<float> b, int n, bool transposeB, bool accumulate, Span<float> c, Kernel kernel, int maxWorkers = int.MaxValue)
+    {
+        ArgumentNullException.ThrowIfNull(a);
+        int m = a.Rows, k = a.Depth;
+        CheckLengths(m * k, b.Length, c.Length, m, n, k);
+        fixed (float* packed = a.Buffer)
+        {
+            Multiply(null, b, m, n, k, false, transposeB, accumulate, c, kernel, maxWorkers, packed);
         }
     }
 
@@ -134,7 +198,8 @@ internal static class Gemm
     /// block with one per call.
     /// </summary>
     private static unsafe void SplitDepth(
-        float* a, float* b, float* c, int m, int n, int k, bool transposeA, bool transposeB, bool accumulate, Kernel kernel, int workers)
+        float* a, float* b, float* c, int m, int n, int k, bool transposeA, bool transposeB, bool accumulate, Kernel kernel, int workers,
+        float* prepackedA)
     {
         int blocks = (k + DepthBlock - 1) / DepthBlock;
         var partials = new float[workers - 1][];
@@ -149,14 +214,14 @@ internal static class Gemm
                 int k0 = Math.Min(k, blocks * w / workers * DepthBlock), k1 = Math.Min(k, blocks * (w + 1) / workers * DepthBlock);
                 if (w == 0)
                 {
-                    new Job(a, b, c, m, n, k, k0, k1, transposeA, transposeB, kernel, 1).Run(accumulate);
+                    new Job(a, b, c, m, n, k, k0, k1, transposeA, transposeB, kernel, 1, prepackedA).Run(accumulate);
                     return;
                 }
                 fixed (float* partial = partials[w - 1])
                 {
                     if (k1 > k0)
                     {
-                        new Job(a, b, partial, m, n, k, k0, k1, transposeA, transposeB, kernel, 1).Run(false);
+                        new Job(a, b, partial, m, n, k, k0, k1, transposeA, transposeB, kernel, 1, prepackedA).Run(false);
                     }
                     else
                     {
@@ -192,6 +257,7 @@ internal static class Gemm
         private readonly int columnBlock;   // NR
         private readonly int workers;
         private readonly int depthStart, depthEnd;
+        private readonly float* prepackedA;   // all of op(a) packed by a PackedMatrix, or null
 
         // Per (jc, pc) step, read by the workers.
         private float* packedB;
@@ -200,8 +266,10 @@ internal static class Gemm
         private bool accumulateStep;
 
         // Multiplies over the depth range [depthStart, depthEnd) of k; operand strides stay those of the full k.
-        public Job(float* a, float* b, float* c, int m, int n, int k, int depthStart, int depthEnd, bool transposeA, bool transposeB, Kernel kernel, int workers)
+        public Job(float* a, float* b, float* c, int m, int n, int k, int depthStart, int depthEnd, bool transposeA, bool transposeB, Kernel kernel, int workers,
+            float* prepackedA)
         {
+            this.prepackedA = prepackedA;
             this.depthStart = depthStart;
             this.depthEnd = depthEnd;
             this.a = a;
@@ -221,7 +289,7 @@ internal static class Gemm
         {
             float[] bArray = ArrayPool<float>.Shared.Rent(DepthBlock * Math.Min(ColumnPanel, RoundUp(n, columnBlock)) + 16);
             // With few rows, A is packed once per depth block and shared by the items that split the columns.
-            float[]? aArray = m <= SharedRowLimit ? ArrayPool<float>.Shared.Rent(DepthBlock * RoundUp(m, RowBlock) + 16) : null;
+            float[]? aArray = m <= SharedRowLimit && prepackedA is null ? ArrayPool<float>.Shared.Rent(DepthBlock * RoundUp(m, RowBlock) + 16) : null;
             try
             {
                 fixed (float* bBase = bArray, aBase = aArray)
@@ -236,6 +304,10 @@ internal static class Gemm
                         {
                             kc = Math.Min(DepthBlock, depthEnd - pc);
                             accumulateStep = accumulate || pc > depthStart;
+                            if (prepackedA is not null)
+                            {
+                                packedA = prepackedA + (long)RoundUp(m, RowBlock) * pc;
+                            }
                             Step();
                         }
                     }
@@ -261,7 +333,7 @@ internal static class Gemm
             if (workers == 1)
             {
                 PackB(0, strips);
-                if (packedA is not null)
+                if (packedA is not null && prepackedA is null)
                 {
                     PackA(0, rowStrips, packedA);
                 }
@@ -273,7 +345,7 @@ internal static class Gemm
             }
             // B's strips, then (when shared) A's strips, in one parallel loop of similar-sized chunks.
             int bChunks = Math.Min(strips, 4 * workers);
-            int aChunks = packedA is null ? 0 : Math.Min(rowStrips, 4 * workers);
+            int aChunks = packedA is null || prepackedA is not null ? 0 : Math.Min(rowStrips, 4 * workers);
             Parallel.For(0, bChunks + aChunks, chunk =>
             {
                 if (chunk < bChunks)
@@ -287,6 +359,17 @@ internal static class Gemm
                 }
             });
             Parallel.For(0, rowBlocks * stripSplits, Macro);
+        }
+
+        // Packs all of op(a), depth block after depth block, in the layout PackedMatrix documents.
+        public void PackAllDepthBlocks(float* destination)
+        {
+            int rowStrips = (m + RowBlock - 1) / RowBlock;
+            for (pc = 0; pc < k; pc += DepthBlock)
+            {
+                kc = Math.Min(DepthBlock, k - pc);
+                PackA(0, rowStrips, destination + (long)RoundUp(m, RowBlock) * pc);
+            }
         }
 
         // Packs strips [first, last) of the B block: strip t holds columns jc + t*NR .. + NR as kc rows of NR floats,
