@@ -395,12 +395,33 @@ internal static class Gemm
                 }
                 else
                 {
-                    // b is [n, k]: column j of op(b) is row j of b.
+                    // b is [n, k]: column j of op(b) is row j of b. Eight rows of b at a time are transposed in registers
+                    // (a weight gradient's column matrix is packed this way, as much data as its product reads).
                     if (width < nr)
                     {
                         new Span<float>(destination, nr * kc).Clear();
                     }
-                    for (int col = 0; col < width; col++)
+                    int col = 0;
+                    if (Avx.IsSupported)
+                    {
+                        for (; col + 8 <= width; col += 8)
+                        {
+                            float* source = b + (long)(j0 + col) * k + pc;
+                            int p = 0;
+                            for (; p + 8 <= kc; p += 8)
+                            {
+                                Transpose8x8(source + p, k, destination + p * nr + col, nr);
+                            }
+                            for (; p < kc; p++)
+                            {
+                                for (int r = 0; r < 8; r++)
+                                {
+                                    destination[p * nr + col + r] = source[(long)r * k + p];
+                                }
+                            }
+                        }
+                    }
+                    for (; col < width; col++)
                     {
                         float* source = b + (long)(j0 + col) * k + pc;
                         for (int p = 0; p < kc; p++)
@@ -512,6 +533,45 @@ internal static class Gemm
                 }
             }
         }
+    }
+
+    // destination[p·destinationStride + r] = source[r·sourceStride + p] for r, p in 0..8: the usual unpack, shuffle,
+    // lane-permute transpose of an 8x8 block.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Transpose8x8(float* source, int sourceStride, float* destination, int destinationStride)
+    {
+        var r0 = Avx.LoadVector256(source);
+        var r1 = Avx.LoadVector256(source + sourceStride);
+        var r2 = Avx.LoadVector256(source + 2L * sourceStride);
+        var r3 = Avx.LoadVector256(source + 3L * sourceStride);
+        var r4 = Avx.LoadVector256(source + 4L * sourceStride);
+        var r5 = Avx.LoadVector256(source + 5L * sourceStride);
+        var r6 = Avx.LoadVector256(source + 6L * sourceStride);
+        var r7 = Avx.LoadVector256(source + 7L * sourceStride);
+        var t0 = Avx.UnpackLow(r0, r1);
+        var t1 = Avx.UnpackHigh(r0, r1);
+        var t2 = Avx.UnpackLow(r2, r3);
+        var t3 = Avx.UnpackHigh(r2, r3);
+        var t4 = Avx.UnpackLow(r4, r5);
+        var t5 = Avx.UnpackHigh(r4, r5);
+        var t6 = Avx.UnpackLow(r6, r7);
+        var t7 = Avx.UnpackHigh(r6, r7);
+        var s0 = Avx.Shuffle(t0, t2, 0x44);
+        var s1 = Avx.Shuffle(t0, t2, 0xEE);
+        var s2 = Avx.Shuffle(t1, t3, 0x44);
+        var s3 = Avx.Shuffle(t1, t3, 0xEE);
+        var s4 = Avx.Shuffle(t4, t6, 0x44);
+        var s5 = Avx.Shuffle(t4, t6, 0xEE);
+        var s6 = Avx.Shuffle(t5, t7, 0x44);
+        var s7 = Avx.Shuffle(t5, t7, 0xEE);
+        Avx.Store(destination, Avx.Permute2x128(s0, s4, 0x20));
+        Avx.Store(destination + destinationStride, Avx.Permute2x128(s1, s5, 0x20));
+        Avx.Store(destination + 2L * destinationStride, Avx.Permute2x128(s2, s6, 0x20));
+        Avx.Store(destination + 3L * destinationStride, Avx.Permute2x128(s3, s7, 0x20));
+        Avx.Store(destination + 4L * destinationStride, Avx.Permute2x128(s0, s4, 0x31));
+        Avx.Store(destination + 5L * destinationStride, Avx.Permute2x128(s1, s5, 0x31));
+        Avx.Store(destination + 6L * destinationStride, Avx.Permute2x128(s2, s6, 0x31));
+        Avx.Store(destination + 7L * destinationStride, Avx.Permute2x128(s3, s7, 0x31));
     }
 
     private static int RoundUp(int value, int multiple) => (value + multiple - 1) / multiple * multiple;
