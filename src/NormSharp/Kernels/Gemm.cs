@@ -44,15 +44,6 @@ internal static class Gemm
         bool transposeA, bool transposeB, bool accumulate, Span<float> c)
         => Multiply(a, b, m, n, k, transposeA, transposeB, accumulate, c, Simd.Best);
 
-    /// <summary>
-    /// The fast path on the calling thread only: for callers that already run independent products in parallel
-    /// (one convolution sample per thread), where threads inside each product would only contend.
-    /// </summary>
-    public static void MultiplySequential(
-        ReadOnlySpan<float> a, ReadOnlySpan<float> b, int m, int n, int k,
-        bool transposeA, bool transposeB, bool accumulate, Span<float> c)
-        => Multiply(a, b, m, n, k, transposeA, transposeB, accumulate, c, Simd.Best, maxWorkers: 1);
-
     // Blocking, in the usual Goto/BLIS loop order (jc, pc: pack B; ic: pack A; jr, ir: micro-kernel).
     // A packed B micro-panel (KC x NR floats: 32 KiB for NR = 32) stays in L1 while the A block
     // (MC x KC: 144 KiB) streams from L2, and the packed B block (KC x NC: 4 MiB at most) lives in L3.
@@ -73,6 +64,17 @@ internal static class Gemm
         bool transposeA, bool transposeB, bool accumulate, Span<float> c, SimdWidth kernel, int maxWorkers = int.MaxValue)
     {
         CheckLengths(a.Length, b.Length, c.Length, m, n, k);
+        fixed (float* pa = a)
+        {
+            Multiply(pa, b, m, n, k, transposeA, transposeB, accumulate, c, kernel, maxWorkers, null);
+        }
+    }
+
+    // a is read through pa, or, when prepackedA is not null, already packed there (a PackedMatrix).
+    private static unsafe void Multiply(
+        float* pa, ReadOnlySpan<float> b, int m, int n, int k,
+        bool transposeA, bool transposeB, bool accumulate, Span<float> c, SimdWidth kernel, int maxWorkers, float* prepackedA)
+    {
         kernel = Simd.Resolve(kernel);
         if (m == 0 || n == 0)
         {
@@ -86,17 +88,79 @@ internal static class Gemm
             }
             return;
         }
-        fixed (float* pa = a, pb = b, pc = c)
+        fixed (float* pb = b, pc = c)
         {
             int workers = Parallelism.Workers((long)m * n * k / MultiplyAddsPerWork, maxWorkers);
             if (workers > 1 && (long)m * n <= SplitDepthMaxOutput && k >= 2 * DepthBlock * workers)
             {
-                SplitDepth(pa, pb, pc, m, n, k, transposeA, transposeB, accumulate, kernel, workers);
+                SplitDepth(pa, pb, pc, m, n, k, transposeA, transposeB, accumulate, kernel, workers, prepackedA);
             }
             else
             {
-                new Job(pa, pb, pc, m, n, k, 0, k, transposeA, transposeB, kernel, workers).Run(accumulate);
+                new Job(pa, pb, pc, m, n, k, 0, k, transposeA, transposeB, kernel, workers, prepackedA).Run(accumulate);
             }
+        }
+    }
+
+    /// <summary>
+    /// op(a) [m, k] packed once into the micro-kernel's row-strip layout, for a left operand that many products share
+    /// (a convolution's weight, multiplied once per sample): <c>MultiplyPacked</c> then skips packing it again.
+    /// Layout: depth block pc (every <c>DepthBlock</c> of k) starts at RoundUp(m, MR)·pc and holds the strips that
+    /// <c>Job.PackA</c> writes for that block. The buffer is rented; dispose to return it.
+    /// </summary>
+    internal sealed unsafe class PackedMatrix : IDisposable
+    {
+        private float[]? buffer;
+
+        public PackedMatrix(ReadOnlySpan<float> a, int m, int k, bool transposeA)
+        {
+            if (m < 0 || k < 0 || a.Length < (long)m * k)
+            {
+                throw new ArgumentException($"Packing needs m, k >= 0 and a >= m·k elements; got m={m}, k={k}, a={a.Length}.");
+            }
+            Rows = m;
+            Depth = k;
+            buffer = ArrayPool<float>.Shared.Rent(Math.Max(1, RoundUp(m, RowBlock) * k));
+            fixed (float* source = a, destination = buffer)
+            {
+                var job = new Job(source, null, null, m, 0, k, 0, k, transposeA, false, SimdWidth.Scalar, 1, null);
+                job.PackAllDepthBlocks(destination);
+            }
+        }
+
+        /// <summary>Rows m of op(a).</summary>
+        public int Rows { get; }
+
+        /// <summary>Depth k of op(a).</summary>
+        public int Depth { get; }
+
+        internal float[] Buffer => buffer ?? throw new ObjectDisposedException(nameof(PackedMatrix));
+
+        public void Dispose()
+        {
+            if (buffer is not null)
+            {
+                ArrayPool<float>.Shared.Return(buffer);
+                buffer = null;
+            }
+        }
+    }
+
+    /// <summary>c[m, n] (+)= a · op(b) with a packed beforehand; same contract as <see cref="Multiply(ReadOnlySpan{float}, ReadOnlySpan{float}, int, int, int, bool, bool, bool, Span{float})"/>.</summary>
+    public static void MultiplyPacked(
+        PackedMatrix a, ReadOnlySpan<float> b, int n, bool transposeB, bool accumulate, Span<float> c, int maxWorkers = int.MaxValue)
+        => MultiplyPacked(a, b, n, transposeB, accumulate, c, Simd.Best, maxWorkers);
+
+    /// <summary><see cref="MultiplyPacked(PackedMatrix, ReadOnlySpan{float}, int, bool, bool, Span{float}, int)"/> with a chosen micro-kernel.</summary>
+    internal static unsafe void MultiplyPacked(
+        PackedMatrix a, ReadOnlySpan<float> b, int n, bool transposeB, bool accumulate, Span<float> c, SimdWidth kernel, int maxWorkers = int.MaxValue)
+    {
+        ArgumentNullException.ThrowIfNull(a);
+        int m = a.Rows, k = a.Depth;
+        CheckLengths(m * k, b.Length, c.Length, m, n, k);
+        fixed (float* packed = a.Buffer)
+        {
+            Multiply(null, b, m, n, k, false, transposeB, accumulate, c, kernel, maxWorkers, packed);
         }
     }
 
@@ -107,7 +171,8 @@ internal static class Gemm
     /// block with one per call.
     /// </summary>
     private static unsafe void SplitDepth(
-        float* a, float* b, float* c, int m, int n, int k, bool transposeA, bool transposeB, bool accumulate, SimdWidth kernel, int workers)
+        float* a, float* b, float* c, int m, int n, int k, bool transposeA, bool transposeB, bool accumulate, SimdWidth kernel, int workers,
+        float* prepackedA)
     {
         int blocks = (k + DepthBlock - 1) / DepthBlock;
         var partials = new float[workers - 1][];
@@ -122,14 +187,14 @@ internal static class Gemm
                 int k0 = Math.Min(k, blocks * w / workers * DepthBlock), k1 = Math.Min(k, blocks * (w + 1) / workers * DepthBlock);
                 if (w == 0)
                 {
-                    new Job(a, b, c, m, n, k, k0, k1, transposeA, transposeB, kernel, 1).Run(accumulate);
+                    new Job(a, b, c, m, n, k, k0, k1, transposeA, transposeB, kernel, 1, prepackedA).Run(accumulate);
                     return;
                 }
                 fixed (float* partial = partials[w - 1])
                 {
                     if (k1 > k0)
                     {
-                        new Job(a, b, partial, m, n, k, k0, k1, transposeA, transposeB, kernel, 1).Run(false);
+                        new Job(a, b, partial, m, n, k, k0, k1, transposeA, transposeB, kernel, 1, prepackedA).Run(false);
                     }
                     else
                     {
@@ -165,6 +230,7 @@ internal static class Gemm
         private readonly int columnBlock;   // NR
         private readonly int workers;
         private readonly int depthStart, depthEnd;
+        private readonly float* prepackedA;   // all of op(a) packed by a PackedMatrix, or null
 
         // Per (jc, pc) step, read by the workers.
         private float* packedB;
@@ -173,8 +239,10 @@ internal static class Gemm
         private bool accumulateStep;
 
         // Multiplies over the depth range [depthStart, depthEnd) of k; operand strides stay those of the full k.
-        public Job(float* a, float* b, float* c, int m, int n, int k, int depthStart, int depthEnd, bool transposeA, bool transposeB, SimdWidth kernel, int workers)
+        public Job(float* a, float* b, float* c, int m, int n, int k, int depthStart, int depthEnd, bool transposeA, bool transposeB, SimdWidth kernel, int workers,
+            float* prepackedA)
         {
+            this.prepackedA = prepackedA;
             this.depthStart = depthStart;
             this.depthEnd = depthEnd;
             this.a = a;
@@ -194,7 +262,7 @@ internal static class Gemm
         {
             float[] bArray = ArrayPool<float>.Shared.Rent(DepthBlock * Math.Min(ColumnPanel, RoundUp(n, columnBlock)) + 16);
             // With few rows, A is packed once per depth block and shared by the items that split the columns.
-            float[]? aArray = m <= SharedRowLimit ? ArrayPool<float>.Shared.Rent(DepthBlock * RoundUp(m, RowBlock) + 16) : null;
+            float[]? aArray = m <= SharedRowLimit && prepackedA is null ? ArrayPool<float>.Shared.Rent(DepthBlock * RoundUp(m, RowBlock) + 16) : null;
             try
             {
                 fixed (float* bBase = bArray, aBase = aArray)
@@ -209,6 +277,10 @@ internal static class Gemm
                         {
                             kc = Math.Min(DepthBlock, depthEnd - pc);
                             accumulateStep = accumulate || pc > depthStart;
+                            if (prepackedA is not null)
+                            {
+                                packedA = prepackedA + (long)RoundUp(m, RowBlock) * pc;
+                            }
                             Step();
                         }
                     }
@@ -234,7 +306,7 @@ internal static class Gemm
             if (workers == 1)
             {
                 PackB(0, strips);
-                if (packedA is not null)
+                if (packedA is not null && prepackedA is null)
                 {
                     PackA(0, rowStrips, packedA);
                 }
@@ -246,7 +318,7 @@ internal static class Gemm
             }
             // B's strips, then (when shared) A's strips, in one parallel loop of similar-sized chunks.
             int bChunks = Math.Min(strips, 4 * workers);
-            int aChunks = packedA is null ? 0 : Math.Min(rowStrips, 4 * workers);
+            int aChunks = packedA is null || prepackedA is not null ? 0 : Math.Min(rowStrips, 4 * workers);
             Parallelism.ForEach(bChunks + aChunks, workers, chunk =>
             {
                 if (chunk < bChunks)
@@ -260,6 +332,17 @@ internal static class Gemm
                 }
             });
             Parallelism.ForEach(rowBlocks * stripSplits, workers, Macro);
+        }
+
+        // Packs all of op(a), depth block after depth block, in the layout PackedMatrix documents.
+        public void PackAllDepthBlocks(float* destination)
+        {
+            int rowStrips = (m + RowBlock - 1) / RowBlock;
+            for (pc = 0; pc < k; pc += DepthBlock)
+            {
+                kc = Math.Min(DepthBlock, k - pc);
+                PackA(0, rowStrips, destination + (long)RoundUp(m, RowBlock) * pc);
+            }
         }
 
         // Packs strips [first, last) of the B block: strip t holds columns jc + t*NR .. + NR as kc rows of NR floats,
@@ -285,12 +368,33 @@ internal static class Gemm
                 }
                 else
                 {
-                    // b is [n, k]: column j of op(b) is row j of b.
+                    // b is [n, k]: column j of op(b) is row j of b. Eight rows of b at a time are transposed in registers
+                    // (a weight gradient's column matrix is packed this way, as much data as its product reads).
                     if (width < nr)
                     {
                         new Span<float>(destination, nr * kc).Clear();
                     }
-                    for (int col = 0; col < width; col++)
+                    int col = 0;
+                    if (Avx.IsSupported)
+                    {
+                        for (; col + 8 <= width; col += 8)
+                        {
+                            float* source = b + (long)(j0 + col) * k + pc;
+                            int p = 0;
+                            for (; p + 8 <= kc; p += 8)
+                            {
+                                Transpose8x8(source + p, k, destination + p * nr + col, nr);
+                            }
+                            for (; p < kc; p++)
+                            {
+                                for (int r = 0; r < 8; r++)
+                                {
+                                    destination[p * nr + col + r] = source[(long)r * k + p];
+                                }
+                            }
+                        }
+                    }
+                    for (; col < width; col++)
                     {
                         float* source = b + (long)(j0 + col) * k + pc;
                         for (int p = 0; p < kc; p++)
@@ -404,6 +508,45 @@ internal static class Gemm
         }
     }
 
+    // destination[p·destinationStride + r] = source[r·sourceStride + p] for r, p in 0..8: the usual unpack, shuffle,
+    // lane-permute transpose of an 8x8 block.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Transpose8x8(float* source, int sourceStride, float* destination, int destinationStride)
+    {
+        var r0 = Avx.LoadVector256(source);
+        var r1 = Avx.LoadVector256(source + sourceStride);
+        var r2 = Avx.LoadVector256(source + 2L * sourceStride);
+        var r3 = Avx.LoadVector256(source + 3L * sourceStride);
+        var r4 = Avx.LoadVector256(source + 4L * sourceStride);
+        var r5 = Avx.LoadVector256(source + 5L * sourceStride);
+        var r6 = Avx.LoadVector256(source + 6L * sourceStride);
+        var r7 = Avx.LoadVector256(source + 7L * sourceStride);
+        var t0 = Avx.UnpackLow(r0, r1);
+        var t1 = Avx.UnpackHigh(r0, r1);
+        var t2 = Avx.UnpackLow(r2, r3);
+        var t3 = Avx.UnpackHigh(r2, r3);
+        var t4 = Avx.UnpackLow(r4, r5);
+        var t5 = Avx.UnpackHigh(r4, r5);
+        var t6 = Avx.UnpackLow(r6, r7);
+        var t7 = Avx.UnpackHigh(r6, r7);
+        var s0 = Avx.Shuffle(t0, t2, 0x44);
+        var s1 = Avx.Shuffle(t0, t2, 0xEE);
+        var s2 = Avx.Shuffle(t1, t3, 0x44);
+        var s3 = Avx.Shuffle(t1, t3, 0xEE);
+        var s4 = Avx.Shuffle(t4, t6, 0x44);
+        var s5 = Avx.Shuffle(t4, t6, 0xEE);
+        var s6 = Avx.Shuffle(t5, t7, 0x44);
+        var s7 = Avx.Shuffle(t5, t7, 0xEE);
+        Avx.Store(destination, Avx.Permute2x128(s0, s4, 0x20));
+        Avx.Store(destination + destinationStride, Avx.Permute2x128(s1, s5, 0x20));
+        Avx.Store(destination + 2L * destinationStride, Avx.Permute2x128(s2, s6, 0x20));
+        Avx.Store(destination + 3L * destinationStride, Avx.Permute2x128(s3, s7, 0x20));
+        Avx.Store(destination + 4L * destinationStride, Avx.Permute2x128(s0, s4, 0x31));
+        Avx.Store(destination + 5L * destinationStride, Avx.Permute2x128(s1, s5, 0x31));
+        Avx.Store(destination + 6L * destinationStride, Avx.Permute2x128(s2, s6, 0x31));
+        Avx.Store(destination + 7L * destinationStride, Avx.Permute2x128(s3, s7, 0x31));
+    }
+
     private static int RoundUp(int value, int multiple) => (value + multiple - 1) / multiple * multiple;
 
 
@@ -468,6 +611,18 @@ internal static class Gemm
         hi.Store(c + 16);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Store256(float* c, Vector256<float> lo, Vector256<float> hi, bool accumulate)
+    {
+        if (accumulate)
+        {
+            lo += Vector256.Load(c);
+            hi += Vector256.Load(c + 8);
+        }
+        lo.Store(c);
+        hi.Store(c + 8);
+    }
+
     // c[0..rows, 0..cols] (+)= packedA[6 x kc] * packedB[kc x 16] with 12 ymm accumulators.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void Kernel6x16(float* a, float* b, int kc, float* c, int ldc, int rows, int cols, bool accumulate)
@@ -497,14 +652,32 @@ internal static class Gemm
             c50 = Fma.MultiplyAdd(v, b0, c50);
             c51 = Fma.MultiplyAdd(v, b1, c51);
         }
-        float* tile = stackalloc float[RowBlock * 16];
-        c00.Store(tile); c01.Store(tile + 8);
-        c10.Store(tile + 16); c11.Store(tile + 24);
-        c20.Store(tile + 32); c21.Store(tile + 40);
-        c30.Store(tile + 48); c31.Store(tile + 56);
-        c40.Store(tile + 64); c41.Store(tile + 72);
-        c50.Store(tile + 80); c51.Store(tile + 88);
-        StoreTile(tile, 16, c, ldc, rows, cols, accumulate);
+        // Full tiles store straight from registers and partial ones go through a struct: with only a stackalloc'd tile
+        // here, the JIT kept the twelve accumulators in stack slots, stored and reloaded on every iteration of the loop
+        // above (MatMul 512³ ran at a fifth of the Vector512 kernel's speed instead of about the same).
+        if (rows == RowBlock && cols == 16)
+        {
+            Store256(c, c00, c01, accumulate);
+            Store256(c + ldc, c10, c11, accumulate);
+            Store256(c + 2 * ldc, c20, c21, accumulate);
+            Store256(c + 3 * ldc, c30, c31, accumulate);
+            Store256(c + 4 * ldc, c40, c41, accumulate);
+            Store256(c + 5 * ldc, c50, c51, accumulate);
+            return;
+        }
+        var tile = new Tile256
+        {
+            C00 = c00, C01 = c01, C10 = c10, C11 = c11, C20 = c20, C21 = c21,
+            C30 = c30, C31 = c31, C40 = c40, C41 = c41, C50 = c50, C51 = c51,
+        };
+        StoreTile((float*)&tile, 16, c, ldc, rows, cols, accumulate);
+    }
+
+    /// <summary>A 6x16 register tile laid out row by row in memory (rows 16 floats apart), for the partial-tile store.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    private struct Tile256
+    {
+        public Vector256<float> C00, C01, C10, C11, C20, C21, C30, C31, C40, C41, C50, C51;
     }
 
     // Scalar fallback with the same packed layout: c[0..rows, 0..cols] (+)= packedA[6 x kc] * packedB[kc x nr].
