@@ -200,7 +200,7 @@ public static partial class F
                                             dySample.Slice(g * shape.GroupOutputs, shape.GroupOutputs),
                                             columns.Slice(g * shape.GroupColumns, shape.GroupColumns),
                                             shape.GroupOut, shape.GroupRows, shape.OutPlane, false, true, true,
-                                            dw.Slice(g * shape.GroupWeights, shape.GroupWeights), Gemm.Best, gemmWorkers);
+                                            dw.Slice(g * shape.GroupWeights, shape.GroupWeights), Simd.Best, gemmWorkers);
                                     }
                                 }
                                 if (gradInput is not null)
