@@ -18,7 +18,7 @@ internal static class CnnExperiment
         new(name, ModelKind.Cnn, norm, OptimizerKind.Adam, learningRate, budget.CnnBatchSize, seed);
 
     public static SweepResult Run(ExperimentData data, DemoBudget budget, int seed, DateTime stageDeadline,
-        IReadOnlyList<RunProgress> progress, CancellationToken cancellation) =>
+        IReadOnlyList<IRunProgress> progress, CancellationToken cancellation) =>
         LearningRateSweep.Run(data, LearningRates(budget), budget.CnnSteps, budget.CnnEvalEvery, (name, norm, rate) => Spec(name, norm, budget, seed, rate),
             stageDeadline, progress, cancellation);
 }

@@ -12,7 +12,7 @@ internal sealed record LoadedData(Dataset Train, Dataset Test, string Descriptio
 
 /// <summary>
 /// Finds the data, in this order: <c>--data DIR</c>; Debian's <c>dataset-fashion-mnist</c> package
-/// at <see cref="DebianDirectory"/>; the Fashion-MNIST subset embedded in this program
+/// at <see cref="DebianDirectory"/>; the Fashion-MNIST subset embedded in this assembly
 /// (6,000 training and 1,000 test images, Data/fashion-mnist-subset).
 /// </summary>
 /// <remarks>

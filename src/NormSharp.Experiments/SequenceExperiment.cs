@@ -39,7 +39,7 @@ internal static class SequenceExperiment
         new(Choices.Name(model), model, model switch { ModelKind.BnLstm => NormKind.Batch, ModelKind.LnLstm => NormKind.Layer, _ => NormKind.None },
             OptimizerKind.Adam, 1e-3, 64, seed);
 
-    public static SequenceResult Run(ExperimentData data, DemoBudget budget, int seed, DateTime stageDeadline, IReadOnlyList<RunProgress> progress, CancellationToken cancellation)
+    public static SequenceResult Run(ExperimentData data, DemoBudget budget, int seed, DateTime stageDeadline, IReadOnlyList<IRunProgress> progress, CancellationToken cancellation)
     {
         var rowsDeadline = new TimeBudget((stageDeadline - DateTime.UtcNow).TotalSeconds).StageDeadline(0.7, 1.0);
         // The slowest model first; the others then take no more steps than it managed, so the curves compare step for step.
@@ -83,7 +83,7 @@ internal static class SequenceExperiment
         [.. Enumerable.Range(0, count).Select(_ => MinLength + generator.NextInt(rows - MinLength + 1))];
 
     private static VariableLengthRun TrainVariableLength(
-        ExperimentData data, bool masked, int steps, int seed, DateTime deadline, double[] trueMean, double[] trueVariance, RunProgress progress, CancellationToken cancellation)
+        ExperimentData data, bool masked, int steps, int seed, DateTime deadline, double[] trueMean, double[] trueVariance, IRunProgress progress, CancellationToken cancellation)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
         int rows = data.Train.SampleShape[^2], columns = data.Train.SampleShape[^1];

@@ -38,7 +38,7 @@ internal static class PaperMlpExperiment
     public const int BatchSize = 60;
 
     public static PaperMlpResult Run(ExperimentData data, DemoBudget budget, int seed, DateTime stageDeadline,
-        RunProgress batchNormProgress, RunProgress noNormProgress, CancellationToken cancellation)
+        IRunProgress batchNormProgress, IRunProgress noNormProgress, CancellationToken cancellation)
     {
         int steps = budget.MlpSteps;
         // The slower model (with BN) runs first; the other then takes no more steps than it managed.

@@ -4,11 +4,11 @@ using Spectre.Console;
 namespace NormSharp.Cli.Experiments;
 
 /// <summary>
-/// Progress for one training run: a Spectre.Console bar showing the latest test accuracy on an
+/// The command line's <see cref="IRunProgress"/> for one training run: a Spectre.Console bar showing the latest test accuracy on an
 /// interactive terminal; on a redirected output (a log, CI), one line when the run ends instead of
 /// a redrawn table of bars.
 /// </summary>
-internal sealed class RunProgress
+internal sealed class RunProgress : IRunProgress
 {
     private readonly ProgressTask? task;
     private readonly IAnsiConsole? plain;

@@ -15,7 +15,7 @@ internal static class LearningRateSweep
     public const string Prefix = "LR sweep";
 
     public static SweepResult Run(ExperimentData data, DemoBudget budget, int seed, DateTime stageDeadline,
-        IReadOnlyList<RunProgress> progress, CancellationToken cancellation) =>
+        IReadOnlyList<IRunProgress> progress, CancellationToken cancellation) =>
         Run(data, budget.SweepLearningRates, budget.SweepSteps, Math.Max(1, budget.SweepSteps / 10), (name, norm, rate) => PaperMlpExperiment.Spec(name, norm, budget, seed, rate),
             stageDeadline, progress, cancellation);
 
@@ -26,7 +26,7 @@ internal static class LearningRateSweep
     /// which get the time it left). Diverged runs are recorded (NaN loss, chance accuracy), not thrown.
     /// </summary>
     public static SweepResult Run(ExperimentData data, double[] rates, int steps, int evalEvery, Func<string, NormKind, double, RunSpec> spec,
-        DateTime stageDeadline, IReadOnlyList<RunProgress> progress, CancellationToken cancellation)
+        DateTime stageDeadline, IReadOnlyList<IRunProgress> progress, CancellationToken cancellation)
     {
         var bn = new RunResult[rates.Length];
         var none = new RunResult[rates.Length];
@@ -46,7 +46,7 @@ internal static class LearningRateSweep
         return new SweepResult(rates, bn, none);
     }
 
-    /// <summary>The run names, in the order <see cref="Run(ExperimentData, double[], int, int, Func{string, NormKind, double, RunSpec}, DateTime, IReadOnlyList{RunProgress}, CancellationToken)"/> uses its progress bars.</summary>
+    /// <summary>The run names, in the order <see cref="Run(ExperimentData, double[], int, int, Func{string, NormKind, double, RunSpec}, DateTime, IReadOnlyList{IRunProgress}, CancellationToken)"/> uses its progress bars.</summary>
     public static IEnumerable<string> RunNames(string prefix, double[] rates) =>
         rates.SelectMany(rate => new[]
         {

@@ -58,7 +58,7 @@ internal static class SmallBatchExperiment
     private static string Name(NormKind norm, int batchSize) => $"small batch {batchSize}, {Choices.Label(norm)}";
 
     public static SmallBatchResult Run(ExperimentData data, DemoBudget budget, int seed, DateTime stageDeadline,
-        IReadOnlyList<RunProgress> progress, CancellationToken cancellation)
+        IReadOnlyList<IRunProgress> progress, CancellationToken cancellation)
     {
         var small = budget.SmallBatch;
         var test = data.Test.Take(Math.Min(small.TestSamples, data.Test.Count));
