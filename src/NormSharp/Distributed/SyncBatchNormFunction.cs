@@ -1,6 +1,7 @@
 // Synchronized batch normalization as one autograd op. Derivation: docs/derivations/syncbatchnorm.md.
 
 using NormSharp.Autograd;
+using NormSharp.Functional;
 using NormSharp.Kernels;
 
 namespace NormSharp.Distributed;
@@ -18,7 +19,7 @@ namespace NormSharp.Distributed;
 /// then dx = w · invStd · (dy − Σ dy / n − x̂ · Σ dy · x̂ / n) with the global sums and count n. The weight and bias
 /// gradients stay local (Σ over this rank's samples), as in PyTorch: data parallelism sums or averages them.</para>
 /// </remarks>
-internal sealed class SyncBatchNormFunction(ProcessGroup group) : Function
+internal sealed class SyncBatchNormFunction(ProcessGroup group) : AffineNormFunction
 {
     private Tensor input = null!;
     private Tensor? weight;
@@ -26,7 +27,6 @@ internal sealed class SyncBatchNormFunction(ProcessGroup group) : Function
     private double[] invStd = [];
     private long totalCount;
     private int outer, channels, inner;
-    private int weightIndex = -1, biasIndex = -1;
 
     public override string Name => "SyncBatchNorm";
 
@@ -97,18 +97,7 @@ internal sealed class SyncBatchNormFunction(ProcessGroup group) : Function
                 new float[channels], scale, shift, accumulate: false);
         }
 
-        var inputs = new List<Tensor> { input };
-        if (weight is not null)
-        {
-            weightIndex = inputs.Count;
-            inputs.Add(weight);
-        }
-        if (bias is not null)
-        {
-            biasIndex = inputs.Count;
-            inputs.Add(bias);
-        }
-        return Record(output, [.. inputs]);
+        return RecordAffine(output, input, weight, bias);
     }
 
     /// <summary>
@@ -149,10 +138,9 @@ internal sealed class SyncBatchNormFunction(ProcessGroup group) : Function
 
     public override Tensor?[] Backward(Tensor gradOutput)
     {
-        var gradients = new Tensor?[Inputs.Count];
         bool needInput = NeedsInputGrad[0];
-        var gradWeight = weightIndex >= 0 && NeedsInputGrad[weightIndex] ? Tensor.Zeros(channels) : null;
-        var gradBias = biasIndex >= 0 && NeedsInputGrad[biasIndex] ? Tensor.Zeros(channels) : null;
+        var gradWeight = NeedsWeightGrad ? Tensor.Zeros(channels) : null;
+        var gradBias = NeedsBiasGrad ? Tensor.Zeros(channels) : null;
         long count = (long)outer * inner;
         // local Σ dy · x̂ and Σ dy (x̂ with the global statistics); the input gradient needs them even when nobody wants the parameters'
         var sumGradNormalized = gradWeight?.AsSpan().ToArray() ?? new float[needInput ? channels : 0];
@@ -188,17 +176,8 @@ internal sealed class SyncBatchNormFunction(ProcessGroup group) : Function
             {
                 AddStatisticsTerms(gradInput!, sums);
             }
-            gradients[0] = gradInput;
         }
-        if (weightIndex >= 0)
-        {
-            gradients[weightIndex] = gradWeight;
-        }
-        if (biasIndex >= 0)
-        {
-            gradients[biasIndex] = gradBias;
-        }
-        return gradients;
+        return AffineGradients(gradInput, gradWeight, gradBias);
     }
 
     /// <summary>dx += −k · Σdy / n − k · invStd · Σ(dy · x̂) / n · (x − mean), k = w · invStd, with the global sums.</summary>

@@ -96,7 +96,7 @@ public static partial class F
     /// Masked batch norm as one fused autograd op with inputs (input, weight?, bias?); the mask is a constant.
     /// Keeps the input, a copy of the mask and the per-channel mean and invStd (double). Compute: <see cref="Kernels.MaskedBatchNorm"/>.
     /// </summary>
-    private sealed class MaskedBatchNormFunction : Function
+    private sealed class MaskedBatchNormFunction : AffineNormFunction
     {
         private Tensor input = null!;
         private float[] mask = [];
@@ -105,7 +105,6 @@ public static partial class F
         private double[] invStd = [];
         private bool training;
         private int outer, channels, inner;
-        private int weightIndex = -1, biasIndex = -1;
 
         public override string Name => "MaskedBatchNorm";
 
@@ -141,42 +140,21 @@ public static partial class F
             Kernels.MaskedBatchNorm.Normalize(
                 input.Data, mask.Data, outer, channels, inner, mean, invStd,
                 weight is null ? default : weight.Data, bias is null ? default : bias.Data, output.AsSpan());
-            var inputs = new List<Tensor> { input };
-            if (weight is not null)
-            {
-                weightIndex = inputs.Count;
-                inputs.Add(weight);
-            }
-            if (bias is not null)
-            {
-                biasIndex = inputs.Count;
-                inputs.Add(bias);
-            }
-            return Record(output, [.. inputs]);
+            return RecordAffine(output, input, weight, bias);
         }
 
         public override Tensor?[] Backward(Tensor gradOutput)
         {
-            var gradients = new Tensor?[Inputs.Count];
             var gradInput = NeedsInputGrad[0] ? Tensor.Uninitialized(input.Shape) : null;   // every element is written
-            var gradWeight = weightIndex >= 0 && NeedsInputGrad[weightIndex] ? Tensor.Zeros(channels) : null;
-            var gradBias = biasIndex >= 0 && NeedsInputGrad[biasIndex] ? Tensor.Zeros(channels) : null;
+            var gradWeight = NeedsWeightGrad ? Tensor.Zeros(channels) : null;
+            var gradBias = NeedsBiasGrad ? Tensor.Zeros(channels) : null;
             Kernels.MaskedBatchNorm.Backward(
                 input.Data, mask, gradOutput.Data, outer, channels, inner, mean, invStd,
                 weight is null ? default : weight.Data, training,
                 gradInput is null ? default : gradInput.AsSpan(),
                 gradWeight is null ? default : gradWeight.AsSpan(),
                 gradBias is null ? default : gradBias.AsSpan());
-            gradients[0] = gradInput;
-            if (weightIndex >= 0)
-            {
-                gradients[weightIndex] = gradWeight;
-            }
-            if (biasIndex >= 0)
-            {
-                gradients[biasIndex] = gradBias;
-            }
-            return gradients;
+            return AffineGradients(gradInput, gradWeight, gradBias);
         }
     }
 }

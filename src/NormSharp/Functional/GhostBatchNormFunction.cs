@@ -12,7 +12,7 @@ namespace NormSharp.Functional;
 /// kernels on a slice, without copies; the backward is batch norm's closed form per chunk (docs/derivations/batchnorm.md),
 /// the weight and bias gradients summed over the chunks.
 /// </summary>
-internal sealed class GhostBatchNormFunction(bool relu) : Function
+internal sealed class GhostBatchNormFunction(bool relu) : AffineNormFunction
 {
     private Tensor input = null!;
     private Tensor? weight;
@@ -21,7 +21,6 @@ internal sealed class GhostBatchNormFunction(bool relu) : Function
     private double[][] means = [];
     private double[][] invStds = [];
     private int rowsPerSample, channels, inner;
-    private int weightIndex = -1, biasIndex = -1;
 
     public override string Name => relu ? "GhostBatchNormReLU" : "GhostBatchNorm";
 
@@ -57,26 +56,14 @@ internal sealed class GhostBatchNormFunction(bool relu) : Function
                 means[k], invStds[k], output.AsSpan().Slice(start, length), relu);
             start += length;
         }
-        var inputs = new List<Tensor> { input };
-        if (weight is not null)
-        {
-            weightIndex = inputs.Count;
-            inputs.Add(weight);
-        }
-        if (bias is not null)
-        {
-            biasIndex = inputs.Count;
-            inputs.Add(bias);
-        }
-        return Record(output, [.. inputs]);
+        return RecordAffine(output, input, weight, bias);
     }
 
     public override Tensor?[] Backward(Tensor gradOutput)
     {
-        var gradients = new Tensor?[Inputs.Count];
         var gradInput = NeedsInputGrad[0] ? Tensor.Uninitialized(input.Shape) : null;   // the chunks cover every element
-        bool needsWeight = weightIndex >= 0 && NeedsInputGrad[weightIndex];
-        bool needsBias = biasIndex >= 0 && NeedsInputGrad[biasIndex];
+        bool needsWeight = NeedsWeightGrad;
+        bool needsBias = NeedsBiasGrad;
         var chunkGradWeight = new float[needsWeight ? channels : 0];
         var chunkGradBias = new float[needsBias ? channels : 0];
         var sumGradWeight = new double[channels];
@@ -100,15 +87,8 @@ internal sealed class GhostBatchNormFunction(bool relu) : Function
             }
             start += length;
         }
-        gradients[0] = gradInput;
-        if (needsWeight)
-        {
-            gradients[weightIndex] = Tensor.FromArray(Array.ConvertAll(sumGradWeight, v => (float)v), channels);
-        }
-        if (needsBias)
-        {
-            gradients[biasIndex] = Tensor.FromArray(Array.ConvertAll(sumGradBias, v => (float)v), channels);
-        }
-        return gradients;
+        return AffineGradients(gradInput,
+            needsWeight ? Tensor.FromArray(Array.ConvertAll(sumGradWeight, v => (float)v), channels) : null,
+            needsBias ? Tensor.FromArray(Array.ConvertAll(sumGradBias, v => (float)v), channels) : null);
     }
 }

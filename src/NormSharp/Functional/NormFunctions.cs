@@ -11,7 +11,7 @@ namespace NormSharp.Functional;
 /// with <c>relu</c>, to recompute the ReLU mask). Compute: <see cref="BatchNormFast"/>. With <c>relu</c> the op is
 /// max(0, BatchNorm(x)) in one pass each way (F.BatchNormRelu; used by Sequential for BatchNorm followed by ReLU).
 /// </summary>
-internal sealed class BatchNormFunction(bool relu = false) : Function
+internal sealed class BatchNormFunction(bool relu = false) : AffineNormFunction
 {
     private Tensor input = null!;
     private Tensor? weight;
@@ -20,7 +20,6 @@ internal sealed class BatchNormFunction(bool relu = false) : Function
     private double[] invStd = [];
     private bool training;
     private int outer, channels, inner;
-    private int weightIndex = -1, biasIndex = -1;
 
     public override string Name => relu ? "BatchNormReLU" : "BatchNorm";
 
@@ -57,42 +56,21 @@ internal sealed class BatchNormFunction(bool relu = false) : Function
                 input.Data, outer, channels, inner, w, b, runningMean!.Data, runningVar!.Data, eps,
                 mean, invStd, output.AsSpan(), relu);
         }
-        var inputs = new List<Tensor> { input };
-        if (weight is not null)
-        {
-            weightIndex = inputs.Count;
-            inputs.Add(weight);
-        }
-        if (bias is not null)
-        {
-            biasIndex = inputs.Count;
-            inputs.Add(bias);
-        }
-        return Record(output, [.. inputs]);
+        return RecordAffine(output, input, weight, bias);
     }
 
     public override Tensor?[] Backward(Tensor gradOutput)
     {
-        var gradients = new Tensor?[Inputs.Count];
         var gradInput = NeedsInputGrad[0] ? Tensor.Uninitialized(input.Shape) : null;   // every element is written
-        var gradWeight = weightIndex >= 0 && NeedsInputGrad[weightIndex] ? Tensor.Zeros(channels) : null;
-        var gradBias = biasIndex >= 0 && NeedsInputGrad[biasIndex] ? Tensor.Zeros(channels) : null;
+        var gradWeight = NeedsWeightGrad ? Tensor.Zeros(channels) : null;
+        var gradBias = NeedsBiasGrad ? Tensor.Zeros(channels) : null;
         BatchNormFast.Backward(
             input.Data, gradOutput.Data, outer, channels, inner,
             weight is null ? default : weight.Data, bias is null ? default : bias.Data, mean, invStd, training,
             gradInput is null ? default : gradInput.AsSpan(),
             gradWeight is null ? default : gradWeight.AsSpan(),
             gradBias is null ? default : gradBias.AsSpan(), relu);
-        gradients[0] = gradInput;
-        if (weightIndex >= 0)
-        {
-            gradients[weightIndex] = gradWeight;
-        }
-        if (biasIndex >= 0)
-        {
-            gradients[biasIndex] = gradBias;
-        }
-        return gradients;
+        return AffineGradients(gradInput, gradWeight, gradBias);
     }
 }
 
@@ -103,14 +81,13 @@ internal sealed class BatchNormFunction(bool relu = false) : Function
 /// closed form (docs/derivations/layernorm.md).
 /// Keeps the input, the per-row mean and invStd (double) and the weight.
 /// </summary>
-internal sealed class RowNormFunction(NormStatistics statistics, string name) : Function
+internal sealed class RowNormFunction(NormStatistics statistics, string name) : AffineNormFunction
 {
     private Tensor input = null!;
     private Tensor? weight;
     private int[] biasShape = [];
     private double[] invStd = [];
     private int rows, rowLength, affineOuter, affineChannels, affineInner;
-    private int weightIndex = -1, biasIndex = -1;
     private bool fast;
 
     public override string Name => name;
@@ -153,27 +130,15 @@ internal sealed class RowNormFunction(NormStatistics statistics, string name) : 
                 Mean, Variance, invStd, output.AsSpan());
         }
 
-        var inputs = new List<Tensor> { input };
-        if (weight is not null)
-        {
-            weightIndex = inputs.Count;
-            inputs.Add(weight);
-        }
-        if (bias is not null)
-        {
-            biasIndex = inputs.Count;
-            inputs.Add(bias);
-        }
-        return Record(output, [.. inputs]);
+        return RecordAffine(output, input, weight, bias);
     }
 
     public override Tensor?[] Backward(Tensor gradOutput)
     {
-        var gradients = new Tensor?[Inputs.Count];
         var gradInput = !NeedsInputGrad[0] ? null : fast ? Tensor.Uninitialized(input.Shape) : Tensor.Zeros(input.Shape);
         // the parameters may be multi-dimensional (LayerNorm's normalizedShape); the kernel sees them flat
-        var gradWeight = weightIndex >= 0 && NeedsInputGrad[weightIndex] ? Tensor.Zeros(weight!.Shape) : null;
-        var gradBias = biasIndex >= 0 && NeedsInputGrad[biasIndex] ? Tensor.Zeros(biasShape) : null;
+        var gradWeight = NeedsWeightGrad ? Tensor.Zeros(weight!.Shape) : null;
+        var gradBias = NeedsBiasGrad ? Tensor.Zeros(biasShape) : null;
         if (fast)
         {
             RowNormFast.Backward(
@@ -192,15 +157,6 @@ internal sealed class RowNormFunction(NormStatistics statistics, string name) : 
                 gradWeight is null ? default : gradWeight.AsSpan(),
                 gradBias is null ? default : gradBias.AsSpan());
         }
-        gradients[0] = gradInput;
-        if (weightIndex >= 0)
-        {
-            gradients[weightIndex] = gradWeight;
-        }
-        if (biasIndex >= 0)
-        {
-            gradients[biasIndex] = gradBias;
-        }
-        return gradients;
+        return AffineGradients(gradInput, gradWeight, gradBias);
     }
 }
