@@ -228,9 +228,13 @@ public static partial class F
                             ReturnBuffer(buffer);
                         }
                     });
+                    // No partials when only the input needs its gradient (a frozen convolution).
                     foreach (var partial in partials)
                     {
-                        TensorPrimitives.Add(gradWeight!.AsSpan(), partial.AsSpan(0, weight.Length), gradWeight.AsSpan());
+                        if (partial is not null)
+                        {
+                            TensorPrimitives.Add(gradWeight!.AsSpan(), partial.AsSpan(0, weight.Length), gradWeight.AsSpan());
+                        }
                     }
                 }
                 finally
