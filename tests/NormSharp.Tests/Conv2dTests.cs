@@ -21,7 +21,9 @@ public class Conv2dTests
         new(1, 1, 5, 4, 2, 5, 4, 3, 0, 1, 1, true),    // kernel covers the whole image
         new(4, 8, 16, 16, 16, 3, 3, 1, 1, 1, 1, true), // large enough to run samples in parallel
         new(4, 8, 12, 12, 8, 3, 3, 1, 1, 1, 2, true),  // two groups, samples in parallel (weight gradients per range)
-        new(1, 32, 32, 32, 64, 3, 3, 1, 1, 1, 1, false), // one sample: the GEMMs use the threads instead
+        new(1, 32, 32, 32, 64, 3, 3, 1, 1, 1, 1, false), // one sample: its output rows are split between threads
+        new(2, 3, 6, 7, 4, 3, 3, 1, 3, 1, 1, true),    // padding beyond the kernel: the input gradient takes col2im
+        new(2, 16, 9, 9, 24, 3, 3, 2, 1, 1, 1, false), // stride 2 at more channels: col2im input gradient, threaded
     };
 
     [Theory]
@@ -65,6 +67,34 @@ public class Conv2dTests
         var b = GradCheck.RandomLeaf(3, 4);
         Tensor[] inputs = hasBias ? [x, w, b] : [x, w];
         GradCheck.Check(t => F.Conv2d(t[0], t[1], hasBias ? t[2] : null, stride, padding, dilation), inputs, seed: stride * 10 + padding);
+    }
+
+    [Theory]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    public void Only_the_gradients_asked_for_are_computed(bool inputGrad, bool weightGrad)
+    {
+        // A frozen weight (fine-tuning) or a frozen input: the other gradient still matches the reference.
+        var generator = new Generator(41);
+        var x = Tensor.Randn(generator, 4, 8, 10, 10);
+        var w = Tensor.Randn(generator, 8, 8, 3, 3);
+        x.RequiresGrad = inputGrad;
+        w.RequiresGrad = weightGrad;
+        var geometry = new ReferenceConv.Geometry(1, 1, 1, 1, 1, 1, 1);
+        var y = F.Conv2d(x, w, null, 1, 1);
+        var upstream = Tensor.Randn(generator, y.Shape);
+        y.Backward(upstream);
+        var (gradInput, gradWeight) = ReferenceConv.Backward(x.ToArray(), x.Shape, w.ToArray(), w.Shape, upstream.ToArray(), geometry);
+        if (inputGrad)
+        {
+            ReferenceConv.AssertClose(gradInput, x.Grad!.ToArray(), 1e-4, "gradInput");
+            Assert.Null(w.Grad);
+        }
+        else
+        {
+            ReferenceConv.AssertClose(gradWeight, w.Grad!.ToArray(), 1e-4, "gradWeight");
+            Assert.Null(x.Grad);
+        }
     }
 
     [Fact]

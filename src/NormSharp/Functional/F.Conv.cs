@@ -93,17 +93,11 @@ public static partial class F
     }
 
     /// <summary>
-    /// Convolution as im2col + GEMM, one sample at a time: y[n] = W[outC, C·kH·kW] · cols(x[n])[C·kH·kW, L] (one GEMM
-    /// per channel group), which is already the [outC, outH·outW] layout of y[n]. Backward: dW = Σ_n dy[n] · cols(x[n])ᵀ,
-    /// dx[n] = col2im(Wᵀ · dy[n]), db = Σ_{n, L} dy.
+    /// Convolution as an implicit GEMM per sample (<see cref="ImplicitConv"/>): y[n] = W_g · columns(x[n]) per channel
+    /// group, with the column matrix read straight from a padded copy of the sample instead of unfolded. Backward:
+    /// dW = Σ_n dy[n] · columns(x[n])ᵀ on the same images; db = Σ_{n, L} dy; dx of a stride-1 convolution is the
+    /// forward convolution of dy with the flipped, transposed weight, and of a strided one col2im(Wᵀ · dy[n]).
     /// </summary>
-    /// <remarks>
-    /// Threads take contiguous ranges of samples and run their GEMMs on one core each, with the sample's column matrix
-    /// (9× the sample for a 3×3 kernel) in a per-thread buffer that stays in the core's L2: unfolding a whole batch
-    /// first would write and re-read a column matrix nine times the activation's size through memory. Each range adds
-    /// its samples' weight gradient into its own buffer, summed in range order, so results do not depend on thread timing.
-    /// With fewer samples than cores the samples run one after another and the GEMMs use the threads instead.
-    /// </remarks>
     private sealed class Conv2dFunction(Window2d window, int groups) : Function
     {
         private bool hasBias;
@@ -115,46 +109,9 @@ public static partial class F
             int batch = input.Size(0), channels = input.Size(1), outChannels = weight.Size(0);
             var output = Tensor.Uninitialized(batch, outChannels, window.OutHeight, window.OutWidth);
             hasBias = bias is not null;
-            var shape = new Geometry(window, groups, channels, outChannels);
-            float[] x = input.Storage, w = weight.Storage, y = output.Storage;
-            int xOffset = input.Offset, wOffset = weight.Offset, yOffset = output.Offset;
-            float[]? b = bias?.ToArray();
-            int ranges = Parallelism.RangeCount(batch, shape.WorkPerSample);
-            int gemmWorkers = GemmWorkers(ranges);
-            using var packedWeights = PackWeights(w.AsSpan(wOffset, weight.Length), shape, transpose: false);
-            Parallelism.ForRanges(batch, ranges, (_, start, end) =>
-            {
-                float[]? buffer = shape.IsPointwise ? null : ArrayPool<float>.Shared.Rent(Math.Max(1, shape.ColumnLength));
-                try
-                {
-                    for (int n = start; n < end; n++)
-                    {
-                        var inputSample = x.AsSpan(xOffset + n * shape.InputLength, shape.InputLength);
-                        ReadOnlySpan<float> columns = buffer is null ? inputSample : Unfold(inputSample, channels, buffer);
-                        var sample = y.AsSpan(yOffset + n * shape.OutputLength, shape.OutputLength);
-                        for (int g = 0; g < groups; g++)
-                        {
-                            // y[n]_g[groupOut, L] = W_g[groupOut, groupRows] · cols_g[groupRows, L]
-                            Gemm.MultiplyPacked(packedWeights[g],
-                                columns.Slice(g * shape.GroupColumns, shape.GroupColumns),
-                                shape.OutPlane, false, false,
-                                sample.Slice(g * shape.GroupOutputs, shape.GroupOutputs), gemmWorkers);
-                        }
-                        if (b is not null)
-                        {
-                            for (int o = 0; o < outChannels; o++)
-                            {
-                                var plane = sample.Slice(o * shape.OutPlane, shape.OutPlane);
-                                TensorPrimitives.Add(plane, b[o], plane);
-                            }
-                        }
-                    }
-                }
-                finally
-                {
-                    ReturnBuffer(buffer);
-                }
-            });
+            using var packedWeight = ImplicitConv.PackWeight(weight.Data, groups, outChannels / groups, weight.Length / outChannels);
+            ImplicitConv.Forward(input.Storage, input.Offset, batch, new ConvImage(window, channels), packedWeight,
+                bias?.ToArray(), output.Storage, output.Offset);
             SaveForBackward(input, weight);
             return bias is null ? Record(output, input, weight) : Record(output, input, weight, bias);
         }
@@ -164,161 +121,103 @@ public static partial class F
             var input = SavedTensors[0];
             var weight = SavedTensors[1];
             int batch = input.Size(0), channels = input.Size(1), outChannels = weight.Size(0);
-            bool needInput = NeedsInputGrad[0], needWeight = NeedsInputGrad[1];
-            var gradInput = needInput ? Tensor.Uninitialized(input.Shape) : null;
-            var gradWeight = needWeight ? Tensor.Zeros(weight.Shape) : null;
-            if (needInput || needWeight)
+            Tensor? gradWeight = null, gradInput = null;
+            if (NeedsInputGrad[1])
             {
-                var shape = new Geometry(window, groups, channels, outChannels);
-                float[] x = input.Storage, w = weight.Storage, dy = gradOutput.Storage;
-                int xOffset = input.Offset, wOffset = weight.Offset, dyOffset = gradOutput.Offset;
-                int ranges = Parallelism.RangeCount(batch, 3 * shape.WorkPerSample);
-                int gemmWorkers = GemmWorkers(ranges);
-                using var packedWeights = needInput ? PackWeights(w.AsSpan(wOffset, weight.Length), shape, transpose: true) : null;
-                // Range 0 adds into gradWeight itself, every other range into a buffer of its own.
-                var partials = new float[Math.Max(0, ranges - 1)][];
-                try
+                gradWeight = Tensor.Uninitialized(weight.Shape);
+                ImplicitConv.WeightGradient(input.Storage, input.Offset, gradOutput.Storage, gradOutput.Offset, batch,
+                    new ConvImage(window, channels), groups, outChannels, gradWeight.AsSpan());
+            }
+            if (NeedsInputGrad[0])
+            {
+                gradInput = Tensor.Uninitialized(input.Shape);
+                if (TransposedWindow() is { } transposed)
                 {
-                    Parallelism.ForRanges(batch, ranges, (range, start, end) =>
-                    {
-                        float[]? buffer = shape.IsPointwise ? null : ArrayPool<float>.Shared.Rent(Math.Max(1, shape.ColumnLength));
-                        float[]? partial = needWeight && range > 0 ? partials[range - 1] = Scratch.RentCleared(weight.Length) : null;
-                        try
-                        {
-                            var dw = partial is not null ? partial.AsSpan(0, weight.Length) : gradWeight is not null ? gradWeight.AsSpan() : default;
-                            for (int n = start; n < end; n++)
-                            {
-                                var dySample = dy.AsSpan(dyOffset + n * shape.OutputLength, shape.OutputLength);
-                                if (needWeight)
-                                {
-                                    var inputSample = x.AsSpan(xOffset + n * shape.InputLength, shape.InputLength);
-                                    ReadOnlySpan<float> columns = buffer is null ? inputSample : Unfold(inputSample, channels, buffer);
-                                    for (int g = 0; g < groups; g++)
-                                    {
-                                        // dW_g[groupOut, groupRows] += dy[n]_g[groupOut, L] · cols_g[groupRows, L]ᵀ
-                                        Gemm.Multiply(
-                                            dySample.Slice(g * shape.GroupOutputs, shape.GroupOutputs),
-                                            columns.Slice(g * shape.GroupColumns, shape.GroupColumns),
-                                            shape.GroupOut, shape.GroupRows, shape.OutPlane, false, true, true,
-                                            dw.Slice(g * shape.GroupWeights, shape.GroupWeights), Simd.Best, gemmWorkers);
-                                    }
-                                }
-                                if (gradInput is not null)
-                                {
-                                    // A 1x1 stride-1 convolution's column gradient is the input gradient itself.
-                                    var gradSample = gradInput.Storage.AsSpan(gradInput.Offset + n * shape.InputLength, shape.InputLength);
-                                    var gradColumns = buffer is null ? gradSample : buffer.AsSpan(0, shape.ColumnLength);
-                                    for (int g = 0; g < groups; g++)
-                                    {
-                                        // dcols_g[groupRows, L] = W_g[groupOut, groupRows]ᵀ · dy[n]_g[groupOut, L]
-                                        Gemm.MultiplyPacked(packedWeights![g],
-                                            dySample.Slice(g * shape.GroupOutputs, shape.GroupOutputs),
-                                            shape.OutPlane, false, false,
-                                            gradColumns.Slice(g * shape.GroupColumns, shape.GroupColumns), gemmWorkers);
-                                    }
-                                    if (buffer is not null)
-                                    {
-                                        Im2Col.Fold(gradColumns, channels, window, gradSample);
-                                    }
-                                }
-                            }
-                        }
-                        finally
-                        {
-                            ReturnBuffer(buffer);
-                        }
-                    });
-                    // No partials when only the input needs its gradient (a frozen convolution).
-                    foreach (var partial in partials)
-                    {
-                        if (partial is not null)
-                        {
-                            TensorPrimitives.Add(gradWeight!.AsSpan(), partial.AsSpan(0, weight.Length), gradWeight.AsSpan());
-                        }
-                    }
+                    using var flipped = ImplicitConv.FlipWeight(weight.Data, outChannels, channels / groups, window.KernelArea, groups);
+                    ImplicitConv.Forward(gradOutput.Storage, gradOutput.Offset, batch, new ConvImage(transposed, outChannels),
+                        flipped, null, gradInput.Storage, gradInput.Offset);
                 }
-                finally
+                else
                 {
-                    foreach (var partial in partials)
-                    {
-                        if (partial is not null)
-                        {
-                            ArrayPool<float>.Shared.Return(partial);
-                        }
-                    }
+                    StridedInputGradient(gradOutput, weight, gradInput);
                 }
             }
             Tensor? gradBias = hasBias && NeedsInputGrad[2] ? BiasGradient(gradOutput, outChannels) : null;
             return hasBias ? [gradInput, gradWeight, gradBias] : [gradInput, gradWeight];
         }
 
-        /// <summary>Sizes of one sample's operands: input, column matrix, output, and their per-group blocks.</summary>
-        private readonly record struct Geometry(Window2d Window, int Groups, int Channels, int OutChannels)
+        /// <summary>
+        /// For stride 1, the window of the convolution whose output is dx: over dy [outH, outW] padded by d·(k − 1) − p,
+        /// same kernel and dilation; null for a strided convolution or a padding beyond d·(k − 1), which would crop dy.
+        /// </summary>
+        private Window2d? TransposedWindow()
         {
-            public int OutPlane => Window.OutPlane;
-
-            public int InputLength => Channels * Window.Plane;
-
-            public int OutputLength => OutChannels * OutPlane;
-
-            public int ColumnLength => Channels * Window.KernelArea * OutPlane;
-
-            public int GroupRows => Channels * Window.KernelArea / Groups;
-
-            public int GroupOut => OutChannels / Groups;
-
-            public int GroupWeights => GroupOut * GroupRows;
-
-            public int GroupColumns => GroupRows * OutPlane;
-
-            public int GroupOutputs => GroupOut * OutPlane;
-
-            /// <summary>A 1x1 kernel with stride 1 and no padding: the input sample is its own column matrix.</summary>
-            public bool IsPointwise => Window.KernelArea == 1 && Window.StrideHeight == 1 && Window.StrideWidth == 1
-                && Window.PaddingHeight == 0 && Window.PaddingWidth == 0;
-
-            /// <summary>Multiply-adds of one sample's forward product.</summary>
-            public long WorkPerSample => (long)OutChannels * GroupRows * OutPlane;
-        }
-
-        // Fewer sample ranges than cores (a batch of one, or work too small to split): the GEMMs use the threads instead.
-        private static int GemmWorkers(int ranges) => ranges < Environment.ProcessorCount ? int.MaxValue : 1;
-
-        private Span<float> Unfold(ReadOnlySpan<float> input, int channels, float[] buffer)
-        {
-            var columns = buffer.AsSpan(0, channels * window.KernelArea * window.OutPlane);
-            Im2Col.Unfold(input, channels, window, columns);
-            return columns;
-        }
-
-        private static void ReturnBuffer(float[]? buffer)
-        {
-            if (buffer is not null)
+            int padHeight = window.DilationHeight * (window.KernelHeight - 1) - window.PaddingHeight;
+            int padWidth = window.DilationWidth * (window.KernelWidth - 1) - window.PaddingWidth;
+            if (window.StrideHeight != 1 || window.StrideWidth != 1 || padHeight < 0 || padWidth < 0)
             {
-                ArrayPool<float>.Shared.Return(buffer);
+                return null;
             }
+            return new Window2d(window.OutHeight, window.OutWidth, window.KernelHeight, window.KernelWidth, 1, 1,
+                padHeight, padWidth, window.DilationHeight, window.DilationWidth);
         }
 
         /// <summary>
-        /// Each group's weight packed once per call for the micro-kernel (as W_g, or as W_gᵀ for the input gradient),
-        /// instead of once per sample: at 8x8 outputs the packing cost a third of a sample's product.
+        /// dx[n] = col2im(Wᵀ · dy[n]) per group, for strided convolutions: threads take ranges of samples, each with a
+        /// column buffer of its own (nine times a sample for a 3x3 kernel, kept in L2 rather than unfolding the batch).
         /// </summary>
-        private static PackedWeights PackWeights(ReadOnlySpan<float> weight, Geometry shape, bool transpose)
+        private void StridedInputGradient(Tensor gradOutput, Tensor weight, Tensor gradInput)
         {
-            var packed = new Gemm.PackedMatrix[shape.Groups];
-            for (int g = 0; g < shape.Groups; g++)
+            int batch = gradInput.Size(0), channels = gradInput.Size(1), outChannels = weight.Size(0);
+            int outPlane = window.OutPlane, groupOut = outChannels / groups, groupRows = channels / groups * window.KernelArea;
+            int inputLength = channels * window.Plane, outputLength = outChannels * outPlane, columnLength = channels * window.KernelArea * outPlane;
+            float[] dy = gradOutput.Storage, dx = gradInput.Storage;
+            int dyOffset = gradOutput.Offset, dxOffset = gradInput.Offset;
+            int ranges = Parallelism.RangeCount(batch, (long)outChannels * groupRows * outPlane);
+            // Fewer sample ranges than cores (a batch of one): the GEMMs use the threads instead.
+            int gemmWorkers = ranges < Environment.ProcessorCount ? int.MaxValue : 1;
+            using var packedWeights = PackTransposedWeights(weight);
+            Parallelism.ForRanges(batch, ranges, (_, start, end) =>
             {
-                var block = weight.Slice(g * shape.GroupWeights, shape.GroupWeights);
-                packed[g] = transpose
-                    ? new Gemm.PackedMatrix(block, shape.GroupRows, shape.GroupOut, transposeA: true)
-                    : new Gemm.PackedMatrix(block, shape.GroupOut, shape.GroupRows, transposeA: false);
+                float[] buffer = ArrayPool<float>.Shared.Rent(Math.Max(1, columnLength));
+                try
+                {
+                    var gradColumns = buffer.AsSpan(0, columnLength);
+                    for (int n = start; n < end; n++)
+                    {
+                        var dySample = dy.AsSpan(dyOffset + n * outputLength, outputLength);
+                        for (int g = 0; g < groups; g++)
+                        {
+                            // dcols_g[groupRows, L] = W_g[groupOut, groupRows]ᵀ · dy[n]_g[groupOut, L]
+                            Gemm.MultiplyPacked(packedWeights.Groups[g], dySample.Slice(g * groupOut * outPlane, groupOut * outPlane),
+                                outPlane, false, false, gradColumns.Slice(g * groupRows * outPlane, groupRows * outPlane), gemmWorkers);
+                        }
+                        Im2Col.Fold(gradColumns, channels, window, dx.AsSpan(dxOffset + n * inputLength, inputLength));
+                    }
+                }
+                finally
+                {
+                    ArrayPool<float>.Shared.Return(buffer);
+                }
+            });
+        }
+
+        /// <summary>Each group's weight [groupOut, groupRows] packed transposed once per call, instead of once per sample.</summary>
+        private PackedWeights PackTransposedWeights(Tensor weight)
+        {
+            int outChannels = weight.Size(0), groupOut = outChannels / groups, groupRows = weight.Length / outChannels;
+            var data = weight.Data;
+            var packed = new Gemm.PackedMatrix[groups];
+            for (int g = 0; g < groups; g++)
+            {
+                packed[g] = new Gemm.PackedMatrix(data.Slice(g * groupOut * groupRows, groupOut * groupRows), groupRows, groupOut, transposeA: true);
             }
             return new PackedWeights(packed);
         }
 
         private sealed class PackedWeights(Gemm.PackedMatrix[] groups) : IDisposable
         {
-            public Gemm.PackedMatrix this[int group] => groups[group];
+            public Gemm.PackedMatrix[] Groups => groups;
 
             public void Dispose()
             {

@@ -42,7 +42,7 @@ internal static class Gemm
     public static void Multiply(
         ReadOnlySpan<float> a, ReadOnlySpan<float> b, int m, int n, int k,
         bool transposeA, bool transposeB, bool accumulate, Span<float> c)
-        => Multiply(a, b, m, n, k, transposeA, transposeB, accumulate, c, Simd.Best);
+        => Multiply(a, b, m, n, k, transposeA, transposeB, accumulate, c, Simd.MultiplyAdd);
 
     // Blocking, in the usual Goto/BLIS loop order (jc, pc: pack B; ic: pack A; jr, ir: micro-kernel).
     // A packed B micro-panel (KC x NR floats: 32 KiB for NR = 32) stays in L1 while the A block
@@ -75,7 +75,7 @@ internal static class Gemm
         float* pa, ReadOnlySpan<float> b, int m, int n, int k,
         bool transposeA, bool transposeB, bool accumulate, Span<float> c, SimdWidth kernel, int maxWorkers, float* prepackedA)
     {
-        kernel = Simd.Resolve(kernel);
+        kernel = Simd.ResolveMultiplyAdd(kernel);
         if (m == 0 || n == 0)
         {
             return;
@@ -149,7 +149,7 @@ internal static class Gemm
     /// <summary>c[m, n] (+)= a · op(b) with a packed beforehand; same contract as <see cref="Multiply(ReadOnlySpan{float}, ReadOnlySpan{float}, int, int, int, bool, bool, bool, Span{float})"/>.</summary>
     public static void MultiplyPacked(
         PackedMatrix a, ReadOnlySpan<float> b, int n, bool transposeB, bool accumulate, Span<float> c, int maxWorkers = int.MaxValue)
-        => MultiplyPacked(a, b, n, transposeB, accumulate, c, Simd.Best, maxWorkers);
+        => MultiplyPacked(a, b, n, transposeB, accumulate, c, Simd.MultiplyAdd, maxWorkers);
 
     /// <summary><see cref="MultiplyPacked(PackedMatrix, ReadOnlySpan{float}, int, bool, bool, Span{float}, int)"/> with a chosen micro-kernel.</summary>
     internal static unsafe void MultiplyPacked(

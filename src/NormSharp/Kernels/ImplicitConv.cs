@@ -1,0 +1,294 @@
+using System.Buffers;
+
+namespace NormSharp.Kernels;
+
+/// <summary>
+/// Convolution forward and weight gradient as implicit GEMMs (<see cref="ConvImage"/>, <see cref="ImplicitGemm"/>),
+/// threaded over samples. The input gradient of a stride-1 convolution is a forward convolution too (of the output
+/// gradient with the flipped, transposed weight: <see cref="FlipWeight"/>), so it runs on the same path.
+/// </summary>
+/// <remarks>
+/// Each thread takes a contiguous range of samples and fills one image per sample in a buffer of its own that stays in
+/// the core's L2; the previous path unfolded each sample into a column matrix (nine times the sample for a 3x3 kernel)
+/// and then packed that matrix again for the GEMM, two passes that cost more than the multiply-adds at 16-64 channels.
+/// With fewer samples than cores, a sample's positions are split between threads instead.
+/// </remarks>
+internal static unsafe class ImplicitConv
+{
+    /// <summary>Depth blocks of at most this many rows of the column matrix: a 6-row strip of the weight block (18 KiB) stays in L1.</summary>
+    private const int MaxDepthBlock = 768;
+
+    /// <summary>
+    /// y[n, g·og + r] = Σ_k weights[g][r, k] · columns(x[n])[g·kg + k, ·] (+ bias) for every sample and group: x
+    /// [batch, channels, height, width] as <paramref name="layout"/> describes one sample, y [batch, groups·og, outH,
+    /// outW]; <paramref name="weights"/> holds each group's [og, kg] matrix as <see cref="PackWeight"/> packs it.
+    /// </summary>
+    public static void Forward(
+        float[] x, int xOffset, int batch, ConvImage layout, PackedWeight weights, float[]? bias, float[] y, int yOffset,
+        SimdWidth width = SimdWidth.Auto)
+    {
+        width = Simd.ResolveMultiplyAdd(width);
+        int groupOut = weights.Rows, groupDepth = weights.Depth, outChannels = weights.Groups * groupOut;
+        int inputLength = layout.Channels * layout.Window.Plane, outputLength = outChannels * layout.Window.OutPlane;
+        int outHeight = layout.Window.OutHeight;
+        int leading = layout.Positions + ConvImage.TileColumns;
+        int workers = Parallelism.Workers((long)batch * outChannels * groupDepth * layout.Positions);
+        // With fewer samples than workers, each sample's output rows are split into chunks (each filling its own image).
+        int chunks = batch >= workers ? 1 : Math.Min(outHeight, DivideUp(workers, Math.Max(batch, 1)));
+        int items = batch * chunks;
+        Parallelism.ForRanges(items, Math.Min(items, workers), (_, start, end) =>
+        {
+            float[] imageBuffer = ArrayPool<float>.Shared.Rent(layout.Length);
+            float[] positionBuffer = ArrayPool<float>.Shared.Rent(outChannels * leading);
+            try
+            {
+                imageBuffer.AsSpan(0, layout.Length).Clear();
+                fixed (float* image = imageBuffer, positions = positionBuffer, packed = weights.Buffer)
+                fixed (int* offsets = layout.Offsets)
+                {
+                    int filled = -1;
+                    for (int item = start; item < end; item++)
+                    {
+                        int n = item / chunks, chunk = item % chunks;
+                        if (n != filled)
+                        {
+                            layout.Fill(x.AsSpan(xOffset + n * inputLength, inputLength), imageBuffer);
+                            filled = n;
+                        }
+                        int firstRow = outHeight * chunk / chunks, endRow = outHeight * (chunk + 1) / chunks;
+                        for (int g = 0; g < weights.Groups; g++)
+                        {
+                            MultiplyGroup(width, packed + weights.GroupOffset(g), groupOut, groupDepth, image, offsets + g * groupDepth,
+                                firstRow * layout.PhaseWidth, endRow * layout.PhaseWidth, positions + (long)g * groupOut * leading, leading);
+                        }
+                        layout.Extract(positionBuffer, leading, outChannels, firstRow, endRow, bias,
+                            y.AsSpan(yOffset + n * outputLength, outputLength));
+                    }
+                }
+            }
+            finally
+            {
+                ArrayPool<float>.Shared.Return(imageBuffer);
+                ArrayPool<float>.Shared.Return(positionBuffer);
+            }
+        });
+    }
+
+    // positions[r, q] = Σ_k packed[r, k] · image[offsets[k] + q] for one group's rows and the positions [first, end), in
+    // the Goto order: per depth block, a tile of the image (depth x columns) meets every row strip of the weight.
+    private static void MultiplyGroup(
+        SimdWidth width, float* packed, int rows, int depth, float* image, int* offsets, int first, int end, float* positions, int leading)
+    {
+        int columns = ImplicitGemm.Columns(width), strips = DivideUp(rows, ImplicitGemm.Rows);
+        int blocks = DivideUp(depth, MaxDepthBlock);
+        for (int block = 0; block < blocks; block++)
+        {
+            int p0 = depth * block / blocks, blockDepth = depth * (block + 1) / blocks - p0;
+            for (int q = first; q < end; q += columns)
+            {
+                for (int s = 0; s < strips; s++)
+                {
+                    int r = s * ImplicitGemm.Rows;
+                    ImplicitGemm.ForwardTile(width, packed + ((long)r * depth + p0 * ImplicitGemm.Rows), image + q, offsets + p0, blockDepth,
+                        positions + (long)r * leading + q, leading, Math.Min(ImplicitGemm.Rows, rows - r), accumulate: block > 0);
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// gradWeight[g·og + o, k] = Σ_n Σ_q columns(x[n])[g·kg + k, q] · dy[n, g·og + o, q]: the weight gradient
+    /// [outChannels, channels / groups · kH · kW] of a convolution with this <paramref name="layout"/>, overwritten.
+    /// Each range of samples sums into its own buffer; the buffers are added in range order, so the result does not
+    /// depend on thread timing.
+    /// </summary>
+    public static void WeightGradient(
+        float[] x, int xOffset, float[] dy, int dyOffset, int batch, ConvImage layout, int groups, int outChannels, Span<float> gradWeight,
+        SimdWidth width = SimdWidth.Auto)
+    {
+        width = Simd.ResolveMultiplyAdd(width);
+        int groupOut = outChannels / groups, groupDepth = layout.Offsets.Length / groups;
+        if (width == SimdWidth.Vector512 && groupOut <= 16 && Simd.IsSupported(SimdWidth.Vector256))
+        {
+            // Up to 16 output channels fill half of a 32-column tile: the 16-column tile wastes nothing (twice as fast at 16).
+            width = SimdWidth.Vector256;
+        }
+        int columns = ImplicitGemm.Columns(width);
+        int paddedOut = RoundUp(groupOut, columns);
+        int inputLength = layout.Channels * layout.Window.Plane, outPlane = layout.Window.OutPlane, outputLength = outChannels * outPlane;
+        int partialLength = groups * groupDepth * paddedOut;
+        int ranges = Parallelism.RangeCount(batch, (long)outChannels * groupDepth * layout.Positions);
+        var partials = new float[ranges][];
+        try
+        {
+            for (int r = 0; r < ranges; r++)
+            {
+                partials[r] = Scratch.RentCleared(partialLength);
+            }
+            Parallelism.ForRanges(batch, ranges, (range, start, end) =>
+            {
+                float[] imageBuffer = ArrayPool<float>.Shared.Rent(layout.Length);
+                float[] gradientBuffer = ArrayPool<float>.Shared.Rent(layout.Positions * paddedOut);
+                try
+                {
+                    // Padding, junk positions and columns past groupOut are written by nobody: zero once for all samples.
+                    imageBuffer.AsSpan(0, layout.Length).Clear();
+                    gradientBuffer.AsSpan(0, layout.Positions * paddedOut).Clear();
+                    fixed (float* image = imageBuffer, gradient = gradientBuffer, partial = partials[range])
+                    fixed (int* offsets = layout.Offsets)
+                    {
+                        for (int n = start; n < end; n++)
+                        {
+                            layout.Fill(x.AsSpan(xOffset + n * inputLength, inputLength), imageBuffer);
+                            for (int g = 0; g < groups; g++)
+                            {
+                                layout.GatherTransposed(dy.AsSpan(dyOffset + n * outputLength + g * groupOut * outPlane, groupOut * outPlane),
+                                    groupOut, paddedOut, gradientBuffer);
+                                // partial[g][k, o] += Σ_q image[offsets[k] + q] · gradient[q, o], a panel of outputs against every strip of rows.
+                                for (int o = 0; o < paddedOut; o += columns)
+                                {
+                                    for (int k = 0; k < groupDepth; k += ImplicitGemm.Rows)
+                                    {
+                                        ImplicitGemm.GradientTile(width, image, offsets + g * groupDepth + k, Math.Min(ImplicitGemm.Rows, groupDepth - k),
+                                            layout.Positions, gradient + o, paddedOut, partial + ((long)g * groupDepth + k) * paddedOut + o, paddedOut);
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                finally
+                {
+                    ArrayPool<float>.Shared.Return(imageBuffer);
+                    ArrayPool<float>.Shared.Return(gradientBuffer);
+                }
+            });
+            var total = partials[0].AsSpan(0, partialLength);
+            for (int r = 1; r < ranges; r++)
+            {
+                System.Numerics.Tensors.TensorPrimitives.Add(total, partials[r].AsSpan(0, partialLength), total);
+            }
+            for (int g = 0; g < groups; g++)
+            {
+                for (int o = 0; o < groupOut; o++)
+                {
+                    var row = gradWeight.Slice((g * groupOut + o) * groupDepth, groupDepth);
+                    for (int k = 0; k < groupDepth; k++)
+                    {
+                        row[k] = total[(g * groupDepth + k) * paddedOut + o];
+                    }
+                }
+            }
+        }
+        finally
+        {
+            foreach (var partial in partials)
+            {
+                if (partial is not null)
+                {
+                    ArrayPool<float>.Shared.Return(partial);
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Each group's weight [groupOut, depth] of a weight [groups·groupOut, depth] packed for <see cref="Forward"/>: in
+    /// strips of 6 rows, element (r, k) of strip s at s·6·depth + k·6 + r, rows past groupOut zero.
+    /// </summary>
+    public static PackedWeight PackWeight(ReadOnlySpan<float> weight, int groups, int groupOut, int depth)
+    {
+        var packed = new PackedWeight(groups, groupOut, depth);
+        var buffer = packed.Buffer;
+        for (int g = 0; g < groups; g++)
+        {
+            int groupStart = packed.GroupOffset(g);
+            for (int o = 0; o < groupOut; o++)
+            {
+                var row = weight.Slice((g * groupOut + o) * depth, depth);
+                int strip = groupStart + o / ImplicitGemm.Rows * ImplicitGemm.Rows * depth + o % ImplicitGemm.Rows;
+                for (int k = 0; k < depth; k++)
+                {
+                    buffer[strip + k * ImplicitGemm.Rows] = row[k];
+                }
+            }
+        }
+        return packed;
+    }
+
+    /// <summary>
+    /// The packed weight of the convolution that computes a stride-1 convolution's input gradient from its output
+    /// gradient: per group, flipped[c, (o·kH + i)·kW + j] = weight[g·og + o, c, kH − 1 − i, kW − 1 − j]. (dx[c, y, x] =
+    /// Σ_{o,i,j} w[o, c, i, j] · dy[o, y + p − i·d, x + p − j·d], a convolution of dy padded by d·(k − 1) − p.)
+    /// </summary>
+    public static PackedWeight FlipWeight(ReadOnlySpan<float> weight, int outChannels, int groupChannels, int kernelArea, int groups)
+    {
+        int groupOut = outChannels / groups, depth = groupOut * kernelArea;
+        var flipped = ArrayPool<float>.Shared.Rent(Math.Max(1, weight.Length));
+        try
+        {
+            for (int g = 0; g < groups; g++)
+            {
+                for (int c = 0; c < groupChannels; c++)
+                {
+                    for (int o = 0; o < groupOut; o++)
+                    {
+                        var source = weight.Slice(((g * groupOut + o) * groupChannels + c) * kernelArea, kernelArea);
+                        var destination = flipped.AsSpan(((g * groupChannels + c) * groupOut + o) * kernelArea, kernelArea);
+                        for (int t = 0; t < kernelArea; t++)
+                        {
+                            destination[t] = source[kernelArea - 1 - t];
+                        }
+                    }
+                }
+            }
+            return PackWeight(flipped.AsSpan(0, weight.Length), groups, groupChannels, depth);
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(flipped);
+        }
+    }
+
+    /// <summary>The weights of all groups packed for <see cref="Forward"/>, in a rented buffer: dispose to return it.</summary>
+    internal sealed class PackedWeight : IDisposable
+    {
+        private float[]? buffer;
+
+        public PackedWeight(int groups, int rows, int depth)
+        {
+            Groups = groups;
+            Rows = rows;
+            Depth = depth;
+            GroupLength = DivideUp(rows, ImplicitGemm.Rows) * ImplicitGemm.Rows * depth;
+            buffer = Scratch.RentCleared(groups * GroupLength);
+        }
+
+        public int Groups { get; }
+
+        /// <summary>Rows of each group's matrix (its output channels).</summary>
+        public int Rows { get; }
+
+        /// <summary>Columns of each group's matrix (rows of its column matrix).</summary>
+        public int Depth { get; }
+
+        private int GroupLength { get; }
+
+        public float[] Buffer => buffer ?? throw new ObjectDisposedException(nameof(PackedWeight));
+
+        public int GroupOffset(int group) => group * GroupLength;
+
+        public void Dispose()
+        {
+            if (buffer is not null)
+            {
+                ArrayPool<float>.Shared.Return(buffer);
+                buffer = null;
+            }
+        }
+    }
+
+    private static int DivideUp(int value, int divisor) => (value + divisor - 1) / divisor;
+
+    private static int RoundUp(int value, int multiple) => DivideUp(value, multiple) * multiple;
+}

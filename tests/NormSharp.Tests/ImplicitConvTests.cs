@@ -1,0 +1,131 @@
+using NormSharp.Kernels;
+
+namespace NormSharp.Tests;
+
+/// <summary>
+/// The implicit-GEMM convolution (ConvImage + ImplicitGemm tiles) at every SIMD width this machine runs, against the
+/// direct reference convolution: odd sizes, strides 1-3, dilation, padding beyond the kernel, groups, channel counts
+/// that leave partial 6-row strips and partial 16/32-column tiles.
+/// </summary>
+public class ImplicitConvTests
+{
+    public sealed record Case(int Batch, int Channels, int Height, int Width, int OutChannels, int KernelHeight, int KernelWidth,
+        int StrideHeight, int StrideWidth, int Padding, int Dilation, int Groups);
+
+    public static TheoryData<Case> Cases => new()
+    {
+        new(2, 3, 7, 5, 5, 3, 3, 1, 1, 1, 1, 1),
+        new(1, 4, 9, 13, 7, 3, 3, 2, 2, 1, 1, 1),
+        new(3, 2, 11, 10, 13, 3, 2, 3, 2, 2, 1, 1),
+        new(2, 5, 8, 9, 6, 3, 3, 1, 1, 2, 2, 1),
+        new(2, 4, 6, 6, 8, 1, 1, 2, 2, 0, 1, 2),
+        new(1, 6, 5, 7, 9, 3, 3, 1, 1, 3, 1, 3),
+        new(2, 17, 4, 3, 33, 2, 3, 1, 1, 1, 1, 1),
+        new(1, 70, 6, 6, 40, 3, 3, 1, 1, 1, 1, 1),   // depth 630: one block; 1 sample
+        new(2, 90, 5, 4, 7, 3, 3, 1, 1, 1, 1, 1),    // depth 810: two depth blocks
+    };
+
+    private static readonly SimdWidth[] Widths = [.. new[] { SimdWidth.Scalar, SimdWidth.Vector256, SimdWidth.Vector512 }.Where(Simd.IsSupported)];
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Forward_and_weight_gradient_match_the_direct_convolution(Case c)
+    {
+        ArgumentNullException.ThrowIfNull(c);
+        foreach (var width in Widths)
+        {
+            ForwardAndWeightGradient(width, c);
+        }
+    }
+
+    private static void ForwardAndWeightGradient(SimdWidth width, Case c)
+    {
+        var generator = new Generator(c.Channels * 31 + c.Height);
+        int groupChannels = c.Channels / c.Groups, area = c.KernelHeight * c.KernelWidth;
+        var x = Tensor.Randn(generator, c.Batch, c.Channels, c.Height, c.Width).ToArray();
+        var w = Tensor.Randn(generator, c.OutChannels, groupChannels, c.KernelHeight, c.KernelWidth).ToArray();
+        var bias = Tensor.Randn(generator, c.OutChannels).ToArray();
+        var window = new Window2d(c.Height, c.Width, c.KernelHeight, c.KernelWidth, c.StrideHeight, c.StrideWidth,
+            c.Padding, c.Padding, c.Dilation, c.Dilation);
+        var geometry = new ReferenceConv.Geometry(c.StrideHeight, c.StrideWidth, c.Padding, c.Padding, c.Dilation, c.Dilation, c.Groups);
+        int[] xShape = [c.Batch, c.Channels, c.Height, c.Width], wShape = [c.OutChannels, groupChannels, c.KernelHeight, c.KernelWidth];
+        var layout = new ConvImage(window, c.Channels);
+
+        var y = new float[c.Batch * c.OutChannels * window.OutPlane];
+        using (var packed = ImplicitConv.PackWeight(w, c.Groups, c.OutChannels / c.Groups, groupChannels * area))
+        {
+            ImplicitConv.Forward(x, 0, c.Batch, layout, packed, bias, y, 0, width);
+        }
+        ReferenceConv.AssertClose(ReferenceConv.Forward(x, xShape, w, wShape, bias, geometry), y, 1e-4, $"output at {width}");
+
+        var dy = Tensor.Randn(generator, c.Batch, c.OutChannels, window.OutHeight, window.OutWidth).ToArray();
+        var gradWeight = new float[w.Length];
+        ImplicitConv.WeightGradient(x, 0, dy, 0, c.Batch, layout, c.Groups, c.OutChannels, gradWeight, width);
+        ReferenceConv.AssertClose(ReferenceConv.Backward(x, xShape, w, wShape, dy, geometry).GradWeight, gradWeight, 1e-4, $"gradWeight at {width}");
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Flipped_weight_turns_a_stride_one_input_gradient_into_a_forward_convolution(Case c)
+    {
+        ArgumentNullException.ThrowIfNull(c);
+        foreach (var width in Widths)
+        {
+            FlippedInputGradient(width, c);
+        }
+    }
+
+    private static void FlippedInputGradient(SimdWidth width, Case c)
+    {
+        int padding = c.Dilation * (c.KernelHeight - 1) - c.Padding, paddingWidth = c.Dilation * (c.KernelWidth - 1) - c.Padding;
+        if (padding < 0 || paddingWidth < 0)
+        {
+            return;   // the convolution crops: its input gradient takes the col2im path
+        }
+        var generator = new Generator(c.OutChannels * 17 + c.Width);
+        int groupChannels = c.Channels / c.Groups, area = c.KernelHeight * c.KernelWidth;
+        var x = Tensor.Randn(generator, c.Batch, c.Channels, c.Height, c.Width).ToArray();
+        var w = Tensor.Randn(generator, c.OutChannels, groupChannels, c.KernelHeight, c.KernelWidth).ToArray();
+        var window = new Window2d(c.Height, c.Width, c.KernelHeight, c.KernelWidth, 1, 1, c.Padding, c.Padding, c.Dilation, c.Dilation);
+        var geometry = new ReferenceConv.Geometry(1, 1, c.Padding, c.Padding, c.Dilation, c.Dilation, c.Groups);
+        var dy = Tensor.Randn(generator, c.Batch, c.OutChannels, window.OutHeight, window.OutWidth).ToArray();
+        var transposed = new Window2d(window.OutHeight, window.OutWidth, c.KernelHeight, c.KernelWidth, 1, 1, padding, paddingWidth, c.Dilation, c.Dilation);
+
+        var gradInput = new float[x.Length];
+        using (var flipped = ImplicitConv.FlipWeight(w, c.OutChannels, groupChannels, area, c.Groups))
+        {
+            ImplicitConv.Forward(dy, 0, c.Batch, new ConvImage(transposed, c.OutChannels), flipped, null, gradInput, 0, width);
+        }
+        var expected = ReferenceConv.Backward(x, [c.Batch, c.Channels, c.Height, c.Width], w, [c.OutChannels, groupChannels, c.KernelHeight, c.KernelWidth], dy, geometry).GradInput;
+        ReferenceConv.AssertClose(expected, gradInput, 1e-4, $"gradInput at {width}");
+    }
+
+    [Fact]
+    public void Every_column_matrix_row_is_a_contiguous_run_of_the_image()
+    {
+        // columns[k, oy·outW + ox] (Im2Col.Unfold) == image[offsets[k] + oy·PhaseWidth + ox], strides 1 to 3.
+        foreach (var window in new[]
+        {
+            new Window2d(7, 6, 3, 3, 1, 1, 1, 1), new Window2d(9, 8, 3, 2, 2, 3, 1, 2, 2, 1), new Window2d(5, 5, 2, 2, 3, 3, 0, 0),
+        })
+        {
+            const int channels = 3;
+            var sample = Tensor.Randn(new Generator(5), channels, window.Height, window.Width).ToArray();
+            var columns = new float[channels * window.KernelArea * window.OutPlane];
+            Im2Col.Unfold(sample, channels, window, columns);
+            var layout = new ConvImage(window, channels);
+            var image = new float[layout.Length];
+            layout.Fill(sample, image);
+            for (int k = 0; k < channels * window.KernelArea; k++)
+            {
+                for (int oy = 0; oy < window.OutHeight; oy++)
+                {
+                    for (int ox = 0; ox < window.OutWidth; ox++)
+                    {
+                        Assert.Equal(columns[k * window.OutPlane + oy * window.OutWidth + ox], image[layout.Offsets[k] + oy * layout.PhaseWidth + ox]);
+                    }
+                }
+            }
+        }
+    }
+}
