@@ -20,33 +20,40 @@ internal static class GemmCases
         yield return Conv(64, 1, 28, 32);
         yield return Conv(64, 32, 14, 64);
         yield return Linear(64, 3136, 128);
+        // ResNet-20's convolutions at batch 128 (CIFAR-10): the three stages and a downsampling convolution.
+        yield return Conv(128, 16, 32, 16);
+        yield return Conv(128, 32, 16, 32);
+        yield return Conv(128, 64, 8, 64);
+        yield return Conv(128, 16, 32, 32, stride: 2);
     }
 
     // 3x3 convolution, padding 1, no bias (batch norm follows), forward and the gradients of input and weight.
-    private static BenchCase Conv(int batch, int inChannels, int size, int outChannels)
+    private static BenchCase Conv(int batch, int inChannels, int size, int outChannels, int stride = 1)
     {
+        int outSize = (size - 1) / stride + 1;
         var x = TorchUtil.Normal(7, (long)batch * inChannels * size * size);
         var w = TorchUtil.Normal(8, (long)outChannels * inChannels * 9, std: 0.1f);
-        var dy = TorchUtil.Normal(9, (long)batch * outChannels * size * size);
-        return new BenchCase("GEMM", $"Conv2d {batch}x{inChannels}x{size}x{size}→{outChannels} 3x3 fwd+bwd",
+        var dy = TorchUtil.Normal(9, (long)batch * outChannels * outSize * outSize);
+        string strided = stride == 1 ? "" : $" stride {stride}";
+        return new BenchCase("GEMM", $"Conv2d {batch}x{inChannels}x{size}x{size}→{outChannels} 3x3{strided} fwd+bwd",
             NormSharp: () =>
             {
                 var tx = NormSharp.Tensor.FromArray(x, batch, inChannels, size, size);
                 var tw = NormSharp.Tensor.FromArray(w, outChannels, inChannels, 3, 3);
-                var tdy = NormSharp.Tensor.FromArray(dy, batch, outChannels, size, size);
+                var tdy = NormSharp.Tensor.FromArray(dy, batch, outChannels, outSize, outSize);
                 tx.RequiresGrad = tw.RequiresGrad = true;
-                return new Side(() => Release.ForwardBackward(F.Conv2d(tx, tw, null, padding: 1), [tx, tw], tdy));
+                return new Side(() => Release.ForwardBackward(F.Conv2d(tx, tw, null, stride, padding: 1), [tx, tw], tdy));
             },
             Torch: () =>
             {
                 var tx = TorchUtil.From(x, batch, inChannels, size, size).requires_grad_(true);
                 var tw = TorchUtil.From(w, outChannels, inChannels, 3, 3).requires_grad_(true);
-                var tdy = TorchUtil.From(dy, batch, outChannels, size, size);
+                var tdy = TorchUtil.From(dy, batch, outChannels, outSize, outSize);
                 return new Side(
                     () =>
                     {
                         using var scope = torch.NewDisposeScope();
-                        var y = nn.functional.conv2d(tx, tw, padding: [1, 1]);
+                        var y = nn.functional.conv2d(tx, tw, strides: [stride, stride], padding: [1, 1]);
                         torch.autograd.grad([y], [tx, tw], [tdy]);
                     },
                     () =>

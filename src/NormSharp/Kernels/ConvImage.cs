@@ -23,6 +23,9 @@ internal sealed class ConvImage
 
     private readonly int[] offsets;
 
+    // Whether any tap reads stride phase (a, b) at [a·sW + b]: a 1x1 kernel with stride 2 reads one phase of four.
+    private readonly bool[] phaseRead;
+
     public ConvImage(in Window2d window, int channels)
     {
         Window = window;
@@ -34,6 +37,7 @@ internal sealed class ConvImage
         ChannelStride = strideHeight * strideWidth * PhasePlane;
         Positions = window.OutHeight * PhaseWidth;
         offsets = new int[channels * window.KernelArea];
+        phaseRead = new bool[strideHeight * strideWidth];
         int row = 0, last = 0;
         for (int c = 0; c < channels; c++)
         {
@@ -44,6 +48,7 @@ internal sealed class ConvImage
                 {
                     int tapColumn = j * window.DilationWidth;
                     int phase = tapRow % strideHeight * strideWidth + tapColumn % strideWidth;
+                    phaseRead[phase] = true;
                     last = offsets[row++] = c * ChannelStride + phase * PhasePlane
                         + tapRow / strideHeight * PhaseWidth + tapColumn / strideWidth;
                 }
@@ -95,6 +100,10 @@ internal sealed class ConvImage
                     var (firstRow, endRow) = Window2d.ValidRange(a - window.PaddingHeight, strideHeight, height, PhaseHeight);
                     for (int b = 0; b < strideWidth; b++)
                     {
+                        if (!phaseRead[a * strideWidth + b])
+                        {
+                            continue;   // never read: stays zero
+                        }
                         var (first, end) = Window2d.ValidRange(b - window.PaddingWidth, strideWidth, width, PhaseWidth);
                         float* phase = output + (long)c * ChannelStride + (a * strideWidth + b) * PhasePlane;
                         for (int y = firstRow; y < endRow; y++)
