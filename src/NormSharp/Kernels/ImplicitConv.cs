@@ -108,12 +108,9 @@ internal static unsafe class ImplicitConv
     {
         width = Simd.ResolveMultiplyAdd(width);
         int groupOut = outChannels / groups, groupDepth = layout.Offsets.Length / groups;
-        if (width == SimdWidth.Vector512 && groupOut <= 16 && Simd.IsSupported(SimdWidth.Vector256))
-        {
-            // Up to 16 output channels fill half of a 32-column tile: the 16-column tile wastes nothing (twice as fast at 16).
-            width = SimdWidth.Vector256;
-        }
-        int columns = ImplicitGemm.Columns(width);
+        // Up to 16 output channels would fill half of a 6x32 tile: the 12x16 tile keeps Vector512 busy instead.
+        bool wide = width == SimdWidth.Vector512 && groupOut <= 16;
+        int columns = wide ? 16 : ImplicitGemm.Columns(width), rowsPerTile = wide ? ImplicitGemm.WideRows : ImplicitGemm.Rows;
         int paddedOut = RoundUp(groupOut, columns);
         int inputLength = layout.Channels * layout.Window.Plane, outPlane = layout.Window.OutPlane, outputLength = outChannels * outPlane;
         int partialLength = groups * groupDepth * paddedOut;
@@ -147,10 +144,19 @@ internal static unsafe class ImplicitConv
                                 // partial[g][k, o] += Σ_q image[offsets[k] + q] · gradient[q, o], a panel of outputs against every strip of rows.
                                 for (int o = 0; o < paddedOut; o += columns)
                                 {
-                                    for (int k = 0; k < groupDepth; k += ImplicitGemm.Rows)
+                                    for (int k = 0; k < groupDepth; k += rowsPerTile)
                                     {
-                                        ImplicitGemm.GradientTile(width, image, offsets + g * groupDepth + k, Math.Min(ImplicitGemm.Rows, groupDepth - k),
-                                            layout.Positions, gradient + o, paddedOut, partial + ((long)g * groupDepth + k) * paddedOut + o, paddedOut);
+                                        int* rowOffsets = offsets + g * groupDepth + k;
+                                        int rows = Math.Min(rowsPerTile, groupDepth - k);
+                                        float* sums = partial + ((long)g * groupDepth + k) * paddedOut + o;
+                                        if (wide)
+                                        {
+                                            ImplicitGemm.GradientTile12x16(image, rowOffsets, rows, layout.Positions, gradient + o, paddedOut, sums, paddedOut);
+                                        }
+                                        else
+                                        {
+                                            ImplicitGemm.GradientTile(width, image, rowOffsets, rows, layout.Positions, gradient + o, paddedOut, sums, paddedOut);
+                                        }
                                     }
                                 }
                             }
