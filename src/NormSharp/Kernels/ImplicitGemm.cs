@@ -77,6 +77,32 @@ internal static unsafe class ImplicitGemm
     }
 
     /// <summary>
+    /// <see cref="ForwardTile"/> at Vector512 for the last 16 positions of a row of tiles: a sample's positions rarely fill
+    /// whole 32-column tiles (8x8 outputs have 80), and half a tile costs half of a full one here.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void ForwardTile6x16Wide(float* a, float* image, int* offsets, int depth, float* c, int ldc, int rows, bool accumulate)
+    {
+        Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default;
+        for (int p = 0; p < depth; p++, a += Rows)
+        {
+            var b = Vector512.Load(image + offsets[p]);
+            c0 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[0]), b, c0);
+            c1 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[1]), b, c1);
+            c2 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[2]), b, c2);
+            c3 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[3]), b, c3);
+            c4 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[4]), b, c4);
+            c5 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[5]), b, c5);
+        }
+        StoreRow(c, c0, accumulate);
+        if (rows > 1) StoreRow(c + ldc, c1, accumulate);
+        if (rows > 2) StoreRow(c + 2 * ldc, c2, accumulate);
+        if (rows > 3) StoreRow(c + 3 * ldc, c3, accumulate);
+        if (rows > 4) StoreRow(c + 4 * ldc, c4, accumulate);
+        if (rows > 5) StoreRow(c + 5 * ldc, c5, accumulate);
+    }
+
+    /// <summary>
     /// The weight-gradient tile for up to 16 output channels with Vector512: c[r, o] += Σ_q image[offsets[r] + q] ·
     /// b[q·ldb + o] for r &lt; <paramref name="rows"/> (at most <see cref="WideRows"/>) and 16 columns o. Sixteen
     /// channels fill half of a 6x32 tile; twelve rows of one vector each use all of Vector512 instead.
@@ -107,22 +133,22 @@ internal static unsafe class ImplicitGemm
             c10 = Avx512F.FusedMultiplyAdd(Vector512.Create(r10[q]), column, c10);
             c11 = Avx512F.FusedMultiplyAdd(Vector512.Create(r11[q]), column, c11);
         }
-        AddRow(c, c0);
-        if (rows > 1) AddRow(c + ldc, c1);
-        if (rows > 2) AddRow(c + 2 * ldc, c2);
-        if (rows > 3) AddRow(c + 3 * ldc, c3);
-        if (rows > 4) AddRow(c + 4 * ldc, c4);
-        if (rows > 5) AddRow(c + 5 * ldc, c5);
-        if (rows > 6) AddRow(c + 6 * ldc, c6);
-        if (rows > 7) AddRow(c + 7 * ldc, c7);
-        if (rows > 8) AddRow(c + 8 * ldc, c8);
-        if (rows > 9) AddRow(c + 9 * ldc, c9);
-        if (rows > 10) AddRow(c + 10 * ldc, c10);
-        if (rows > 11) AddRow(c + 11 * ldc, c11);
+        StoreRow(c, c0, true);
+        if (rows > 1) StoreRow(c + ldc, c1, true);
+        if (rows > 2) StoreRow(c + 2 * ldc, c2, true);
+        if (rows > 3) StoreRow(c + 3 * ldc, c3, true);
+        if (rows > 4) StoreRow(c + 4 * ldc, c4, true);
+        if (rows > 5) StoreRow(c + 5 * ldc, c5, true);
+        if (rows > 6) StoreRow(c + 6 * ldc, c6, true);
+        if (rows > 7) StoreRow(c + 7 * ldc, c7, true);
+        if (rows > 8) StoreRow(c + 8 * ldc, c8, true);
+        if (rows > 9) StoreRow(c + 9 * ldc, c9, true);
+        if (rows > 10) StoreRow(c + 10 * ldc, c10, true);
+        if (rows > 11) StoreRow(c + 11 * ldc, c11, true);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void AddRow(float* c, Vector512<float> sum) => (sum + Vector512.Load(c)).Store(c);
+    private static void StoreRow(float* c, Vector512<float> sum, bool accumulate) => (accumulate ? sum + Vector512.Load(c) : sum).Store(c);
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Forward6x32(float* a, float* image, int* offsets, int depth, float* c, int ldc, int rows, bool accumulate)
