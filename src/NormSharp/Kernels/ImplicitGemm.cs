@@ -14,16 +14,12 @@ namespace NormSharp.Kernels;
 /// weight gradient, with dy transposed to [positions, outChannels] (<see cref="ConvImage.GatherTransposed"/>).</item>
 /// </list>
 /// Both come in three widths, as <see cref="Gemm"/>'s micro-kernels: 6x32 with Vector512, 6x16 with Vector256 + FMA, and
-/// plain loops over 16 columns (the readable definition the vector tiles are tested against); the weight gradient of
-/// up to 16 output channels has a 12x16 Vector512 tile of its own (<see cref="GradientTile12x16"/>).
+/// plain loops over 16 columns (the readable definition the vector tiles are tested against).
 /// </summary>
 internal static unsafe class ImplicitGemm
 {
     /// <summary>Rows of every tile (MR), the row-strip height of <see cref="Gemm.PackedMatrix"/>.</summary>
     public const int Rows = 6;
-
-    /// <summary>Rows of <see cref="GradientTile12x16"/>.</summary>
-    public const int WideRows = 12;
 
     /// <summary>Columns of a tile of the given width (NR).</summary>
     public static int Columns(SimdWidth width) => width == SimdWidth.Vector512 ? 32 : 16;
@@ -102,53 +98,8 @@ internal static unsafe class ImplicitGemm
         if (rows > 5) StoreRow(c + 5 * ldc, c5, accumulate);
     }
 
-    /// <summary>
-    /// The weight-gradient tile for up to 16 output channels with Vector512: c[r, o] += Σ_q image[offsets[r] + q] ·
-    /// b[q·ldb + o] for r &lt; <paramref name="rows"/> (at most <see cref="WideRows"/>) and 16 columns o. Sixteen
-    /// channels fill half of a 6x32 tile; twelve rows of one vector each use all of Vector512 instead.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void GradientTile12x16(float* image, int* offsets, int rows, int positions, float* b, int ldb, float* c, int ldc)
-    {
-        // Rows past the last read row 0 again; their sums are never stored.
-        float* r0 = image + offsets[0], r1 = image + offsets[rows > 1 ? 1 : 0], r2 = image + offsets[rows > 2 ? 2 : 0];
-        float* r3 = image + offsets[rows > 3 ? 3 : 0], r4 = image + offsets[rows > 4 ? 4 : 0], r5 = image + offsets[rows > 5 ? 5 : 0];
-        float* r6 = image + offsets[rows > 6 ? 6 : 0], r7 = image + offsets[rows > 7 ? 7 : 0], r8 = image + offsets[rows > 8 ? 8 : 0];
-        float* r9 = image + offsets[rows > 9 ? 9 : 0], r10 = image + offsets[rows > 10 ? 10 : 0], r11 = image + offsets[rows > 11 ? 11 : 0];
-        Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default;
-        Vector512<float> c6 = default, c7 = default, c8 = default, c9 = default, c10 = default, c11 = default;
-        for (int q = 0; q < positions; q++, b += ldb)
-        {
-            var column = Vector512.Load(b);
-            c0 = Avx512F.FusedMultiplyAdd(Vector512.Create(r0[q]), column, c0);
-            c1 = Avx512F.FusedMultiplyAdd(Vector512.Create(r1[q]), column, c1);
-            c2 = Avx512F.FusedMultiplyAdd(Vector512.Create(r2[q]), column, c2);
-            c3 = Avx512F.FusedMultiplyAdd(Vector512.Create(r3[q]), column, c3);
-            c4 = Avx512F.FusedMultiplyAdd(Vector512.Create(r4[q]), column, c4);
-            c5 = Avx512F.FusedMultiplyAdd(Vector512.Create(r5[q]), column, c5);
-            c6 = Avx512F.FusedMultiplyAdd(Vector512.Create(r6[q]), column, c6);
-            c7 = Avx512F.FusedMultiplyAdd(Vector512.Create(r7[q]), column, c7);
-            c8 = Avx512F.FusedMultiplyAdd(Vector512.Create(r8[q]), column, c8);
-            c9 = Avx512F.FusedMultiplyAdd(Vector512.Create(r9[q]), column, c9);
-            c10 = Avx512F.FusedMultiplyAdd(Vector512.Create(r10[q]), column, c10);
-            c11 = Avx512F.FusedMultiplyAdd(Vector512.Create(r11[q]), column, c11);
-        }
-        StoreRow(c, c0, true);
-        if (rows > 1) StoreRow(c + ldc, c1, true);
-        if (rows > 2) StoreRow(c + 2 * ldc, c2, true);
-        if (rows > 3) StoreRow(c + 3 * ldc, c3, true);
-        if (rows > 4) StoreRow(c + 4 * ldc, c4, true);
-        if (rows > 5) StoreRow(c + 5 * ldc, c5, true);
-        if (rows > 6) StoreRow(c + 6 * ldc, c6, true);
-        if (rows > 7) StoreRow(c + 7 * ldc, c7, true);
-        if (rows > 8) StoreRow(c + 8 * ldc, c8, true);
-        if (rows > 9) StoreRow(c + 9 * ldc, c9, true);
-        if (rows > 10) StoreRow(c + 10 * ldc, c10, true);
-        if (rows > 11) StoreRow(c + 11 * ldc, c11, true);
-    }
-
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StoreRow(float* c, Vector512<float> sum, bool accumulate) => (accumulate ? sum + Vector512.Load(c) : sum).Store(c);
+    private static void StoreRow(float* c, Vector512<float> row, bool accumulate) => (accumulate ? row + Vector512.Load(c) : row).Store(c);
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Forward6x32(float* a, float* image, int* offsets, int depth, float* c, int ldc, int rows, bool accumulate)
