@@ -23,6 +23,8 @@ public class ImplicitConvTests
         new(2, 17, 4, 3, 33, 2, 3, 1, 1, 1, 1, 1),
         new(1, 70, 6, 6, 40, 3, 3, 1, 1, 1, 1, 1),   // depth 630: one block; 1 sample
         new(2, 90, 5, 4, 7, 3, 3, 1, 1, 1, 1, 1),    // depth 810: two depth blocks
+        new(3, 1, 9, 7, 16, 3, 3, 1, 1, 1, 1, 1),    // one input channel: depth 9 < 16 outputs, unfolded weight gradient
+        new(2, 2, 8, 8, 12, 3, 3, 2, 2, 1, 1, 2),    // groups with fewer column rows than outputs, strided
     };
 
     private static readonly SimdWidth[] Widths = [.. new[] { SimdWidth.Scalar, SimdWidth.Vector256, SimdWidth.Vector512 }.Where(Simd.IsSupported)];

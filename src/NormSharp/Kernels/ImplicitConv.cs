@@ -118,6 +118,13 @@ internal static unsafe class ImplicitConv
     {
         width = Simd.ResolveMultiplyAdd(width);
         int groupOut = outChannels / groups, groupDepth = layout.Offsets.Length / groups;
+        if (groupDepth < groupOut)
+        {
+            // Fewer column rows than output channels (a first layer on one to three channels): unfolding the columns
+            // writes less than transposing dy would, and a GEMM takes dy as it is.
+            UnfoldedWeightGradient(x, xOffset, dy, dyOffset, batch, layout, groups, outChannels, gradWeight, width);
+            return;
+        }
         if (width == SimdWidth.Vector512 && groupOut <= 16 && Simd.IsSupported(SimdWidth.Vector256))
         {
             // Up to 16 output channels fill half of a 6x32 tile: the 6x16 tile wastes nothing (measured faster than a
@@ -127,69 +134,118 @@ internal static unsafe class ImplicitConv
         int columns = ImplicitGemm.Columns(width);
         int paddedOut = RoundUp(groupOut, columns);
         int inputLength = layout.Channels * layout.Window.Plane, outPlane = layout.Window.OutPlane, outputLength = outChannels * outPlane;
-        int partialLength = groups * groupDepth * paddedOut;
-        int ranges = Parallelism.RangeCount(batch, (long)outChannels * groupDepth * layout.Positions);
-        var partials = new float[ranges][];
-        try
+        // Sums transposed, [groups][groupDepth][paddedOut], as the tiles write them.
+        float[] total = SumOverSampleRanges(batch, (long)outChannels * groupDepth * layout.Positions, groups * groupDepth * paddedOut, (start, end, partialSums) =>
         {
-            for (int r = 0; r < ranges; r++)
+            float[] imageBuffer = ArrayPool<float>.Shared.Rent(layout.Length);
+            float[] gradientBuffer = ArrayPool<float>.Shared.Rent(layout.Positions * paddedOut);
+            try
             {
-                partials[r] = Scratch.RentCleared(partialLength);
-            }
-            Parallelism.ForRanges(batch, ranges, (range, start, end) =>
-            {
-                float[] imageBuffer = ArrayPool<float>.Shared.Rent(layout.Length);
-                float[] gradientBuffer = ArrayPool<float>.Shared.Rent(layout.Positions * paddedOut);
-                try
+                // Padding, junk positions and columns past groupOut are written by nobody: zero once for all samples.
+                imageBuffer.AsSpan(0, layout.Length).Clear();
+                gradientBuffer.AsSpan(0, layout.Positions * paddedOut).Clear();
+                fixed (float* image = imageBuffer, gradient = gradientBuffer, partial = partialSums)
+                fixed (int* offsets = layout.Offsets)
                 {
-                    // Padding, junk positions and columns past groupOut are written by nobody: zero once for all samples.
-                    imageBuffer.AsSpan(0, layout.Length).Clear();
-                    gradientBuffer.AsSpan(0, layout.Positions * paddedOut).Clear();
-                    fixed (float* image = imageBuffer, gradient = gradientBuffer, partial = partials[range])
-                    fixed (int* offsets = layout.Offsets)
+                    for (int n = start; n < end; n++)
                     {
-                        for (int n = start; n < end; n++)
+                        layout.Fill(x.AsSpan(xOffset + n * inputLength, inputLength), imageBuffer);
+                        for (int g = 0; g < groups; g++)
                         {
-                            layout.Fill(x.AsSpan(xOffset + n * inputLength, inputLength), imageBuffer);
-                            for (int g = 0; g < groups; g++)
+                            layout.GatherTransposed(dy.AsSpan(dyOffset + n * outputLength + g * groupOut * outPlane, groupOut * outPlane),
+                                groupOut, paddedOut, gradientBuffer);
+                            // partial[g][k, o] += Σ_q image[offsets[k] + q] · gradient[q, o], a panel of outputs against every strip of rows.
+                            for (int o = 0; o < paddedOut; o += columns)
                             {
-                                layout.GatherTransposed(dy.AsSpan(dyOffset + n * outputLength + g * groupOut * outPlane, groupOut * outPlane),
-                                    groupOut, paddedOut, gradientBuffer);
-                                // partial[g][k, o] += Σ_q image[offsets[k] + q] · gradient[q, o], a panel of outputs against every strip of rows.
-                                for (int o = 0; o < paddedOut; o += columns)
+                                for (int k = 0; k < groupDepth; k += ImplicitGemm.Rows)
                                 {
-                                    for (int k = 0; k < groupDepth; k += ImplicitGemm.Rows)
-                                    {
-                                        ImplicitGemm.GradientTile(width, image, offsets + g * groupDepth + k, Math.Min(ImplicitGemm.Rows, groupDepth - k),
-                                            layout.Positions, gradient + o, paddedOut, partial + ((long)g * groupDepth + k) * paddedOut + o, paddedOut);
-                                    }
+                                    ImplicitGemm.GradientTile(width, image, offsets + g * groupDepth + k, Math.Min(ImplicitGemm.Rows, groupDepth - k),
+                                        layout.Positions, gradient + o, paddedOut, partial + ((long)g * groupDepth + k) * paddedOut + o, paddedOut);
                                 }
                             }
                         }
                     }
                 }
-                finally
-                {
-                    ArrayPool<float>.Shared.Return(imageBuffer);
-                    ArrayPool<float>.Shared.Return(gradientBuffer);
-                }
-            });
-            var total = partials[0].AsSpan(0, partialLength);
-            for (int r = 1; r < ranges; r++)
-            {
-                System.Numerics.Tensors.TensorPrimitives.Add(total, partials[r].AsSpan(0, partialLength), total);
             }
-            for (int g = 0; g < groups; g++)
+            finally
             {
-                for (int o = 0; o < groupOut; o++)
+                ArrayPool<float>.Shared.Return(imageBuffer);
+                ArrayPool<float>.Shared.Return(gradientBuffer);
+            }
+        });
+        for (int g = 0; g < groups; g++)
+        {
+            for (int o = 0; o < groupOut; o++)
+            {
+                var row = gradWeight.Slice((g * groupOut + o) * groupDepth, groupDepth);
+                for (int k = 0; k < groupDepth; k++)
                 {
-                    var row = gradWeight.Slice((g * groupOut + o) * groupDepth, groupDepth);
-                    for (int k = 0; k < groupDepth; k++)
+                    row[k] = total[(g * groupDepth + k) * paddedOut + o];
+                }
+            }
+        }
+        ArrayPool<float>.Shared.Return(total);
+    }
+
+    // The weight gradient through an unfolded column matrix per sample (Im2Col) and dW_g += dy[n]_g · columns_gᵀ.
+    private static void UnfoldedWeightGradient(
+        float[] x, int xOffset, float[] dy, int dyOffset, int batch, ConvImage layout, int groups, int outChannels, Span<float> gradWeight, SimdWidth width)
+    {
+        var window = layout.Window;
+        int groupOut = outChannels / groups, groupDepth = layout.Offsets.Length / groups, outPlane = window.OutPlane;
+        int inputLength = layout.Channels * window.Plane, outputLength = outChannels * outPlane, columnLength = layout.Offsets.Length * outPlane;
+        long work = (long)outChannels * groupDepth * outPlane;
+        // One range (a small batch): the GEMMs use the threads instead.
+        int gemmWorkers = Parallelism.RangeCount(batch, work) < Environment.ProcessorCount ? int.MaxValue : 1;
+        float[] total = SumOverSampleRanges(batch, work, outChannels * groupDepth, (start, end, partial) =>
+        {
+            float[] columns = ArrayPool<float>.Shared.Rent(Math.Max(1, columnLength));
+            try
+            {
+                for (int n = start; n < end; n++)
+                {
+                    Im2Col.Unfold(x.AsSpan(xOffset + n * inputLength, inputLength), layout.Channels, window, columns.AsSpan(0, columnLength));
+                    for (int g = 0; g < groups; g++)
                     {
-                        row[k] = total[(g * groupDepth + k) * paddedOut + o];
+                        Gemm.Multiply(dy.AsSpan(dyOffset + n * outputLength + g * groupOut * outPlane, groupOut * outPlane),
+                            columns.AsSpan(g * groupDepth * outPlane, groupDepth * outPlane), groupOut, groupDepth, outPlane,
+                            false, true, true, partial.AsSpan(g * groupOut * groupDepth, groupOut * groupDepth), width, gemmWorkers);
                     }
                 }
             }
+            finally
+            {
+                ArrayPool<float>.Shared.Return(columns);
+            }
+        });
+        total.AsSpan(0, outChannels * groupDepth).CopyTo(gradWeight);
+        ArrayPool<float>.Shared.Return(total);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="body"/>(start, end, partial) on ranges of samples, each adding into a cleared buffer of
+    /// <paramref name="length"/> floats of its own, and returns the buffers' sum, added in range order (a rented array:
+    /// return it to <see cref="ArrayPool{T}.Shared"/>).
+    /// </summary>
+    private static float[] SumOverSampleRanges(int batch, long workPerSample, int length, Action<int, int, float[]> body)
+    {
+        int ranges = Parallelism.RangeCount(batch, workPerSample);
+        var partials = new float[Math.Max(1, ranges)][];
+        try
+        {
+            for (int r = 0; r < partials.Length; r++)
+            {
+                partials[r] = Scratch.RentCleared(length);
+            }
+            Parallelism.ForRanges(batch, ranges, (range, start, end) => body(start, end, partials[range]));
+            var total = partials[0].AsSpan(0, length);
+            for (int r = 1; r < partials.Length; r++)
+            {
+                System.Numerics.Tensors.TensorPrimitives.Add(total, partials[r].AsSpan(0, length), total);
+            }
+            var sum = partials[0];
+            partials[0] = null!;
+            return sum;
         }
         finally
         {
