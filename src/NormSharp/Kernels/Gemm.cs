@@ -511,7 +511,7 @@ internal static class Gemm
     // destination[p·destinationStride + r] = source[r·sourceStride + p] for r, p in 0..8: the usual unpack, shuffle,
     // lane-permute transpose of an 8x8 block.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe void Transpose8x8(float* source, int sourceStride, float* destination, int destinationStride)
+    internal static unsafe void Transpose8x8(float* source, int sourceStride, float* destination, int destinationStride)
     {
         var r0 = Avx.LoadVector256(source);
         var r1 = Avx.LoadVector256(source + sourceStride);
