@@ -4,9 +4,9 @@ namespace NormSharp.Kernels;
 
 /// <summary>
 /// Batch normalization, channels last ([rows, channels], inner = 1; BatchNorm1d on [N, C] and channels-last maps):
-/// parallel over blocks of rows, vectors across channels, per-block partial sums merged per channel. Sums walk down
-/// the columns of a cache-resident block of rows with the sums in registers; outputs are written row by row, in memory
-/// order.
+/// parallel over blocks of rows, vectors across channels, per-block partial sums merged per channel. The statistics walk
+/// down the columns of a cache-resident block of rows with the sums in registers (so do the backward's sums for rows of
+/// up to four vectors; longer rows go row by row, see BlockGradSums); outputs are written row by row, in memory order.
 /// </summary>
 internal static unsafe class BatchNormChannelsLast<TVector, TOps>
     where TVector : struct
