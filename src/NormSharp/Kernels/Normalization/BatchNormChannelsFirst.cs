@@ -108,9 +108,16 @@ internal static unsafe class BatchNormChannelsFirst<TVector, TOps>
     /// </summary>
     internal const int ShortRun = 64;
 
-    /// <summary>Whether the sums of the plan run through <see cref="RunShortRuns"/>: short runs, and batch rows for two blocks per thread.</summary>
+    /// <summary>
+    /// Smallest input (1 MiB) for <see cref="RunShortRuns"/>: a smaller one stays in the cores' caches, where walking a
+    /// channel down the batch does not wait on memory and the per-channel schedule's fewer, longer calls win (measured
+    /// (8,512,7,7), 0.8 MB, 2 threads: forward 0.26 ms per channel, 0.53 ms in memory order).
+    /// </summary>
+    internal const long ShortRunMinBytes = 1 << 20;
+
+    /// <summary>Whether the sums of the plan run through <see cref="RunShortRuns"/>: short runs, an input beyond the caches, and batch rows for two blocks per thread.</summary>
     internal static bool UsesShortRuns(BatchNormPlan plan) =>
-        plan.Inner < ShortRun && plan.Workers > 1 && plan.Outer >= 2 * plan.Workers;
+        plan.Inner < ShortRun && plan.Count * plan.Channels * sizeof(float) >= ShortRunMinBytes && plan.Workers > 1 && plan.Outer >= 2 * plan.Workers;
 
     // Channels first, short runs: parallel over blocks of batch rows; each thread walks its rows channel after channel,
     // which reads the rows as a few streams in memory order, and reduces the block's runs of a channel as one chunk
