@@ -75,6 +75,21 @@ public class BatchNormFastTests
         Assert.False(BatchNormFast.ChoosesStreaming(outer: (int)(large / (4 * 196)) + 1, channels: 4, inner: 196));       // short runs (14 × 14)
     }
 
+    [Fact]
+    public unsafe void Threaded_short_runs_take_the_memory_order_schedule()
+    {
+        // The shapes below that the comments call short runs reach BatchNormChannelsFirst.RunShortRuns where threads run.
+        static bool ShortRuns(int outer, int channels, int inner) =>
+            BatchNormChannelsFirst<float, ScalarOps>.UsesShortRuns(new BatchNormPlan(null, null, outer, channels, inner, null, null, false, SimdWidth.Scalar));
+        bool threaded = Environment.ProcessorCount is > 1 and <= 20;   // two blocks of batch rows per thread: 40 rows for 20 threads
+        Assert.Equal(threaded, ShortRuns(64, 97, 45));
+        Assert.Equal(threaded, ShortRuns(1200, 4, 61));
+        Assert.Equal(threaded, ShortRuns(64, 512, 49));
+        Assert.False(ShortRuns(8, 512, 49));                                        // 0.8 MB: stays in the caches
+        Assert.False(ShortRuns(128, 256, BatchNormChannelsFirst<float, ScalarOps>.ShortRun));   // 8 × 8 maps and larger
+        Assert.False(ShortRuns(3, 2000, 49));                                       // fewer than two batch rows per thread
+    }
+
     [Theory]
     [InlineData(5, 7, 143)]        // odd (N, C, H·W)
     [InlineData(3, 5, 4500)]       // runs longer than one ChunkLength: chunks merged
@@ -82,6 +97,8 @@ public class BatchNormFastTests
     [InlineData(8, 64, 49)]        // threaded, one channel per work item, short runs
     [InlineData(60, 3, 49)]        // short runs grouped into chunks of several batch rows, more rows than one chunk holds
     [InlineData(100, 5, 130)]      // the same, threaded
+    [InlineData(64, 97, 45)]       // threaded, over 1 MiB, short runs walked in memory order by blocks of batch rows (7 × 7 maps)
+    [InlineData(1200, 4, 61)]      // the same, blocks of more batch rows than one chunk holds
     [InlineData(6, 9, 9000)]       // channels of 216 KB: one thread per channel, re-read from L2
     [InlineData(6, 3, 50000)]      // channels over the 1 MiB per-channel budget: streaming over batch blocks
     [InlineData(3, 2, 40000)]      // large channels, fewer batch rows than 2 × threads: split per channel

@@ -20,6 +20,11 @@ internal static unsafe class BatchNormChannelsFirst<TVector, TOps>
         // - streaming: each thread takes a block of batch rows and walks it in memory order, all channels, with its own
         //   partial sums; memory is read twice but at full streaming speed; for larger channels;
         // - split: fewer batch rows than threads as well; each channel's rows are cut into parts reduced in parallel.
+        if (UsesShortRuns(plan) && stage is BatchNormStage.TrainForward or BatchNormStage.BackwardWithSums)
+        {
+            RunShortRuns(plan, stage);
+            return;
+        }
         bool smallChannels = (long)plan.Outer * plan.Inner * sizeof(float) <= SlabBytes;
         bool perChannel = smallChannels && (plan.Workers == 1 || channels >= 2 * plan.Workers);
         bool streaming = !perChannel && (plan.Workers == 1 || plan.Outer >= 2 * plan.Workers);
@@ -95,6 +100,59 @@ internal static unsafe class BatchNormChannelsFirst<TVector, TOps>
 
     /// <summary>Bytes of one channel (outer × inner floats) up to which a channel is reduced and written by one thread from its L2 (1 MiB on Zen 4/5; what spills is re-read from L3, still faster than two streaming passes).</summary>
     internal const long SlabBytes = 1024 * 1024;
+
+    /// <summary>
+    /// Runs shorter than this many floats (7 × 7 maps) are reduced by <see cref="RunShortRuns"/>: a channel's run is
+    /// then a few cache lines lying a whole batch row apart, and a thread walking one channel down the batch waits on
+    /// memory for every run (measured (64,512,7,7), 2 threads: statistics 1.9 ms per channel, 0.7 ms in memory order).
+    /// </summary>
+    internal const int ShortRun = 64;
+
+    /// <summary>
+    /// Smallest input (1 MiB) for <see cref="RunShortRuns"/>: a smaller one stays in the cores' caches, where walking a
+    /// channel down the batch does not wait on memory and the per-channel schedule's fewer, longer calls win (measured
+    /// (8,512,7,7), 0.8 MB, 2 threads: forward 0.26 ms per channel, 0.53 ms in memory order).
+    /// </summary>
+    internal const long ShortRunMinBytes = 1 << 20;
+
+    /// <summary>Whether the sums of the plan run through <see cref="RunShortRuns"/>: short runs, an input beyond the caches, and batch rows for two blocks per thread.</summary>
+    internal static bool UsesShortRuns(BatchNormPlan plan) =>
+        plan.Inner < ShortRun && plan.Count * plan.Channels * sizeof(float) >= ShortRunMinBytes && plan.Workers > 1 && plan.Outer >= 2 * plan.Workers;
+
+    // Channels first, short runs: parallel over blocks of batch rows; each thread walks its rows channel after channel,
+    // which reads the rows as a few streams in memory order, and reduces the block's runs of a channel as one chunk
+    // (per-block partial sums per channel, merged in block order). The outputs follow in memory order.
+    private static void RunShortRuns(BatchNormPlan plan, BatchNormStage stage)
+    {
+        int channels = plan.Channels;
+        int parts = Math.Min(plan.Outer, 4 * plan.Workers);
+        if (stage == BatchNormStage.TrainForward)
+        {
+            var partial = plan.NewPartials<Moments>(parts);
+            Parallelism.ForRanges(plan.Outer, parts, (part, start, end) =>
+            {
+                for (int c = 0; c < channels; c++)
+                {
+                    partial[part][c] = ChannelMoments(plan, c, start, end);
+                }
+            });
+            plan.SetStatistics(partial);
+            ApplySegments(plan);
+            return;
+        }
+        plan.SetForwardCoefficients();
+        var grads = plan.NewPartials<double>(parts);
+        var products = plan.NewPartials<double>(parts);
+        Parallelism.ForRanges(plan.Outer, parts, (part, start, end) =>
+        {
+            for (int c = 0; c < channels; c++)
+            {
+                (grads[part][c], products[part][c]) = ChannelGradSums(plan, c, start, end);
+            }
+        });
+        plan.SetGradSums(grads, products);
+        GradSegments(plan);
+    }
 
     // Channels first, streaming: parallel over blocks of batch rows in memory order, per-block partial sums per channel.
     private static void RunStreaming(BatchNormPlan plan, BatchNormStage stage)

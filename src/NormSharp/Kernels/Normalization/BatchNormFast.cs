@@ -15,10 +15,13 @@ namespace NormSharp.Kernels;
 /// training forward reads the input from memory about once instead of twice; the next batch row of the channel is
 /// prefetched while the current one is summed. Larger channels: parallel over blocks of batch rows walked in memory
 /// order, per-thread partial sums per channel (two streaming passes). Fewer batch rows than threads as well: each
-/// channel's rows are cut into parts reduced in parallel.</item>
+/// channel's rows are cut into parts reduced in parallel. Runs shorter than <see cref="BatchNormChannelsFirst{TVector, TOps}.ShortRun"/>
+/// floats (7 × 7 maps), threaded: parallel over blocks of batch rows, each walked channel after channel in memory order
+/// (a channel's short runs lie a batch row apart, and walking one channel down the batch waits on memory for each).</item>
 /// <item>Channels last (inner = 1, and BatchNorm1d on [N, C]): parallel over blocks of rows, vectors across
-/// channels, per-thread partial sums merged per channel. Sums walk down the columns of a cache-resident block of rows
-/// with the sums in registers; outputs are written row by row, in memory order.</item>
+/// channels, per-thread partial sums merged per channel. The statistics walk down the columns of a cache-resident block
+/// of rows with the sums in registers; the backward's sums do so for rows of up to four vectors and go row by row
+/// (sums in L1) for longer rows; outputs are written row by row, in memory order.</item>
 /// </list>
 /// <para>Statistics (<see cref="Moments"/>, <see cref="MomentKernels{TVector, TOps}"/>): chunks of at most <see cref="Moments.ChunkLength"/> elements (L1-resident) are reduced exactly in two
 /// passes (mean, then squared deviations with the Chan–Golub–LeVeque correction), and the chunks' (count, mean, M2)
