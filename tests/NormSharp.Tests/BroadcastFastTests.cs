@@ -62,6 +62,9 @@ public class BroadcastFastTests
         { [4, 16, 33, 33], [1, 16, 1, 1] },      // a bias per channel
         { [4, 16, 33, 33], [16, 1, 1] },
         { [3000, 64], [64] },                    // rows + bias
+        { [1000, 7], [7] },                      // a short row tiled: many tiles, the last one partial
+        { [9, 2048], [2048] },                   // the longest tiled row (two a tile)
+        { [5, 2049], [2049] },                   // one float longer: row by row
         { [70001], [] },                         // one long row split into segments
         { [2, 70001], [2, 1] },
         { [5, 1, 7], [1, 3, 1] },                // both broadcast

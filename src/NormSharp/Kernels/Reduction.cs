@@ -1,4 +1,3 @@
-using System.Numerics;
 using System.Numerics.Tensors;
 
 namespace NormSharp.Kernels;
@@ -12,9 +11,10 @@ namespace NormSharp.Kernels;
 /// one of two passes over the source, then passes over a small double intermediate: when the innermost dimension is
 /// reduced, each contiguous row is summed (<see cref="RowSums"/>); when it is kept, rows are added elementwise into
 /// accumulators (<see cref="ColumnSums"/>).</para>
-/// <para>Accuracy: rows are summed in double (each float widened in vector lanes); column accumulators add at most
-/// <see cref="BlockRows"/> rows in float before going into doubles. The error is then that of a double sum, or of a
-/// 32-term float sum, not of the whole length (a float running sum of 6.4M elements loses ~2 digits).</para>
+/// <para>Accuracy: rows are summed in blocks of <see cref="RowBlock"/> floats (in float, by TensorPrimitives' vector
+/// lanes) whose sums are added in double; column accumulators add at most
+/// <see cref="BlockRows"/> rows in float before going into doubles. The error is then that of a 16- or 32-term float
+/// sum plus a double sum, not of the whole length (a float running sum of 6.4M elements loses ~2 digits).</para>
 /// <para>Determinism: the split into ranges depends only on the shape and the processor count, and partial sums are
 /// combined in range order, so a result does not depend on thread timing.</para>
 /// </remarks>
@@ -25,6 +25,9 @@ internal static unsafe class Reduction
 
     /// <summary>Most rows added into float column accumulators before they go into doubles.</summary>
     public const int BlockRows = 32;
+
+    /// <summary>Floats summed in float lanes (by TensorPrimitives) before the partial sum goes into a double.</summary>
+    public const int RowBlock = 1024;
 
     // Column accumulators cover this many kept elements at a time (float and double accumulators stay in L1).
     private const int ColumnChunk = 1024;
@@ -157,32 +160,19 @@ internal static unsafe class Reduction
         public readonly float* Source = source;
         public readonly float* Factor = factor;
 
-        // Σ source[start..start+length) (· factor), each float widened to double in vector lanes: exact to double
-        // rounding and still faster than memory delivers (two conversions and two adds per vector).
+        // Σ source[start..start+length) (· factor): TensorPrimitives sums each block of RowBlock floats in float
+        // vector lanes (8 vectors per step added pairwise, then into one accumulator: 16 steps for a full block),
+        // and the blocks are added in double, in order. Summing in float
+        // lanes runs at the speed memory delivers even when the data sits in cache, where widening every float to
+        // double was bound by the conversions and the adds' latency (1.6 ms for 6.4M floats against 0.95 ms).
         public double Sum(long start, int length)
         {
-            float* source = Source + start, factor = Factor is null ? null : Factor + start;
-            int width = Vector<float>.Count, i = 0;
-            Vector<double> sum0 = Vector<double>.Zero, sum1 = Vector<double>.Zero;
-            if (Vector.IsHardwareAccelerated)
+            double sum = 0;
+            for (int from = 0; from < length; from += RowBlock)
             {
-                for (; i <= length - width; i += width)
-                {
-                    Vector.Widen(Vector.Load(source + i), out var low, out var high);
-                    if (factor is not null)
-                    {
-                        Vector.Widen(Vector.Load(factor + i), out var factorLow, out var factorHigh);
-                        low *= factorLow;
-                        high *= factorHigh;
-                    }
-                    sum0 += low;
-                    sum1 += high;
-                }
-            }
-            double sum = Vector.Sum(sum0 + sum1);
-            for (; i < length; i++)
-            {
-                sum += factor is null ? source[i] : (double)source[i] * factor[i];
+                int count = Math.Min(RowBlock, length - from);
+                var values = new ReadOnlySpan<float>(Source + start + from, count);
+                sum += Factor is null ? TensorPrimitives.Sum(values) : TensorPrimitives.Dot(values, new ReadOnlySpan<float>(Factor + start + from, count));
             }
             return sum;
         }
