@@ -27,8 +27,11 @@ internal static unsafe class Reduction
     /// <summary>Most rows added into float column accumulators before they go into doubles.</summary>
     public const int BlockRows = 32;
 
-    /// <summary>Floats summed in float lanes (by TensorPrimitives) before the partial sum goes into a double.</summary>
-    public const int RowBlock = 1024;
+    /// <summary>
+    /// Floats summed in float lanes (by TensorPrimitives) before the partial sum goes into a double: a whole 56×56
+    /// plane in one call (Sum([0, 2, 3]) of (32, 64, 56, 56) ran 10-25% faster than with blocks of 1024, side by side).
+    /// </summary>
+    public const int RowBlock = 4096;
 
     // Column accumulators cover this many kept elements at a time: a whole row of an (N, C, H·W) tensor up to 64×64,
     // so that the rows of a Mean(1) are read end to end (4 KiB pieces of rows 12 KiB apart restart the hardware
