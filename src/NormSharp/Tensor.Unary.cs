@@ -53,6 +53,14 @@ public partial class Tensor
         public Tensor Forward(Tensor x)
         {
             var output = Uninitialized(x.shape);
+            if (kind == UnaryKind.Relu && AnyRequiresGrad(x))
+            {
+                // The backward needs only where x > 0: a bit per element, kept instead of the output.
+                var positive = Uninitialized((Activation.MaskBytes(x.Length) + sizeof(float) - 1) / sizeof(float));
+                Activation.ReluForward(x.Data, output.AsSpan(), MaskOf(positive, x.Length));
+                SaveForBackward(positive);
+                return Record(output, x);
+            }
             if (kind == UnaryKind.Gelu)
             {
                 var src = x.Data;
@@ -77,7 +85,7 @@ public partial class Tensor
             return Record(output, x);
         }
 
-        private bool UsesOutput => kind is UnaryKind.Exp or UnaryKind.Sqrt or UnaryKind.Relu or UnaryKind.Sigmoid or UnaryKind.Tanh;
+        private bool UsesOutput => kind is UnaryKind.Exp or UnaryKind.Sqrt or UnaryKind.Sigmoid or UnaryKind.Tanh;
 
         private void Apply(ReadOnlySpan<float> src, Span<float> dst)
         {
@@ -101,15 +109,18 @@ public partial class Tensor
             var gradInput = Uninitialized(gradOutput.shape);
             if (kind == UnaryKind.Relu)
             {
+                var positive = MaskOf(saved, gradInput.Length);
                 // A uniform gradient (of a full sum) is not read from memory.
                 if (gradOutput.UniformValue is float value)
                 {
-                    Activation.ReluBackward(saved.Data, value, gradInput.AsSpan());
+                    Activation.ReluBackward(positive, value, gradInput.AsSpan());
                 }
                 else
                 {
-                    Activation.ReluBackward(saved.Data, gradOutput.Data, gradInput.AsSpan());
+                    Activation.ReluBackward(positive, gradOutput.Data, gradInput.AsSpan());
                 }
+                // Nothing else holds the mask and a backward runs once: its storage serves the next tensor at once.
+                saved.Dispose();
                 return [gradInput];
             }
             fixed (float* values = saved.Data, g = gradOutput.Data, dx = gradInput.AsSpan())
@@ -121,6 +132,10 @@ public partial class Tensor
             }
             return [gradInput];
         }
+
+        // The ReLU mask's bytes, stored in a float tensor so that its memory comes from (and goes back to) the pool.
+        private static Span<byte> MaskOf(Tensor positive, int length) =>
+            System.Runtime.InteropServices.MemoryMarshal.AsBytes(positive.AsSpan())[..Activation.MaskBytes(length)];
 
         // dx = g · f'(x), from the saved values: y = f(x) where UsesOutput, else x.
         private void LocalBackward(ReadOnlySpan<float> saved, ReadOnlySpan<float> g, Span<float> dx)

@@ -63,8 +63,12 @@ public class ReductionTests
         { [3, 2000, 17], [false, true, false] },   // column sums split over the summed dimension
         { [2, 3, 70000], [true, false, true] },    // long rows split into parts
         { [1, 200000], [false, true] },
+        { [3, 4097], [false, true] },              // a row block boundary (4096 floats a block)
+        { [2, 8192], [false, true] },
         { [200000, 3], [true, false] },
-        { [5, 1030, 4], [true, false, true] },     // a column chunk boundary
+        { [5, 1030, 4], [true, false, true] },
+        { [3, 5, 4100], [false, true, false] },    // a column chunk boundary (4096 kept elements a chunk)
+        { [2, 40, 4097], [true, true, false] },
         { [0, 3], [true, false] },
         { [3, 0], [false, true] },
     };

@@ -8,12 +8,16 @@ namespace NormSharp.Kernels;
 /// Dimensions of size 1 are dropped and neighbours merged where both operands step through them alike (both
 /// contiguous, or both broadcast), so that x + bias[1,C,1,1] on (N,C,H,W) becomes rows of H·W elements plus one
 /// bias value each, rows + bias[C] becomes rows of C elements plus the bias row, and a scalar operand one long row.
-/// In the innermost merged dimension each operand then has stride 1 (a row) or 0 (a value).
+/// In the innermost merged dimension each operand then has stride 1 (a row) or 0 (a value). A short row repeated over
+/// every row of the other operand (rows + bias[C]) is tiled, so that one call covers many rows.
 /// </remarks>
 internal static unsafe class BroadcastFast
 {
     // Rows longer than this are cut into segments, so that even one long row is split over threads.
     private const int SegmentLength = 1 << 15;
+
+    // Floats of a tiled short row (see TiledRows): 16 KiB, which stays in L1 while the rows stream past it.
+    private const int TileLength = 1 << 12;
 
     /// <inheritdoc cref="Broadcast.Binary{TOp}"/>
     public static void Binary<TOp>(
@@ -34,6 +38,11 @@ internal static unsafe class BroadcastFast
         {
             // Strides that are not row-major broadcasts (a permutation's): the element loop.
             Broadcast.Binary<TOp>(a, aStrides, b, bStrides, shape, destination);
+            return;
+        }
+        if (rank == 2 && length <= TileLength / 2 && (IsRowOverRows(strideA, strideB, length) || IsRowOverRows(strideB, strideA, length)))
+        {
+            TiledRows<TOp>(a, b, strideA[0] == 0, rows, length, destination);
             return;
         }
         fixed (float* aPointer = a, bPointer = b, destinationPointer = destination)
@@ -70,6 +79,48 @@ internal static unsafe class BroadcastFast
                     else
                     {
                         output.Fill(TOp.Apply(*rowStartA, *rowStartB));
+                    }
+                }
+            });
+        }
+    }
+
+    // Rows of a short length: one operand contiguous [rows, length], the other one row for all of them (rows + bias[C]).
+    private static bool IsRowOverRows(int[] contiguous, int[] row, int length) =>
+        contiguous[0] == length && contiguous[1] == 1 && row[0] == 0 && row[1] == 1;
+
+    // A short row repeated over many rows (bias[C] added to (N·H·W, C) rows): the row is tiled TileLength / length
+    // times, so that one TensorPrimitives call covers that many rows instead of one; a call per 64-float row cost
+    // more than the memory traffic of the row itself.
+    private static void TiledRows<TOp>(ReadOnlySpan<float> a, ReadOnlySpan<float> b, bool aIsRow, int rows, int length, Span<float> destination)
+        where TOp : Broadcast.IBinaryRows
+    {
+        int tileRows = TileLength / length;
+        var row = aIsRow ? a : b;
+        var tile = new float[tileRows * length];
+        for (int r = 0; r < tileRows; r++)
+        {
+            row.CopyTo(tile.AsSpan(r * length, length));
+        }
+        int blocks = (rows + tileRows - 1) / tileRows;
+        fixed (float* aPointer = a, bPointer = b, destinationPointer = destination)
+        {
+            var (pa, pb, pd) = ((nint)aPointer, (nint)bPointer, (nint)destinationPointer);
+            Parallelism.For(blocks, tile.Length, (_, start, end) =>
+            {
+                for (int block = start; block < end; block++)
+                {
+                    long offset = (long)block * tile.Length;
+                    int count = (int)Math.Min(tile.Length, (long)rows * length - offset);
+                    var full = new ReadOnlySpan<float>((float*)(aIsRow ? pb : pa) + offset, count);
+                    var output = new Span<float>((float*)pd + offset, count);
+                    if (aIsRow)
+                    {
+                        TOp.Apply(tile.AsSpan(0, count), full, output);
+                    }
+                    else
+                    {
+                        TOp.Apply(full, tile.AsSpan(0, count), output);
                     }
                 }
             });
