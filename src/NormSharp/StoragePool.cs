@@ -55,6 +55,7 @@ internal static class StoragePool
     private static long freeBytes;
     private static long handedOut;   // bytes of pooled-size arrays since the last requested collection
     private static int epoch;   // requested collections so far
+    private static long freshArrays;   // pooled-size arrays taken from the runtime so far
 
     /// <summary>
     /// Storage for a tensor of <paramref name="count"/> floats, cleared unless <paramref name="clear"/> is false: an
@@ -104,6 +105,7 @@ internal static class StoragePool
         Interlocked.Add(ref handedOut, bytes);
         if (array is null)
         {
+            Interlocked.Increment(ref freshArrays);
             array = clear ? GC.AllocateArray<float>(length, pinned: true) : GC.AllocateUninitializedArray<float>(length, pinned: true);
         }
         else if (clear)
@@ -188,6 +190,12 @@ internal static class StoragePool
     /// <summary>How many blocking collections the pool has requested so far (for tests and measurements).</summary>
     public static int RequestedCollections => Volatile.Read(ref epoch);
 
+    /// <summary>
+    /// How many pooled-size arrays the pool has taken from the runtime so far, because no free array of the requested
+    /// length was there (for tests and measurements: a steady-state training step should add none).
+    /// </summary>
+    public static long FreshArrays => Interlocked.Read(ref freshArrays);
+
     /// <summary>A tensor now wraps <paramref name="array"/> (<see cref="Tensor.Dispose"/> gives the claim up).</summary>
     public static void Hold(float[] array)
     {
@@ -237,13 +245,6 @@ internal static class StoragePool
             RecycleIfUnused(array, sentinel);
         }
     }
-
-    /// <summary>
-    /// Whether the only remaining claim on <paramref name="array"/> is one recorded operation's (its producer's,
-    /// when called for a disposed output): no tensor and no other pending backward uses it.
-    /// </summary>
-    public static bool OnlyGraphUse(float[] array) =>
-        Find(array) is { } sentinel && Volatile.Read(ref sentinel.Tensors) == 0 && Volatile.Read(ref sentinel.GraphUses) == 1;
 
     /// <summary>
     /// Whether exactly one tensor holds <paramref name="array"/> and no pending backward uses it: a pooled array whose
