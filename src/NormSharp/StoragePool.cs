@@ -27,15 +27,16 @@ namespace NormSharp;
 /// <para>Sooner: when every tensor on an array was disposed (<see cref="Tensor.Dispose"/>) and no recorded operation
 /// whose backward is still to run uses it, the array goes back to the free list at once, the way libtorch frees a
 /// tensor whose reference count drops to zero.</para>
-/// <para>When: undisposed arrays come back only after a full collection, so after every <see cref="CollectionBudget"/>
-/// bytes of pooled-size allocations one blocking, non-compacting full collection is requested and its finalizers
-/// awaited (about a millisecond for a training-sized heap). Where tensors are disposed (a <see cref="Nn.Sequential"/>
-/// model, a block written with <c>using</c>), everything comes back without one and a collection finds nothing but
-/// throws away free arrays as stale: so a collection that gave back less than half of what was handed out since the
-/// previous one doubles the budget (up to <see cref="MaxCollectionBudget"/>), and one that gave back more resets it.
-/// Measured on a ResNet-20 step written with <c>using</c> (bench <c>--memory</c>): 6 requested collections and 21
-/// fresh arrays per step with the fixed budget, none with this one. At most <see cref="Capacity"/> bytes are kept free; an array
-/// that sat unused through two such collections is dropped for the GC to reclaim.</para>
+/// <para>When: undisposed arrays come back only after a full collection, so when a request finds no free array after
+/// <see cref="CollectionBudget"/> bytes of pooled-size arrays were handed out, one blocking, non-compacting full
+/// collection is requested and its finalizers awaited (about a millisecond for a training-sized heap). Where tensors
+/// are disposed (a <see cref="Nn.Sequential"/> model, a block written with <c>using</c>), a steady-state step misses
+/// nothing, and while it warms up a collection finds nothing but throws away free arrays as stale: so a collection that
+/// gave back less than half of the fresh bytes taken from the runtime since the previous one doubles the budget (up
+/// to <see cref="MaxCollectionBudget"/>), and one that gave back more resets it. Measured on a ResNet-20 step written
+/// with <c>using</c> (bench <c>--memory</c>): 6 requested collections and 21 fresh arrays per step with a fixed budget,
+/// none with this one. At most <see cref="Capacity"/> bytes are kept free; an array that sat unused through two such
+/// collections is dropped for the GC to reclaim.</para>
 /// </remarks>
 internal static class StoragePool
 {
@@ -44,7 +45,7 @@ internal static class StoragePool
 
     /// <summary>
     /// A request the free lists cannot serve collects first when at least this many bytes of pooled-size arrays, and
-    /// twice the request, were handed out since the last requested collection.
+    /// twice the request, were handed out since the last requested collection (the starting budget; see the remarks).
     /// </summary>
     public const long CollectionBudget = 4L << 20;
 
@@ -62,6 +63,7 @@ internal static class StoragePool
     private static readonly object Gate = new();
     private static long freeBytes;
     private static long handedOut;   // bytes of pooled-size arrays since the last requested collection
+    private static long takenFresh;   // of those, bytes of fresh arrays taken from the runtime
     private static long budget = CollectionBudget;   // handed-out bytes that make a request the free lists miss collect
     private static int epoch;   // requested collections so far
     private static long freshArrays;   // pooled-size arrays taken from the runtime so far
@@ -114,6 +116,7 @@ internal static class StoragePool
         Interlocked.Add(ref handedOut, bytes);
         if (array is null)
         {
+            Interlocked.Add(ref takenFresh, bytes);
             Interlocked.Increment(ref freshArrays);
             array = clear ? GC.AllocateArray<float>(length, pinned: true) : GC.AllocateUninitializedArray<float>(length, pinned: true);
         }
@@ -169,7 +172,8 @@ internal static class StoragePool
     // One blocking, non-compacting full collection; the sentinels of the arrays it finds dead refill the free lists.
     private static void Collect()
     {
-        long handed = Interlocked.Exchange(ref handedOut, 0);
+        Interlocked.Exchange(ref handedOut, 0);
+        long taken = Interlocked.Exchange(ref takenFresh, 0);
         long freeBefore;
         lock (Gate)
         {
@@ -186,7 +190,7 @@ internal static class StoragePool
             found = freeBytes - freeBefore;   // returned by the sentinels' finalizers (disposals meanwhile count too)
         }
         long current = Interlocked.Read(ref budget);
-        Interlocked.Exchange(ref budget, 2 * found >= handed ? CollectionBudget : Math.Min(2 * current, MaxCollectionBudget));
+        Interlocked.Exchange(ref budget, 2 * found >= taken ? CollectionBudget : Math.Min(2 * current, MaxCollectionBudget));
     }
 
     // Drops the arrays that were already free at the previous requested collection and have not been reused since.
@@ -259,6 +263,18 @@ internal static class StoragePool
     public static void ReleaseFromGraph(float[] array)
     {
         if (Find(array) is { } sentinel && Interlocked.Decrement(ref sentinel.GraphUses) == 0)
+        {
+            RecycleIfUnused(array, sentinel);
+        }
+    }
+
+    /// <summary>
+    /// Gives back an array from <see cref="NewArray"/> that its owner no longer reads and never let a tensor wrap
+    /// (an autograd function's scratch): free at once. Arrays too small to be pooled are left to the collector.
+    /// </summary>
+    public static void Recycle(float[] array)
+    {
+        if (Find(array) is { } sentinel)
         {
             RecycleIfUnused(array, sentinel);
         }

@@ -35,6 +35,39 @@ public class TrainingStepMemoryTests
     }
 
     [Fact]
+    public void Dropout_masks_go_back_when_their_backward_ran()
+    {
+        // [16, 2048] activations and masks: pooled sizes.
+        var generator = new Generator(7);
+        var model = new Sequential(
+            new Flatten(), new Linear(28 * 28, 2048, generator: generator), new ReLU(), new Dropout(0.5, generator: new Generator(8)),
+            new Linear(2048, 10, generator: generator));
+        AssertSteadyStepsReuseMemory(model, new SGD(model.Parameters(), 0.01));
+    }
+
+    [Fact]
+    public void Scratch_of_an_unrecorded_forward_goes_back_at_once()
+    {
+        int length = StoragePool.PooledLength + 1049;
+        var input = Tensor.Full(1f, 4, length);
+        var generator = new Generator(9);
+        var labels = new[] { 0, 1, 2, 3 };
+        using (new Autograd.NoGrad())
+        {
+            // Warm: the arrays of a dropout's mask and output and of cross-entropy's probabilities.
+            F.Dropout(input, 0.5, training: true, generator: generator).Dispose();
+            F.CrossEntropy(input, labels);
+            long fresh = StoragePool.FreshArrays;
+            for (int i = 0; i < 10; i++)
+            {
+                F.Dropout(input, 0.5, training: true, generator: generator).Dispose();
+                Assert.Equal(MathF.Log(length), F.CrossEntropy(input, labels).Item(), 3);
+            }
+            Assert.Equal(fresh, StoragePool.FreshArrays);
+        }
+    }
+
+    [Fact]
     public void Sequential_keeps_its_input_and_output_and_its_gradients_match_the_layers_called_one_by_one()
     {
         var generator = new Generator(11);

@@ -18,6 +18,7 @@ public abstract class Function
     private Tensor[] saved = [];
     private float[][] graphStorage = [];
     private Tensor? output;
+    private float[][] ownedArrays = [];
 
     /// <summary>The inputs the output was computed from, in the order they were recorded.</summary>
     public IReadOnlyList<Tensor> Inputs => inputs;
@@ -33,6 +34,18 @@ public abstract class Function
 
     /// <summary>Keeps tensors for the backward pass.</summary>
     protected void SaveForBackward(params Tensor[] tensors) => saved = tensors;
+
+    /// <summary>
+    /// Uninitialized scratch of <paramref name="count"/> floats that only this function reads (a dropout mask, softmax
+    /// probabilities), from the storage pool; it goes back to the pool the moment the function is released (after its
+    /// backward, or when its graph can no longer run), or at <see cref="Record"/> when the forward is not recorded.
+    /// </summary>
+    internal float[] RentForBackward(long count)
+    {
+        var array = StoragePool.NewArray(count, clear: false);
+        ownedArrays = [.. ownedArrays, array];
+        return array;
+    }
 
     /// <summary>
     /// Gradients of the inputs, given the gradient of the output; entries for inputs whose
@@ -54,6 +67,7 @@ public abstract class Function
         if (!GradMode.IsEnabled || !AnyRequiresGrad(inputs))
         {
             saved = [];
+            ReturnOwnedArrays();
             return output;
         }
         this.inputs = inputs;
@@ -86,6 +100,15 @@ public abstract class Function
             }
         }
         return false;
+    }
+
+    private void ReturnOwnedArrays()
+    {
+        foreach (var array in ownedArrays)
+        {
+            StoragePool.Recycle(array);
+        }
+        ownedArrays = [];
     }
 
     /// <summary>Whether <paramref name="tensor"/> is one of this function's inputs or saved tensors.</summary>
@@ -122,6 +145,7 @@ public abstract class Function
                 StoragePool.ReleaseFromGraph(array);
             }
             function.graphStorage = [];
+            function.ReturnOwnedArrays();
             foreach (var input in function.inputs)
             {
                 if (!input.ReleaseFromGraph())
