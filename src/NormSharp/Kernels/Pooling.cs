@@ -222,6 +222,17 @@ internal static unsafe class Pooling
     /// <summary>gradInput (overwritten) = scatter-add of each gradOutput to the input element its maximum came from.</summary>
     public static void MaxBackward(ReadOnlySpan<float> gradOutput, ReadOnlySpan<int> indices, int planes, in Window2d window, Span<float> gradInput)
     {
+        if (IsHalving(window))
+        {
+            MaxBackward2x2(gradOutput, indices, planes, window, gradInput);
+            return;
+        }
+        MaxBackwardGeneral(gradOutput, indices, planes, window, gradInput);
+    }
+
+    /// <summary>Any window: the readable definition of <see cref="MaxBackward"/>.</summary>
+    internal static void MaxBackwardGeneral(ReadOnlySpan<float> gradOutput, ReadOnlySpan<int> indices, int planes, in Window2d window, Span<float> gradInput)
+    {
         int plane = window.Plane, outPlane = window.OutPlane;
         gradInput[..(planes * plane)].Clear();
         for (int p = 0; p < planes; p++)
@@ -231,6 +242,34 @@ internal static unsafe class Pooling
             {
                 destination[indices[o]] += gradOutput[o];
             }
+        }
+    }
+
+    // 2×2 windows with stride 2 do not overlap: each window's four elements are written once (its gradient where its
+    // maximum was, zeros elsewhere) instead of clearing gradInput first and adding, one pass over it instead of two.
+    // A last row or column that no window covers (odd sizes) is cleared.
+    private static void MaxBackward2x2(ReadOnlySpan<float> gradOutput, ReadOnlySpan<int> indices, int planes, in Window2d window, Span<float> gradInput)
+    {
+        int width = window.Width, height = window.Height, plane = window.Plane, outHeight = window.OutHeight, outWidth = window.OutWidth;
+        int outPlane = outHeight * outWidth;
+        for (int p = 0; p < planes; p++)
+        {
+            var destination = gradInput.Slice(p * plane, plane);
+            for (int oy = 0; oy < outHeight; oy++)
+            {
+                var top = destination.Slice(2 * oy * width, width);
+                var bottom = destination.Slice((2 * oy + 1) * width, width);
+                top[..(2 * outWidth)].Clear();
+                bottom[..(2 * outWidth)].Clear();
+                for (int ox = 0; ox < outWidth; ox++)
+                {
+                    int o = p * outPlane + oy * outWidth + ox;
+                    destination[indices[o]] = gradOutput[o];
+                }
+                top[(2 * outWidth)..].Clear();
+                bottom[(2 * outWidth)..].Clear();
+            }
+            destination[(2 * outHeight * width)..].Clear();
         }
     }
 
