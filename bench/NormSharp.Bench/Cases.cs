@@ -8,7 +8,7 @@ internal static class Cases
     /// <param name="includeEpochs">Whether to build the epoch cases (they load Fashion-MNIST).</param>
     public static IEnumerable<BenchCase> All(int epochRuns, int? epochBatchLimit, bool includeEpochs)
     {
-        var cases = NormCases.All().Concat(VariantCases.All()).Concat(GemmCases.All()).Concat(RecurrentCases.All()).Concat(StepCases.All());
+        var cases = NormCases.All().Concat(VariantCases.All()).Concat(GemmCases.All()).Concat(RecurrentCases.All()).Concat(StepCases.All()).Concat(PoolCases.All());
         return includeEpochs ? cases.Concat(EpochCases.All(epochRuns, epochBatchLimit)) : cases;
     }
 }

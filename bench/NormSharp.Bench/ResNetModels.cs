@@ -47,11 +47,19 @@ internal static class ResNetModels
             }
         }
 
+        // Each intermediate is disposed as a TorchSharp user disposes one: its memory comes back right after the
+        // backward that reads it has run (Tensor.Dispose), not at a garbage collection.
         public override Tensor Forward(Tensor input)
         {
-            var y = norm2.Forward(conv2.Forward(norm1.Forward(conv1.Forward(input)).Relu()));
-            var shortcut = projection is null ? input : projectionNorm!.Forward(projection.Forward(input));
-            return (y + shortcut).Relu();
+            using var convolved = conv1.Forward(input);
+            using var normalized = norm1.Forward(convolved);
+            using var rectified = normalized.Relu();
+            using var convolvedAgain = conv2.Forward(rectified);
+            using var y = norm2.Forward(convolvedAgain);
+            using var projected = projection?.Forward(input);
+            using var projectedNormalized = projected is null ? null : projectionNorm!.Forward(projected);
+            using var sum = y + (projectedNormalized ?? input);
+            return sum.Relu();
         }
     }
 
@@ -80,12 +88,22 @@ internal static class ResNetModels
 
         public override Tensor Forward(Tensor input)
         {
-            var x = stemNorm.Forward(stem.Forward(input)).Relu();
+            Tensor x;
+            using (var convolved = stem.Forward(input))
+            using (var normalized = stemNorm.Forward(convolved))
+            {
+                x = normalized.Relu();
+            }
             foreach (var block in blocks)
             {
-                x = block.Forward(x);
+                var next = block.Forward(x);
+                x.Dispose();
+                x = next;
             }
-            return classifier.Forward(F.AvgPool2d(x, x.Size(2)).Flatten(1));
+            using var pooled = F.AvgPool2d(x, x.Size(2));
+            x.Dispose();
+            using var flat = pooled.Flatten(1);
+            return classifier.Forward(flat);
         }
     }
 

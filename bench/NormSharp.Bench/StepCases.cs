@@ -14,8 +14,8 @@ namespace NormSharp.Bench;
 /// </summary>
 /// <remarks>
 /// The NormSharp side is written the way a user writes it: <c>loss.Backward()</c>, gradients dropped with
-/// <c>x.Grad = null</c> or <c>optimizer.ZeroGrad()</c>, nothing disposed by hand, so the engine's own memory
-/// handling is what is measured. The libtorch side runs in a <c>DisposeScope</c>, TorchSharp's idiom, and takes input
+/// <c>x.Grad = null</c> or <c>optimizer.ZeroGrad()</c>, nothing disposed by hand but what a TorchSharp user disposes
+/// (the ResNet blocks' intermediates, with <c>using</c>), so the engine's own memory handling is what is measured. The libtorch side runs in a <c>DisposeScope</c>, TorchSharp's idiom, and takes input
 /// gradients through <c>autograd.grad</c> (the cost of <c>backward()</c> into an empty <c>.grad</c>: both steal the
 /// buffer). The batch-norm rows print the memory-traffic floor of forward + loss + backward: 10S (statistics read x,
 /// normalization reads x and writes y, the loss reads y and g, the backward's sums read g and x, dx reads g and x and

@@ -163,26 +163,32 @@ public partial class Tensor : IDisposable
     /// <summary>
     /// Hands the tensor's storage back for reuse now, like <c>Dispose</c> on a TorchSharp tensor, instead of after
     /// the garbage collector finds it unreachable. The storage is reused once every tensor sharing it (views,
-    /// <see cref="Detach"/>ed tensors) is disposed and no recorded operation whose backward has not run yet uses it;
-    /// until then disposing only gives up this tensor's claim. Disposing an output that no other tensor or recorded
-    /// operation uses also drops what its operation kept for a backward that can no longer be run. Afterwards this tensor's data cannot be read or
-    /// written (<see cref="ObjectDisposedException"/>), nor can a backward that still needs it. Disposing is optional
-    /// and safe to repeat.
+    /// <see cref="Detach"/>ed tensors) is disposed; until then disposing only gives up this tensor's claim. A tensor
+    /// that a recorded operation's pending backward reads (an input of an operation whose backward has not run, or an
+    /// output whose own operation's backward has not run) stays readable and is disposed right after that backward,
+    /// as libtorch's graph holds its own reference. Disposing an output that no recorded operation consumes also
+    /// releases what its operation (and, in turn, every operation only it needed) kept for a backward that can no
+    /// longer be run. Afterwards this tensor's data cannot be read or written (<see cref="ObjectDisposedException"/>).
+    /// Disposing is optional and safe to repeat.
     /// </summary>
     public void Dispose()
     {
-        if (disposed)
+        if (disposed || disposeDeferred)
         {
             return;
         }
-        disposed = true;
-        StoragePool.Release(storage);
-        // An output whose storage nothing else uses (no other tensor, no consumer on the tape) was the only way to its
-        // function's backward: the function lets go of what it kept, as libtorch frees a graph with its last handle.
-        if (GradFn is { Released: false } function && StoragePool.OnlyGraphUse(storage))
+        disposeDeferred = true;
+        if (Volatile.Read(ref graphHolds) > 0)
         {
-            function.ReleaseSaved();
+            return;   // the last consumer's backward disposes it
         }
+        if (GradFn is { Released: false } function)
+        {
+            // Nothing consumes this output and it cannot be used any more: no backward can reach its operation.
+            function.Release(graphIsDead: true);   // disposes this tensor too
+            return;
+        }
+        DisposeNow();
     }
 
     internal int Offset => offset;

@@ -92,6 +92,12 @@ public class ConvPoolLossOracleTests
         // Ties, as after a ReLU: the gradient must go to the first maximum of each window, as in PyTorch.
         data.Add(seed++, "max-ties", "2x3x8x8", "2x2", "2x2", "0x0");
         data.Add(seed++, "max-ties", "2x3x7x7", "3x3", "1x1", "1x1");
+        // Rows wide enough for the vector paths: 3x3 stride 2 (the ResNet stem), 2x2 with odd sizes, a global window.
+        data.Add(seed++, "max", "2x3x9x23", "3x3", "2x2", "1x1");
+        data.Add(seed++, "max", "2x3x11x21", "3x3", "2x2", "0x0");
+        data.Add(seed++, "max-ties", "2x3x9x23", "3x3", "2x2", "1x1");
+        data.Add(seed++, "max", "2x3x9x19", "2x2", "2x2", "0x0");
+        data.Add(seed++, "avg", "2x4x7x7", "7x7", "7x7", "0x0");
         return data;
     }
 

@@ -46,6 +46,7 @@ public class StoragePoolTests
     public void A_loop_that_drops_its_tensors_runs_on_a_few_recycled_arrays()
     {
         const int elements = (1 << 18) + 409;   // 1 MiB: the pool collects after handing out 4 of them
+        DropUntilACollection(elements + 1);   // another length: its free list stays apart
         var identities = new HashSet<int>();
         for (int i = 0; i < 40; i++)
         {
@@ -84,6 +85,36 @@ public class StoragePoolTests
         Assert.Equal(100, small.Storage.Length);
     }
 
+    [Fact]
+    public void Collections_that_find_nothing_are_requested_less_and_less_and_disposed_tensors_need_none()
+    {
+        const int elements = (1 << 18) + 419;   // 1 MiB
+        DropUntilACollection(elements + 1);   // another length: its free list stays apart
+        var live = new List<Tensor>();
+        int before = StoragePool.RequestedCollections;
+        for (int i = 0; i < 64; i++)
+        {
+            live.Add(Tensor.Full(1f, elements));   // all alive: a collection gives nothing back
+        }
+        int collections = StoragePool.RequestedCollections - before;
+        // A fixed 4 MiB budget would collect about 16 times for these 64 MiB; a doubling one at most 5 times (4+8+16+32).
+        Assert.True(collections <= 5, $"{collections} collections for 64 MiB of live tensors");
+        foreach (var tensor in live)
+        {
+            tensor.Dispose();
+        }
+        long fresh = StoragePool.FreshArrays;
+        before = StoragePool.RequestedCollections;
+        for (int i = 0; i < 64; i++)
+        {
+            Tensor.Full(2f, elements).Dispose();
+            live[i] = Tensor.Full(3f, elements);
+        }
+        Assert.Equal(0, StoragePool.RequestedCollections - before);
+        Assert.Equal(fresh, StoragePool.FreshArrays);
+        Assert.All(live, tensor => Assert.Equal(3f, tensor.AsSpan()[elements - 1]));
+    }
+
     private static unsafe nint AddressOf(Tensor tensor) =>
         (nint)Unsafe.AsPointer(ref System.Runtime.InteropServices.MemoryMarshal.GetReference(tensor.AsSpan()));
 
@@ -95,6 +126,17 @@ public class StoragePoolTests
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static Tensor FilledTensor(int length, float value) => Tensor.Full(value, length);
+
+    // Earlier tests' collections that found nothing may have grown the pool's collection budget; one that finds the
+    // dropped tensors brings it back to StoragePool.CollectionBudget.
+    private static void DropUntilACollection(int elements)
+    {
+        int before = StoragePool.RequestedCollections;
+        for (long dropped = 0; StoragePool.RequestedCollections == before && dropped <= 2 * StoragePool.MaxCollectionBudget; dropped += elements * sizeof(float))
+        {
+            DropTensor(elements);
+        }
+    }
 
     private static void CollectAndFinalize()
     {

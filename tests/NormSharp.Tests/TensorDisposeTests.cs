@@ -92,7 +92,7 @@ public class TensorDisposeTests
     }
 
     [Fact]
-    public void An_output_a_recorded_op_consumes_keeps_its_storage_and_a_backward_reading_it_after_disposal_throws()
+    public void An_output_a_recorded_op_consumes_stays_readable_until_that_backward_ran_then_is_disposed()
     {
         const int length = StoragePool.PooledLength + 1033;
         var weight = Tensor.Full(0.5f, 1);
@@ -102,7 +102,32 @@ public class TensorDisposeTests
         var storage = output.Storage;
         output.Dispose();
         Assert.NotSame(storage, Tensor.Full(-3f, length).Storage);
-        Assert.Throws<ObjectDisposedException>(() => loss.Backward());
+        Assert.Equal(1f, output.AsSpan()[length - 1]);   // as libtorch's graph, the pending backward holds it
+        loss.Backward();
+        Assert.Equal(length * 2f, weight.Grad!.Item(), 2);   // d/dw sum(log(2w)) = length / w
+        Assert.Throws<ObjectDisposedException>(() => output.AsSpan());
+        Assert.True(StoragePool.IsFree(storage));
+    }
+
+    [Fact]
+    public void Disposing_the_last_output_of_a_chain_releases_the_intermediates_disposed_before_it()
+    {
+        const int length = StoragePool.PooledLength + 1039;
+        var weight = Tensor.Full(0.5f, 1);
+        weight.RequiresGrad = true;
+        var input = Tensor.Full(2f, length);
+        var first = input * weight;
+        var second = first.Relu();
+        var third = second * weight;
+        var storages = new[] { first.Storage, second.Storage, third.Storage };
+        first.Dispose();
+        second.Dispose();
+        Assert.False(StoragePool.IsFree(storages[0]));
+        Assert.False(StoragePool.IsFree(storages[1]));
+        third.Dispose();   // no backward can run through the chain any more
+        Assert.All(storages, storage => Assert.True(StoragePool.IsFree(storage)));
+        Assert.Throws<ObjectDisposedException>(() => first.AsSpan());
+        GC.KeepAlive(input);
     }
 
     [Fact]

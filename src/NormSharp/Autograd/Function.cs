@@ -17,6 +17,8 @@ public abstract class Function
     private bool[] needsInputGrad = [];
     private Tensor[] saved = [];
     private float[][] graphStorage = [];
+    private Tensor? output;
+    private float[][] ownedArrays = [];
 
     /// <summary>The inputs the output was computed from, in the order they were recorded.</summary>
     public IReadOnlyList<Tensor> Inputs => inputs;
@@ -32,6 +34,18 @@ public abstract class Function
 
     /// <summary>Keeps tensors for the backward pass.</summary>
     protected void SaveForBackward(params Tensor[] tensors) => saved = tensors;
+
+    /// <summary>
+    /// Uninitialized scratch of <paramref name="count"/> floats that only this function reads (a dropout mask, softmax
+    /// probabilities), from the storage pool; it goes back to the pool the moment the function is released (after its
+    /// backward, or when its graph can no longer run), or at <see cref="Record"/> when the forward is not recorded.
+    /// </summary>
+    internal float[] RentForBackward(long count)
+    {
+        var array = StoragePool.NewArray(count, clear: false);
+        ownedArrays = [.. ownedArrays, array];
+        return array;
+    }
 
     /// <summary>
     /// Gradients of the inputs, given the gradient of the output; entries for inputs whose
@@ -53,9 +67,15 @@ public abstract class Function
         if (!GradMode.IsEnabled || !AnyRequiresGrad(inputs))
         {
             saved = [];
+            ReturnOwnedArrays();
             return output;
         }
         this.inputs = inputs;
+        this.output = output;
+        foreach (var input in inputs)
+        {
+            input.HoldForGraph();
+        }
         needsInputGrad = Array.ConvertAll(inputs, t => t.RequiresGrad);
         output.GradFn = this;
         output.RequiresGrad = true;
@@ -82,6 +102,15 @@ public abstract class Function
         return false;
     }
 
+    private void ReturnOwnedArrays()
+    {
+        foreach (var array in ownedArrays)
+        {
+            StoragePool.Recycle(array);
+        }
+        ownedArrays = [];
+    }
+
     /// <summary>Whether <paramref name="tensor"/> is one of this function's inputs or saved tensors.</summary>
     internal bool Keeps(Tensor tensor) =>
         Array.Exists(inputs, t => ReferenceEquals(t, tensor)) || Array.Exists(saved, t => ReferenceEquals(t, tensor));
@@ -90,14 +119,52 @@ public abstract class Function
     internal bool Released { get; private set; }
 
     /// <summary>Releases what the backward held, once it has run.</summary>
-    internal void ReleaseSaved()
+    internal void ReleaseSaved() => Release(graphIsDead: false);
+
+    /// <summary>
+    /// Releases what this function held for its backward: saved tensors, the storage of its inputs and output, and its
+    /// holds on its inputs, disposing those whose disposal waited for it (<see cref="Tensor.Dispose"/>). An input whose
+    /// own operation has not run its backward yet waits for it, unless <paramref name="graphIsDead"/> (no backward can
+    /// reach it any more): then that operation is released too, and so on up the graph.
+    /// </summary>
+    internal void Release(bool graphIsDead)
     {
-        saved = [];
-        Released = true;
-        foreach (var array in graphStorage)
+        // A stack instead of recursion: a dead graph can be as deep as a long sequence of operations.
+        var pending = new Stack<Function>();
+        pending.Push(this);
+        while (pending.TryPop(out var function))
         {
-            StoragePool.ReleaseFromGraph(array);
+            if (function.Released)
+            {
+                continue;
+            }
+            function.Released = true;
+            function.saved = [];
+            foreach (var array in function.graphStorage)
+            {
+                StoragePool.ReleaseFromGraph(array);
+            }
+            function.graphStorage = [];
+            function.ReturnOwnedArrays();
+            foreach (var input in function.inputs)
+            {
+                if (!input.ReleaseFromGraph())
+                {
+                    continue;
+                }
+                if (input.GradFn is not { Released: false } producer)
+                {
+                    input.DisposeNow();
+                }
+                else if (graphIsDead)
+                {
+                    pending.Push(producer);   // its release disposes the input, its output
+                }
+            }
+            if (function.output is { DisposableNow: true } output)
+            {
+                output.DisposeNow();
+            }
         }
-        graphStorage = [];
     }
 }

@@ -43,6 +43,11 @@ public static partial class F
             int height = input.Size(-2), width = input.Size(-1), outHeight = outputSize.Height, outWidth = outputSize.Width;
             int plane = height * width, outPlane = outHeight * outWidth, planes = input.Length / plane;
             var output = Tensor.Uninitialized([.. input.ShapeSpan[..^2], outHeight, outWidth]);   // every cell is written
+            if (outPlane == 1)
+            {
+                AdaptivePooling.GlobalAvgForward(input.Data, planes, plane, output.AsSpan());
+                return Record(output, input);
+            }
             Parallelism.For(planes, Math.Max(plane, outPlane), (_, start, end) =>
                 AdaptivePooling.AvgForward(
                     input.Data.Slice(start * plane, (end - start) * plane), end - start, height, width, outHeight, outWidth,
@@ -52,14 +57,30 @@ public static partial class F
 
         public override Tensor?[] Backward(Tensor gradOutput)
         {
-            var gradInput = Tensor.Zeros(inputShape);
             int height = inputShape[^2], width = inputShape[^1], outHeight = outputSize.Height, outWidth = outputSize.Width;
-            int plane = height * width, outPlane = outHeight * outWidth, planes = gradInput.Length / plane;
+            int plane = height * width, outPlane = outHeight * outWidth;
+            if (outPlane == 1)
+            {
+                return [GlobalAvgBackward(gradOutput, inputShape)];
+            }
+            var gradInput = Tensor.Zeros(inputShape);
+            int planes = gradInput.Length / plane;
             Parallelism.For(planes, Math.Max(plane, outPlane), (_, start, end) =>
                 AdaptivePooling.AvgBackward(
                     gradOutput.Data.Slice(start * outPlane, (end - start) * outPlane), end - start, height, width, outHeight, outWidth,
                     gradInput.AsSpan().Slice(start * plane, (end - start) * plane)));
             return [gradInput];
         }
+    }
+
+    // The gradient of global average pooling: each plane of the input's shape filled with its output's gradient / plane.
+    private static Tensor GlobalAvgBackward(Tensor gradOutput, int[] inputShape)
+    {
+        var gradInput = Tensor.Uninitialized(inputShape);   // every element is written
+        int plane = inputShape[^2] * inputShape[^1], planes = gradInput.Length / Math.Max(1, plane);
+        Parallelism.For(planes, plane, (_, start, end) =>
+            AdaptivePooling.GlobalAvgBackward(
+                gradOutput.Data[start..end], end - start, plane, gradInput.AsSpan().Slice(start * plane, (end - start) * plane)));
+        return gradInput;
     }
 }

@@ -46,7 +46,7 @@ public static partial class F
             // PyTorch: noise = bernoulli(1 − p) / (1 − p) in the input's precision; output = input · noise.
             double keep = 1 - p;
             float scale = keep > 0 ? 1f / (float)keep : 0f;
-            var noise = StoragePool.NewArray(input.Length, clear: false);
+            var noise = RentForBackward(input.Length);
             for (int i = 0; i < noise.Length; i++)
             {
                 noise[i] = generator.NextDouble() < keep ? scale : 0f;

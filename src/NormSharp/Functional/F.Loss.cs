@@ -113,7 +113,7 @@ public static partial class F
         {
             int batch = logits.Size(0), classes = logits.Size(1);
             var x = logits.Data;
-            var softmax = StoragePool.NewArray(x.Length, clear: false);
+            var softmax = RentForBackward(x.Length);
             double total = 0;
             totalWeight = 0;
             for (int n = 0; n < batch; n++)

@@ -72,6 +72,10 @@ public static partial class F
         return window;
     }
 
+    // One window covers the whole plane (kernel = plane, no padding): global average pooling, a row reduction.
+    private static bool IsGlobal(in Window2d window) =>
+        window is { PaddingHeight: 0, PaddingWidth: 0 } && window.KernelHeight == window.Height && window.KernelWidth == window.Width;
+
     private static int[] PooledShape(Tensor input, in Window2d window) =>
         [.. input.ShapeSpan[..^2], window.OutHeight, window.OutWidth];
 
@@ -108,7 +112,7 @@ public static partial class F
 
         public override Tensor?[] Backward(Tensor gradOutput)
         {
-            var gradInput = Tensor.Zeros(inputShape);
+            var gradInput = Tensor.Uninitialized(inputShape);   // MaxBackward clears it
             int plane = window.Plane, outPlane = window.OutPlane;
             int planes = gradInput.Length / Math.Max(1, plane);
             Parallelism.For(planes, outPlane, (_, start, end) =>
@@ -133,6 +137,11 @@ public static partial class F
             int planes = input.Length / Math.Max(1, window.Plane);
             var output = Tensor.Uninitialized(PooledShape(input, window));   // every window writes its average
             int plane = window.Plane, outPlane = window.OutPlane;
+            if (IsGlobal(window))
+            {
+                AdaptivePooling.GlobalAvgForward(input.Data, planes, plane, output.AsSpan());
+                return Record(output, input);
+            }
             Parallelism.For(planes, (long)outPlane * window.KernelArea, (_, start, end) =>
                 Pooling.AvgForward(
                     input.Data.Slice(start * plane, (end - start) * plane), end - start, window,
@@ -142,7 +151,11 @@ public static partial class F
 
         public override Tensor?[] Backward(Tensor gradOutput)
         {
-            var gradInput = Tensor.Zeros(inputShape);
+            if (IsGlobal(window))
+            {
+                return [GlobalAvgBackward(gradOutput, inputShape)];
+            }
+            var gradInput = Tensor.Uninitialized(inputShape);   // AvgBackward clears it
             int plane = window.Plane, outPlane = window.OutPlane;
             int planes = gradInput.Length / Math.Max(1, plane);
             Parallelism.For(planes, (long)outPlane * window.KernelArea, (_, start, end) =>

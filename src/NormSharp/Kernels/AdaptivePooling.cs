@@ -20,6 +20,22 @@ internal static class AdaptivePooling
     /// <summary>One past the last input index of output cell <paramref name="index"/>: ⌈(index + 1) · size / outSize⌉.</summary>
     public static int End(int index, int size, int outSize) => (int)(((long)(index + 1) * size + outSize - 1) / outSize);
 
+    /// <summary>
+    /// Global average pooling: output[p] = the mean of plane p of <paramref name="input"/> [planes, plane], a row
+    /// reduction (<see cref="Reduction.Sum"/>: summed in double in vector lanes, threaded itself).
+    /// </summary>
+    public static void GlobalAvgForward(ReadOnlySpan<float> input, int planes, int plane, Span<float> output) =>
+        Reduction.Sum(input, [], [planes, plane], [false, true], 1.0 / plane, output);
+
+    /// <summary>gradInput [planes, plane] (overwritten) = gradOutput[p] / plane over every element of plane p.</summary>
+    public static void GlobalAvgBackward(ReadOnlySpan<float> gradOutput, int planes, int plane, Span<float> gradInput)
+    {
+        for (int p = 0; p < planes; p++)
+        {
+            gradInput.Slice(p * plane, plane).Fill(gradOutput[p] / plane);
+        }
+    }
+
     /// <summary>output = the mean of each window, summed in double.</summary>
     public static void AvgForward(ReadOnlySpan<float> input, int planes, int height, int width, int outHeight, int outWidth, Span<float> output)
     {

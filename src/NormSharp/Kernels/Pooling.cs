@@ -38,7 +38,84 @@ internal static unsafe class Pooling
             }
             return;
         }
+        if (IsThreeByThreeStrideTwo(window) && Sse.IsSupported && input.Length >= planes * plane && output.Length >= planes * outPlane && indices.Length >= planes * outPlane)
+        {
+            fixed (float* source = input, destination = output)
+            fixed (int* chosen = indices)
+            {
+                for (int p = 0; p < planes; p++)
+                {
+                    MaxForward3x3Stride2(source + (long)p * plane, window, destination + (long)p * outPlane, chosen + (long)p * outPlane);
+                }
+            }
+            return;
+        }
         MaxForwardGeneral(input, planes, window, output, indices);
+    }
+
+    /// <summary>3×3 windows with stride 2, padding 0 or 1, no dilation: the ResNet stem's downsampling.</summary>
+    internal static bool IsThreeByThreeStrideTwo(in Window2d window) =>
+        window is { KernelHeight: 3, KernelWidth: 3, StrideHeight: 2, StrideWidth: 2, PaddingHeight: 0 or 1, PaddingWidth: 0 or 1, DilationHeight: 1, DilationWidth: 1 };
+
+    // Each window as a tree, as in MaxForward2x2: the three columns of each of its rows (left to right), then the row
+    // winners top to bottom, which gives MaxForwardGeneral's result because "later replaces earlier when greater or
+    // NaN" picks the same element whichever way an ordered run is split. Four windows at a time with SSE where their
+    // ten input columns lie inside the row; the windows at the edges one by one, as MaxForwardGeneral does them.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void MaxForward3x3Stride2(float* source, in Window2d window, float* output, int* indices)
+    {
+        int width = window.Width, outHeight = window.OutHeight, outWidth = window.OutWidth, padLeft = window.PaddingWidth;
+        var plane = new ReadOnlySpan<float>(source, window.Plane);
+        var lanes = Vector128.Create(0, 2, 4, 6);
+        var one = Vector128.Create(1);
+        var two = Vector128.Create(2);
+        for (int oy = 0; oy < outHeight; oy++)
+        {
+            int top = 2 * oy - window.PaddingHeight;
+            int rowStart = Math.Max(top, 0), rowEnd = Math.Min(top + 3, window.Height);
+            float* outputRow = output + oy * outWidth;
+            int* indexRow = indices + oy * outWidth;
+            int ox = 0;
+            for (; ox < padLeft; ox++)
+            {
+                (outputRow[ox], indexRow[ox]) = MaxWindow(plane, window, oy, ox);
+            }
+            for (; ox + 4 <= outWidth && 2 * ox - padLeft + 10 <= width; ox += 4)
+            {
+                int column = 2 * ox - padLeft;
+                Vector128<float> best = default;
+                Vector128<int> bestIndex = default;
+                for (int iy = rowStart; iy < rowEnd; iy++)
+                {
+                    float* row = source + iy * width + column;
+                    Vector128<float> low = Sse.LoadVector128(row), high = Sse.LoadVector128(row + 4);
+                    Vector128<float> shiftedLow = Sse.LoadVector128(row + 2), shiftedHigh = Sse.LoadVector128(row + 6);
+                    var left = Sse.Shuffle(low, high, 0b10_00_10_00);   // columns column + 2k
+                    var middle = Sse.Shuffle(low, high, 0b11_01_11_01);   // column + 2k + 1
+                    var right = Sse.Shuffle(shiftedLow, shiftedHigh, 0b10_00_10_00);   // column + 2k + 2
+                    var takeMiddle = Replaces(middle, left);
+                    var leftPair = Vector128.ConditionalSelect(takeMiddle, middle, left);
+                    var takeRight = Replaces(right, leftPair);
+                    var rowMax = Vector128.ConditionalSelect(takeRight, right, leftPair);
+                    var offset = Vector128.ConditionalSelect(takeRight.AsInt32(), two, takeMiddle.AsInt32() & one);
+                    var rowIndex = Vector128.Create(iy * width + column) + lanes + offset;
+                    if (iy == rowStart)
+                    {
+                        (best, bestIndex) = (rowMax, rowIndex);
+                        continue;
+                    }
+                    var takeRow = Replaces(rowMax, best);
+                    best = Vector128.ConditionalSelect(takeRow, rowMax, best);
+                    bestIndex = Vector128.ConditionalSelect(takeRow.AsInt32(), rowIndex, bestIndex);
+                }
+                best.Store(outputRow + ox);
+                bestIndex.Store(indexRow + ox);
+            }
+            for (; ox < outWidth; ox++)
+            {
+                (outputRow[ox], indexRow[ox]) = MaxWindow(plane, window, oy, ox);
+            }
+        }
     }
 
     /// <summary>2×2 windows with stride 2, no padding or dilation: the usual downsampling, every window inside the image.</summary>
@@ -105,44 +182,56 @@ internal static unsafe class Pooling
     private static (float Max, int Best) Take(float value, int index, float max, int best) =>
         value > max || float.IsNaN(value) ? (value, index) : (max, best);
 
-    /// <summary>Any window: the readable definition, and the path every shape other than 2×2 / stride 2 takes.</summary>
+    /// <summary>Any window: the readable definition, and the path every shape without a fast path takes.</summary>
     internal static void MaxForwardGeneral(ReadOnlySpan<float> input, int planes, in Window2d window, Span<float> output, Span<int> indices)
     {
-        int width = window.Width, plane = window.Plane, outHeight = window.OutHeight, outWidth = window.OutWidth, outPlane = outHeight * outWidth;
+        int plane = window.Plane, outHeight = window.OutHeight, outWidth = window.OutWidth, outPlane = outHeight * outWidth;
         for (int p = 0; p < planes; p++)
         {
             var source = input.Slice(p * plane, plane);
             for (int oy = 0; oy < outHeight; oy++)
             {
-                var (rowStart, rowEnd) = Taps(oy, window.StrideHeight, window.PaddingHeight, window.DilationHeight, window.KernelHeight, window.Height);
                 for (int ox = 0; ox < outWidth; ox++)
                 {
-                    var (columnStart, columnEnd) = Taps(ox, window.StrideWidth, window.PaddingWidth, window.DilationWidth, window.KernelWidth, width);
-                    int best = rowStart * width + columnStart;
-                    float max = float.NegativeInfinity;
-                    for (int iy = rowStart; iy < rowEnd; iy += window.DilationHeight)
-                    {
-                        for (int ix = columnStart; ix < columnEnd; ix += window.DilationWidth)
-                        {
-                            int index = iy * width + ix;
-                            float value = source[index];
-                            if (value > max || float.IsNaN(value))
-                            {
-                                max = value;
-                                best = index;
-                            }
-                        }
-                    }
                     int o = p * outPlane + oy * outWidth + ox;
-                    output[o] = max;
-                    indices[o] = best;
+                    (output[o], indices[o]) = MaxWindow(source, window, oy, ox);
                 }
             }
         }
     }
 
+    // The maximum of window (oy, ox) of one plane and its flat index, scanning in row-major order.
+    private static (float Max, int Best) MaxWindow(ReadOnlySpan<float> source, in Window2d window, int oy, int ox)
+    {
+        int width = window.Width;
+        var (rowStart, rowEnd) = Taps(oy, window.StrideHeight, window.PaddingHeight, window.DilationHeight, window.KernelHeight, window.Height);
+        var (columnStart, columnEnd) = Taps(ox, window.StrideWidth, window.PaddingWidth, window.DilationWidth, window.KernelWidth, width);
+        int best = rowStart * width + columnStart;
+        float max = float.NegativeInfinity;
+        for (int iy = rowStart; iy < rowEnd; iy += window.DilationHeight)
+        {
+            for (int ix = columnStart; ix < columnEnd; ix += window.DilationWidth)
+            {
+                int index = iy * width + ix;
+                (max, best) = Take(source[index], index, max, best);
+            }
+        }
+        return (max, best);
+    }
+
     /// <summary>gradInput (overwritten) = scatter-add of each gradOutput to the input element its maximum came from.</summary>
     public static void MaxBackward(ReadOnlySpan<float> gradOutput, ReadOnlySpan<int> indices, int planes, in Window2d window, Span<float> gradInput)
+    {
+        if (IsHalving(window))
+        {
+            MaxBackward2x2(gradOutput, indices, planes, window, gradInput);
+            return;
+        }
+        MaxBackwardGeneral(gradOutput, indices, planes, window, gradInput);
+    }
+
+    /// <summary>Any window: the readable definition of <see cref="MaxBackward"/>.</summary>
+    internal static void MaxBackwardGeneral(ReadOnlySpan<float> gradOutput, ReadOnlySpan<int> indices, int planes, in Window2d window, Span<float> gradInput)
     {
         int plane = window.Plane, outPlane = window.OutPlane;
         gradInput[..(planes * plane)].Clear();
@@ -153,6 +242,34 @@ internal static unsafe class Pooling
             {
                 destination[indices[o]] += gradOutput[o];
             }
+        }
+    }
+
+    // 2×2 windows with stride 2 do not overlap: each window's four elements are written once (its gradient where its
+    // maximum was, zeros elsewhere) instead of clearing gradInput first and adding, one pass over it instead of two.
+    // A last row or column that no window covers (odd sizes) is cleared.
+    private static void MaxBackward2x2(ReadOnlySpan<float> gradOutput, ReadOnlySpan<int> indices, int planes, in Window2d window, Span<float> gradInput)
+    {
+        int width = window.Width, height = window.Height, plane = window.Plane, outHeight = window.OutHeight, outWidth = window.OutWidth;
+        int outPlane = outHeight * outWidth;
+        for (int p = 0; p < planes; p++)
+        {
+            var destination = gradInput.Slice(p * plane, plane);
+            for (int oy = 0; oy < outHeight; oy++)
+            {
+                var top = destination.Slice(2 * oy * width, width);
+                var bottom = destination.Slice((2 * oy + 1) * width, width);
+                top[..(2 * outWidth)].Clear();
+                bottom[..(2 * outWidth)].Clear();
+                for (int ox = 0; ox < outWidth; ox++)
+                {
+                    int o = p * outPlane + oy * outWidth + ox;
+                    destination[indices[o]] = gradOutput[o];
+                }
+                top[(2 * outWidth)..].Clear();
+                bottom[(2 * outWidth)..].Clear();
+            }
+            destination[(2 * outHeight * width)..].Clear();
         }
     }
 

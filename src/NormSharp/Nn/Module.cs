@@ -147,11 +147,15 @@ public abstract partial class Module
     /// <summary>This module and every descendant.</summary>
     public IEnumerable<Module> Modules() => NamedModules().Select(m => m.Value);
 
-    /// <summary>Clears the gradients of every parameter (sets them to null, as PyTorch's default set_to_none).</summary>
+    /// <summary>
+    /// Clears the gradients of every parameter: disposes each and sets it to null, as PyTorch's default set_to_none
+    /// drops its reference, so the next backward writes its gradients into their storage. Clone a gradient to keep it.
+    /// </summary>
     public void ZeroGrad()
     {
         foreach (var p in Parameters())
         {
+            p.Grad?.Dispose();
             p.Grad = null;
         }
     }

@@ -4,6 +4,11 @@ namespace NormSharp.Nn;
 /// <remarks>
 /// A batch-norm layer directly followed by <see cref="ReLU"/> runs as one fused kernel
 /// (<see cref="BatchNormBase.ForwardRelu"/>): the same values and gradients with fewer passes over memory.
+/// <para>Like TorchSharp's <c>Sequential</c>, it disposes each activation it passes from one layer to the next once
+/// the next layer has returned (<see cref="Tensor.Dispose"/>: a backward that still reads one keeps it until it has
+/// run), so a training step reuses their memory at once instead of after a garbage collection. A layer must not keep
+/// its input for later use outside the autograd graph; the input of the first layer and the output of the last are
+/// the caller's.</para>
 /// </remarks>
 public sealed class Sequential : Module
 {
@@ -45,13 +50,21 @@ public sealed class Sequential : Module
         var x = input;
         for (int i = 0; i < layers.Count; i++)
         {
+            Tensor next;
             if (layers[i] is BatchNormBase batchNorm && i + 1 < layers.Count && layers[i + 1] is ReLU)
             {
-                x = batchNorm.ForwardRelu(x);
+                next = batchNorm.ForwardRelu(x);
                 i++;
-                continue;
             }
-            x = layers[i].Forward(x);
+            else
+            {
+                next = layers[i].Forward(x);
+            }
+            if (!ReferenceEquals(x, input) && !ReferenceEquals(next, x))
+            {
+                x.Dispose();
+            }
+            x = next;
         }
         return x;
     }

@@ -145,11 +145,15 @@ public abstract class Optimizer
     /// <summary>Updates every parameter that has a gradient; parameters whose <see cref="Tensor.Grad"/> is null are skipped.</summary>
     public abstract void Step();
 
-    /// <summary>Clears the gradients of every parameter (sets them to null, as PyTorch's default set_to_none).</summary>
+    /// <summary>
+    /// Clears the gradients of every parameter: disposes each and sets it to null, as PyTorch's default set_to_none
+    /// drops its reference, so the next backward writes its gradients into their storage. Clone a gradient to keep it.
+    /// </summary>
     public void ZeroGrad()
     {
         foreach (var p in parameters)
         {
+            p.Grad?.Dispose();
             p.Grad = null;
         }
     }
