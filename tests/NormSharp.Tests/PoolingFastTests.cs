@@ -99,8 +99,10 @@ public class PoolingFastTests
             Pooling.AvgForward(input, planes, window, reference);
             for (int p = 0; p < planes; p++)
             {
-                Assert.True(Math.Abs(fast[p] - reference[p]) <= MathF.BitIncrement(Math.Abs(reference[p])) - Math.Abs(reference[p]),
-                    $"length {length}, plane {p}: {fast[p]} vs {reference[p]}");
+                // The row sums add float vector lanes within blocks of 4096 (Kernels/Reduction.cs): a rounding error of
+                // about 2^-24 per level of the lanes' pairwise tree, not the single rounding of a double sum.
+                double tolerance = Math.Abs(reference[p]) * Math.ScaleB(1, -24) * (Math.Ceiling(Math.Log2(length)) + 2);
+                Assert.True(Math.Abs(fast[p] - reference[p]) <= tolerance, $"length {length}, plane {p}: {fast[p]} vs {reference[p]}");
             }
             var gradOutput = new float[planes];
             generator.FillNormal(gradOutput);
