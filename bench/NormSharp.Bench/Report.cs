@@ -58,8 +58,8 @@ internal static class Report
         return text.ToString();
     }
 
-    private static string Machine() =>
-        Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : "scalar";
+    // The two vector widths NormSharp picks: memory-bound kernels (Simd.Best) and the GEMM/convolution tiles (Simd.MultiplyAdd).
+    private static string Machine() => $"{Kernels.Simd.Best}, multiply-add tiles {Kernels.Simd.MultiplyAdd}";
 
     /// <summary>Writes <paramref name="text"/> to <paramref name="path"/> through a temporary file and a rename.</summary>
     public static void WriteAtomically(string path, string text)
