@@ -600,7 +600,7 @@ internal static class Gemm
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe void Store512(float* c, Vector512<float> lo, Vector512<float> hi, bool accumulate)
+    internal static unsafe void Store512(float* c, Vector512<float> lo, Vector512<float> hi, bool accumulate)
     {
         if (accumulate)
         {
@@ -612,7 +612,7 @@ internal static class Gemm
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe void Store256(float* c, Vector256<float> lo, Vector256<float> hi, bool accumulate)
+    internal static unsafe void Store256(float* c, Vector256<float> lo, Vector256<float> hi, bool accumulate)
     {
         if (accumulate)
         {

@@ -131,12 +131,12 @@ internal static unsafe class ImplicitGemm
             c51 = Avx512F.FusedMultiplyAdd(v, b1, c51);
         }
         // Stores row by row, so a partial strip needs no stack tile (which would keep the accumulators in memory).
-        Store(c, c00, c01, accumulate);
-        if (rows > 1) Store(c + ldc, c10, c11, accumulate);
-        if (rows > 2) Store(c + 2 * ldc, c20, c21, accumulate);
-        if (rows > 3) Store(c + 3 * ldc, c30, c31, accumulate);
-        if (rows > 4) Store(c + 4 * ldc, c40, c41, accumulate);
-        if (rows > 5) Store(c + 5 * ldc, c50, c51, accumulate);
+        Gemm.Store512(c, c00, c01, accumulate);
+        if (rows > 1) Gemm.Store512(c + ldc, c10, c11, accumulate);
+        if (rows > 2) Gemm.Store512(c + 2 * ldc, c20, c21, accumulate);
+        if (rows > 3) Gemm.Store512(c + 3 * ldc, c30, c31, accumulate);
+        if (rows > 4) Gemm.Store512(c + 4 * ldc, c40, c41, accumulate);
+        if (rows > 5) Gemm.Store512(c + 5 * ldc, c50, c51, accumulate);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -168,12 +168,12 @@ internal static unsafe class ImplicitGemm
             c50 = Fma.MultiplyAdd(v, b0, c50);
             c51 = Fma.MultiplyAdd(v, b1, c51);
         }
-        Store(c, c00, c01, accumulate);
-        if (rows > 1) Store(c + ldc, c10, c11, accumulate);
-        if (rows > 2) Store(c + 2 * ldc, c20, c21, accumulate);
-        if (rows > 3) Store(c + 3 * ldc, c30, c31, accumulate);
-        if (rows > 4) Store(c + 4 * ldc, c40, c41, accumulate);
-        if (rows > 5) Store(c + 5 * ldc, c50, c51, accumulate);
+        Gemm.Store256(c, c00, c01, accumulate);
+        if (rows > 1) Gemm.Store256(c + ldc, c10, c11, accumulate);
+        if (rows > 2) Gemm.Store256(c + 2 * ldc, c20, c21, accumulate);
+        if (rows > 3) Gemm.Store256(c + 3 * ldc, c30, c31, accumulate);
+        if (rows > 4) Gemm.Store256(c + 4 * ldc, c40, c41, accumulate);
+        if (rows > 5) Gemm.Store256(c + 5 * ldc, c50, c51, accumulate);
     }
 
     private static void ForwardScalar(float* a, float* image, int* offsets, int depth, float* c, int ldc, int rows, bool accumulate)
@@ -220,12 +220,12 @@ internal static unsafe class ImplicitGemm
             c50 = Avx512F.FusedMultiplyAdd(v, b0, c50);
             c51 = Avx512F.FusedMultiplyAdd(v, b1, c51);
         }
-        Store(c, c00, c01, true);
-        if (rows > 1) Store(c + ldc, c10, c11, true);
-        if (rows > 2) Store(c + 2 * ldc, c20, c21, true);
-        if (rows > 3) Store(c + 3 * ldc, c30, c31, true);
-        if (rows > 4) Store(c + 4 * ldc, c40, c41, true);
-        if (rows > 5) Store(c + 5 * ldc, c50, c51, true);
+        Gemm.Store512(c, c00, c01, true);
+        if (rows > 1) Gemm.Store512(c + ldc, c10, c11, true);
+        if (rows > 2) Gemm.Store512(c + 2 * ldc, c20, c21, true);
+        if (rows > 3) Gemm.Store512(c + 3 * ldc, c30, c31, true);
+        if (rows > 4) Gemm.Store512(c + 4 * ldc, c40, c41, true);
+        if (rows > 5) Gemm.Store512(c + 5 * ldc, c50, c51, true);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -256,12 +256,12 @@ internal static unsafe class ImplicitGemm
             c50 = Fma.MultiplyAdd(v, b0, c50);
             c51 = Fma.MultiplyAdd(v, b1, c51);
         }
-        Store(c, c00, c01, true);
-        if (rows > 1) Store(c + ldc, c10, c11, true);
-        if (rows > 2) Store(c + 2 * ldc, c20, c21, true);
-        if (rows > 3) Store(c + 3 * ldc, c30, c31, true);
-        if (rows > 4) Store(c + 4 * ldc, c40, c41, true);
-        if (rows > 5) Store(c + 5 * ldc, c50, c51, true);
+        Gemm.Store256(c, c00, c01, true);
+        if (rows > 1) Gemm.Store256(c + ldc, c10, c11, true);
+        if (rows > 2) Gemm.Store256(c + 2 * ldc, c20, c21, true);
+        if (rows > 3) Gemm.Store256(c + 3 * ldc, c30, c31, true);
+        if (rows > 4) Gemm.Store256(c + 4 * ldc, c40, c41, true);
+        if (rows > 5) Gemm.Store256(c + 5 * ldc, c50, c51, true);
     }
 
     private static void GradientScalar(float** sources, int positions, float* b, int ldb, float* c, int ldc, int rows)
@@ -278,29 +278,5 @@ internal static unsafe class ImplicitGemm
                 c[r * ldc + o] += sum;
             }
         }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store(float* c, Vector512<float> low, Vector512<float> high, bool accumulate)
-    {
-        if (accumulate)
-        {
-            low += Vector512.Load(c);
-            high += Vector512.Load(c + 16);
-        }
-        low.Store(c);
-        high.Store(c + 16);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store(float* c, Vector256<float> low, Vector256<float> high, bool accumulate)
-    {
-        if (accumulate)
-        {
-            low += Vector256.Load(c);
-            high += Vector256.Load(c + 8);
-        }
-        low.Store(c);
-        high.Store(c + 8);
     }
 }
