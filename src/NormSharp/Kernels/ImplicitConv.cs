@@ -11,7 +11,7 @@ namespace NormSharp.Kernels;
 /// Each thread takes a contiguous range of samples and fills one image per sample in a buffer of its own that stays in
 /// the core's L2; the previous path unfolded each sample into a column matrix (nine times the sample for a 3x3 kernel)
 /// and then packed that matrix again for the GEMM, two passes that cost more than the multiply-adds at 16-64 channels.
-/// With fewer samples than cores, a sample's positions are split between threads instead.
+/// With fewer samples than cores, a sample's output rows are split between threads instead.
 /// </remarks>
 internal static unsafe class ImplicitConv
 {
