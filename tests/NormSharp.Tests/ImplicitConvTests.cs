@@ -5,7 +5,7 @@ namespace NormSharp.Tests;
 /// <summary>
 /// The implicit-GEMM convolution (ConvImage + ImplicitGemm tiles) at every SIMD width this machine runs, against the
 /// direct reference convolution: odd sizes, strides 1-3, dilation, padding beyond the kernel, groups, channel counts
-/// that leave partial 6-row strips and partial 16/32-column tiles.
+/// that leave partial 6- and 12-row strips and partial 16/32-column tiles.
 /// </summary>
 public class ImplicitConvTests
 {
@@ -25,6 +25,7 @@ public class ImplicitConvTests
         new(2, 90, 5, 4, 7, 3, 3, 1, 1, 1, 1, 1),    // depth 810: two depth blocks
         new(3, 1, 9, 7, 16, 3, 3, 1, 1, 1, 1, 1),    // one input channel: depth 9 < 16 outputs, unfolded weight gradient
         new(2, 2, 8, 8, 12, 3, 3, 2, 2, 1, 1, 2),    // groups with fewer column rows than outputs, strided
+        new(2, 5, 7, 6, 20, 3, 3, 1, 1, 1, 1, 1),    // depth 45: weight-gradient tiles of 12, 12, 12 and 9 rows in triples
     };
 
     private static readonly SimdWidth[] Widths = [.. new[] { SimdWidth.Scalar, SimdWidth.Vector256, SimdWidth.Vector512 }.Where(Simd.IsSupported)];

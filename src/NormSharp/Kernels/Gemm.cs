@@ -10,7 +10,7 @@ namespace NormSharp.Kernels;
 /// General matrix multiply, row-major: c[m, n] (+)= sum_k op(a)[m, k] * op(b)[k, n], where op transposes
 /// when asked. <see cref="Reference"/> is the readable definition; <c>Multiply</c> is the fast
 /// path and is tested against it: operands are packed into cache-sized panels (transposes are folded
-/// into the packing), a register-blocked micro-kernel (6x32 with Vector512, 6x16 with Vector256 + FMA,
+/// into the packing), a register-blocked micro-kernel (12x32 with Vector512, two 6x16 halves with Vector256 + FMA,
 /// scalar otherwise) computes each tile, and blocks of rows and columns run in parallel. Pack buffers
 /// come from <see cref="ArrayPool{T}"/>, not from a fresh allocation per call.
 /// </summary>
@@ -47,12 +47,19 @@ internal static class Gemm
     // Blocking, in the usual Goto/BLIS loop order (jc, pc: pack B; ic: pack A; jr, ir: micro-kernel).
     // A packed B micro-panel (KC x NR floats: 32 KiB for NR = 32) stays in L1 while the A block
     // (MC x KC: 144 KiB) streams from L2, and the packed B block (KC x NC: 4 MiB at most) lives in L3.
-    private const int RowBlock = 6;         // MR: rows of c per micro-kernel call
+    // MR = 12 for the Vector512 kernel: 24 accumulators against 2 loads and 12 broadcasts a step, where 6x32 (12
+    // accumulators, 2 loads, 6 broadcasts) left the multiply-adds waiting on the front end and the loads: 10-25% faster
+    // in the same process. A strip of at most 6 rows runs the 6x32 kernel, and Vector256's 16 registers take a strip
+    // as two 6x16 halves.
+    private const int RowBlock = 12;        // MR: rows of c per packed strip
+    private const int HalfBlock = 6;        // rows of the 6x32 and 6x16 kernels, which read half a strip
     private const int DepthBlock = 256;     // KC
     private const int RowPanel = 144;       // MC, a multiple of RowBlock
     private const int ColumnPanel = 4096;   // NC, a multiple of every NR
     private const int SharedRowLimit = 4 * RowPanel;   // up to this many rows, A is packed once per step
     private const long MultiplyAddsPerWork = 64;       // the packed vector micro-kernel's multiply-adds per unit of Parallelism work: threads from 2^23 (~0.3 ms on one core)
+    private const int ColumnSplitWidth = 64;           // SplitColumns from this many columns per worker
+    private const int ColumnSplitAlign = 32;           // its chunks hold whole strips of every NR
     private const long SplitDepthMaxOutput = 1L << 17;  // outputs up to this size split a long depth across threads instead
 
     /// <summary>
@@ -95,9 +102,13 @@ internal static class Gemm
             {
                 SplitDepth(pa, pb, pc, m, n, k, transposeA, transposeB, accumulate, kernel, workers, prepackedA);
             }
+            else if (workers > 1 && m <= RowPanel && n >= ColumnSplitWidth * workers)
+            {
+                SplitColumns(pa, pb, pc, m, n, k, transposeA, transposeB, accumulate, kernel, workers, prepackedA);
+            }
             else
             {
-                new Job(pa, pb, pc, m, n, k, 0, k, transposeA, transposeB, kernel, workers, prepackedA).Run(accumulate);
+                new Job(pa, pb, pc, m, n, k, 0, k, 0, n, transposeA, transposeB, kernel, workers, prepackedA).Run(accumulate);
             }
         }
     }
@@ -123,7 +134,7 @@ internal static class Gemm
             buffer = ArrayPool<float>.Shared.Rent(Math.Max(1, RoundUp(m, RowBlock) * k));
             fixed (float* source = a, destination = buffer)
             {
-                var job = new Job(source, null, null, m, 0, k, 0, k, transposeA, false, SimdWidth.Scalar, 1, null);
+                var job = new Job(source, null, null, m, 0, k, 0, k, 0, 0, transposeA, false, SimdWidth.Scalar, 1, null);
                 job.PackAllDepthBlocks(destination);
             }
         }
@@ -165,6 +176,26 @@ internal static class Gemm
     }
 
     /// <summary>
+    /// Few rows, enough columns (a linear layer's batch): the columns are cut into chunks of whole 32-column strips,
+    /// handed to the workers one by one, each a whole single-threaded multiplication of its own (packing A again per
+    /// chunk, m·k copies against m·k·n/chunks multiply-adds). One hand-off per call instead of two per depth block: on
+    /// 64-row products (64x256x784, 64x784x256, 64x3136x128) 0-30% faster than the shared schedule in the same process;
+    /// at 256 and 512 rows it was slower, so it is kept to products of one row panel.
+    /// </summary>
+    private static unsafe void SplitColumns(
+        float* a, float* b, float* c, int m, int n, int k, bool transposeA, bool transposeB, bool accumulate, SimdWidth kernel, int workers,
+        float* prepackedA)
+    {
+        int strips = (n + ColumnSplitAlign - 1) / ColumnSplitAlign;
+        int chunks = Math.Min(strips, 2 * workers);
+        Parallelism.ForEach(chunks, workers, chunk =>
+        {
+            int j0 = strips * chunk / chunks * ColumnSplitAlign, j1 = Math.Min(n, strips * (chunk + 1) / chunks * ColumnSplitAlign);
+            new Job(a, b, c, m, n, k, 0, k, j0, j1, transposeA, transposeB, kernel, 1, prepackedA).Run(accumulate);
+        });
+    }
+
+    /// <summary>
     /// Small output, long depth (a weight gradient summed over a batch): the depth is cut into one slice per worker,
     /// each slice multiplied on its own thread into its own buffer (slice 0 straight into c), and the buffers added
     /// in slice order, so the result does not depend on thread timing. This replaces a thread hand-off per depth
@@ -187,14 +218,14 @@ internal static class Gemm
                 int k0 = Math.Min(k, blocks * w / workers * DepthBlock), k1 = Math.Min(k, blocks * (w + 1) / workers * DepthBlock);
                 if (w == 0)
                 {
-                    new Job(a, b, c, m, n, k, k0, k1, transposeA, transposeB, kernel, 1, prepackedA).Run(accumulate);
+                    new Job(a, b, c, m, n, k, k0, k1, 0, n, transposeA, transposeB, kernel, 1, prepackedA).Run(accumulate);
                     return;
                 }
                 fixed (float* partial = partials[w - 1])
                 {
                     if (k1 > k0)
                     {
-                        new Job(a, b, partial, m, n, k, k0, k1, transposeA, transposeB, kernel, 1, prepackedA).Run(false);
+                        new Job(a, b, partial, m, n, k, k0, k1, 0, n, transposeA, transposeB, kernel, 1, prepackedA).Run(false);
                     }
                     else
                     {
@@ -230,6 +261,7 @@ internal static class Gemm
         private readonly int columnBlock;   // NR
         private readonly int workers;
         private readonly int depthStart, depthEnd;
+        private readonly int columnStart, columnEnd;
         private readonly float* prepackedA;   // all of op(a) packed by a PackedMatrix, or null
 
         // Per (jc, pc) step, read by the workers.
@@ -238,13 +270,16 @@ internal static class Gemm
         private int jc, nc, pc, kc, strips, rowBlocks, stripSplits;
         private bool accumulateStep;
 
-        // Multiplies over the depth range [depthStart, depthEnd) of k; operand strides stay those of the full k.
-        public Job(float* a, float* b, float* c, int m, int n, int k, int depthStart, int depthEnd, bool transposeA, bool transposeB, SimdWidth kernel, int workers,
+        // Multiplies over the depth range [depthStart, depthEnd) of k into the columns [columnStart, columnEnd) of c;
+        // operand strides stay those of the full k and n.
+        public Job(float* a, float* b, float* c, int m, int n, int k, int depthStart, int depthEnd, int columnStart, int columnEnd, bool transposeA, bool transposeB, SimdWidth kernel, int workers,
             float* prepackedA)
         {
             this.prepackedA = prepackedA;
             this.depthStart = depthStart;
             this.depthEnd = depthEnd;
+            this.columnStart = columnStart;
+            this.columnEnd = columnEnd;
             this.a = a;
             this.b = b;
             this.c = c;
@@ -260,7 +295,7 @@ internal static class Gemm
 
         public void Run(bool accumulate)
         {
-            float[] bArray = ArrayPool<float>.Shared.Rent(DepthBlock * Math.Min(ColumnPanel, RoundUp(n, columnBlock)) + 16);
+            float[] bArray = ArrayPool<float>.Shared.Rent(DepthBlock * Math.Min(ColumnPanel, RoundUp(columnEnd - columnStart, columnBlock)) + 16);
             // With few rows, A is packed once per depth block and shared by the items that split the columns.
             float[]? aArray = m <= SharedRowLimit && prepackedA is null ? ArrayPool<float>.Shared.Rent(DepthBlock * RoundUp(m, RowBlock) + 16) : null;
             try
@@ -269,9 +304,9 @@ internal static class Gemm
                 {
                     packedB = Alignment.Up(bBase);
                     packedA = aArray is null ? null : Alignment.Up(aBase);
-                    for (jc = 0; jc < n; jc += ColumnPanel)
+                    for (jc = columnStart; jc < columnEnd; jc += ColumnPanel)
                     {
-                        nc = Math.Min(ColumnPanel, n - jc);
+                        nc = Math.Min(ColumnPanel, columnEnd - jc);
                         strips = (nc + columnBlock - 1) / columnBlock;
                         for (pc = depthStart; pc < depthEnd; pc += DepthBlock)
                         {
@@ -354,7 +389,7 @@ internal static class Gemm
             for (int t = first; t < last; t++)
             {
                 int j0 = jc + t * nr;
-                int width = Math.Min(nr, n - j0);
+                int width = Math.Min(nr, columnEnd - j0);
                 float* destination = packedB + (long)t * nr * kc;
                 if (!transposeB)
                 {
@@ -433,7 +468,7 @@ internal static class Gemm
                     for (int t = firstStrip; t < lastStrip; t++)
                     {
                         int j0 = jc + t * nr;
-                        int cols = Math.Min(nr, n - j0);
+                        int cols = Math.Min(nr, columnEnd - j0);
                         float* bPanel = packedB + (long)t * nr * kc;
                         for (int s = 0; s * RowBlock < mc; s++)
                         {
@@ -443,11 +478,18 @@ internal static class Gemm
                             float* cTile = c + (long)i * n + j0;
                             switch (kernel)
                             {
+                                case SimdWidth.Vector512 when rows > HalfBlock:
+                                    Kernel12x32(aPanel, bPanel, kc, cTile, n, rows, cols, accumulateStep);
+                                    break;
                                 case SimdWidth.Vector512:
                                     Kernel6x32(aPanel, bPanel, kc, cTile, n, rows, cols, accumulateStep);
                                     break;
                                 case SimdWidth.Vector256:
-                                    Kernel6x16(aPanel, bPanel, kc, cTile, n, rows, cols, accumulateStep);
+                                    Kernel6x16(aPanel, bPanel, kc, cTile, n, Math.Min(rows, HalfBlock), cols, accumulateStep);
+                                    if (rows > HalfBlock)
+                                    {
+                                        Kernel6x16(aPanel + HalfBlock, bPanel, kc, cTile + HalfBlock * n, n, rows - HalfBlock, cols, accumulateStep);
+                                    }
                                     break;
                                 default:
                                     KernelScalar(aPanel, bPanel, kc, nr, cTile, n, rows, cols, accumulateStep);
@@ -550,7 +592,90 @@ internal static class Gemm
     private static int RoundUp(int value, int multiple) => (value + multiple - 1) / multiple * multiple;
 
 
-    // c[0..rows, 0..cols] (+)= packedA[6 x kc] * packedB[kc x 32]; the full 6x32 block lives in 12 zmm registers.
+    // c[0..rows, 0..cols] (+)= packedA[12 x kc] * packedB[kc x 32], 6 < rows <= 12: 24 zmm accumulators.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Kernel12x32(float* a, float* b, int kc, float* c, int ldc, int rows, int cols, bool accumulate)
+    {
+        Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+        Vector512<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        Vector512<float> c60 = default, c61 = default, c70 = default, c71 = default, c80 = default, c81 = default;
+        Vector512<float> c90 = default, c91 = default, ca0 = default, ca1 = default, cb0 = default, cb1 = default;
+        for (int p = 0; p < kc; p++, a += RowBlock, b += 32)
+        {
+            var b0 = Vector512.LoadAligned(b);
+            var b1 = Vector512.LoadAligned(b + 16);
+            var v = Vector512.Create(a[0]);
+            c00 = Avx512F.FusedMultiplyAdd(v, b0, c00);
+            c01 = Avx512F.FusedMultiplyAdd(v, b1, c01);
+            v = Vector512.Create(a[1]);
+            c10 = Avx512F.FusedMultiplyAdd(v, b0, c10);
+            c11 = Avx512F.FusedMultiplyAdd(v, b1, c11);
+            v = Vector512.Create(a[2]);
+            c20 = Avx512F.FusedMultiplyAdd(v, b0, c20);
+            c21 = Avx512F.FusedMultiplyAdd(v, b1, c21);
+            v = Vector512.Create(a[3]);
+            c30 = Avx512F.FusedMultiplyAdd(v, b0, c30);
+            c31 = Avx512F.FusedMultiplyAdd(v, b1, c31);
+            v = Vector512.Create(a[4]);
+            c40 = Avx512F.FusedMultiplyAdd(v, b0, c40);
+            c41 = Avx512F.FusedMultiplyAdd(v, b1, c41);
+            v = Vector512.Create(a[5]);
+            c50 = Avx512F.FusedMultiplyAdd(v, b0, c50);
+            c51 = Avx512F.FusedMultiplyAdd(v, b1, c51);
+            v = Vector512.Create(a[6]);
+            c60 = Avx512F.FusedMultiplyAdd(v, b0, c60);
+            c61 = Avx512F.FusedMultiplyAdd(v, b1, c61);
+            v = Vector512.Create(a[7]);
+            c70 = Avx512F.FusedMultiplyAdd(v, b0, c70);
+            c71 = Avx512F.FusedMultiplyAdd(v, b1, c71);
+            v = Vector512.Create(a[8]);
+            c80 = Avx512F.FusedMultiplyAdd(v, b0, c80);
+            c81 = Avx512F.FusedMultiplyAdd(v, b1, c81);
+            v = Vector512.Create(a[9]);
+            c90 = Avx512F.FusedMultiplyAdd(v, b0, c90);
+            c91 = Avx512F.FusedMultiplyAdd(v, b1, c91);
+            v = Vector512.Create(a[10]);
+            ca0 = Avx512F.FusedMultiplyAdd(v, b0, ca0);
+            ca1 = Avx512F.FusedMultiplyAdd(v, b1, ca1);
+            v = Vector512.Create(a[11]);
+            cb0 = Avx512F.FusedMultiplyAdd(v, b0, cb0);
+            cb1 = Avx512F.FusedMultiplyAdd(v, b1, cb1);
+        }
+        if (cols == 32)
+        {
+            // The first seven rows exist (rows > 6); the rest are stored row by row.
+            Store512(c, c00, c01, accumulate);
+            Store512(c + ldc, c10, c11, accumulate);
+            Store512(c + 2 * ldc, c20, c21, accumulate);
+            Store512(c + 3 * ldc, c30, c31, accumulate);
+            Store512(c + 4 * ldc, c40, c41, accumulate);
+            Store512(c + 5 * ldc, c50, c51, accumulate);
+            Store512(c + 6 * ldc, c60, c61, accumulate);
+            if (rows > 7) Store512(c + 7 * ldc, c70, c71, accumulate);
+            if (rows > 8) Store512(c + 8 * ldc, c80, c81, accumulate);
+            if (rows > 9) Store512(c + 9 * ldc, c90, c91, accumulate);
+            if (rows > 10) Store512(c + 10 * ldc, ca0, ca1, accumulate);
+            if (rows > 11) Store512(c + 11 * ldc, cb0, cb1, accumulate);
+            return;
+        }
+        float* tile = stackalloc float[RowBlock * 32];
+        c00.Store(tile); c01.Store(tile + 16);
+        c10.Store(tile + 32); c11.Store(tile + 48);
+        c20.Store(tile + 64); c21.Store(tile + 80);
+        c30.Store(tile + 96); c31.Store(tile + 112);
+        c40.Store(tile + 128); c41.Store(tile + 144);
+        c50.Store(tile + 160); c51.Store(tile + 176);
+        c60.Store(tile + 192); c61.Store(tile + 208);
+        c70.Store(tile + 224); c71.Store(tile + 240);
+        c80.Store(tile + 256); c81.Store(tile + 272);
+        c90.Store(tile + 288); c91.Store(tile + 304);
+        ca0.Store(tile + 320); ca1.Store(tile + 336);
+        cb0.Store(tile + 352); cb1.Store(tile + 368);
+        StoreTile(tile, 32, c, ldc, rows, cols, accumulate);
+    }
+
+    // c[0..rows, 0..cols] (+)= packedA[6 x kc] * packedB[kc x 32], rows <= 6, from the first half of a packed strip
+    // (a steps by the strip's 12 rows); the full 6x32 block lives in 12 zmm registers.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void Kernel6x32(float* a, float* b, int kc, float* c, int ldc, int rows, int cols, bool accumulate)
     {
@@ -579,7 +704,7 @@ internal static class Gemm
             c50 = Avx512F.FusedMultiplyAdd(v, b0, c50);
             c51 = Avx512F.FusedMultiplyAdd(v, b1, c51);
         }
-        if (rows == RowBlock && cols == 32)
+        if (rows == HalfBlock && cols == 32)
         {
             Store512(c, c00, c01, accumulate);
             Store512(c + ldc, c10, c11, accumulate);
@@ -589,7 +714,7 @@ internal static class Gemm
             Store512(c + 5 * ldc, c50, c51, accumulate);
             return;
         }
-        float* tile = stackalloc float[RowBlock * 32];
+        float* tile = stackalloc float[HalfBlock * 32];
         c00.Store(tile); c01.Store(tile + 16);
         c10.Store(tile + 32); c11.Store(tile + 48);
         c20.Store(tile + 64); c21.Store(tile + 80);
@@ -623,7 +748,8 @@ internal static class Gemm
         hi.Store(c + 8);
     }
 
-    // c[0..rows, 0..cols] (+)= packedA[6 x kc] * packedB[kc x 16] with 12 ymm accumulators.
+    // c[0..rows, 0..cols] (+)= packedA[6 x kc] * packedB[kc x 16] with 12 ymm accumulators, rows <= 6, from the half
+    // of a packed strip that a points at (a steps by the strip's 12 rows).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void Kernel6x16(float* a, float* b, int kc, float* c, int ldc, int rows, int cols, bool accumulate)
     {
@@ -655,7 +781,7 @@ internal static class Gemm
         // Full tiles store straight from registers and partial ones go through a struct: with only a stackalloc'd tile
         // here, the JIT kept the twelve accumulators in stack slots, stored and reloaded on every iteration of the loop
         // above (MatMul 512³ ran at a fifth of the Vector512 kernel's speed instead of about the same).
-        if (rows == RowBlock && cols == 16)
+        if (rows == HalfBlock && cols == 16)
         {
             Store256(c, c00, c01, accumulate);
             Store256(c + ldc, c10, c11, accumulate);
@@ -680,7 +806,7 @@ internal static class Gemm
         public Vector256<float> C00, C01, C10, C11, C20, C21, C30, C31, C40, C41, C50, C51;
     }
 
-    // Scalar fallback with the same packed layout: c[0..rows, 0..cols] (+)= packedA[6 x kc] * packedB[kc x nr].
+    // Scalar fallback with the same packed layout: c[0..rows, 0..cols] (+)= packedA[12 x kc] * packedB[kc x nr].
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void KernelScalar(float* a, float* b, int kc, int nr, float* c, int ldc, int rows, int cols, bool accumulate)
     {

@@ -99,7 +99,7 @@ internal static unsafe class ImplicitConv
                     int stripRows = Math.Min(ImplicitGemm.Rows, rows - r);
                     if (half)
                     {
-                        ImplicitGemm.ForwardTile6x16Wide(strip, image + q, offsets + p0, blockDepth, tile, leading, stripRows, accumulate: block > 0);
+                        ImplicitGemm.ForwardHalfTile(strip, image + q, offsets + p0, blockDepth, tile, leading, stripRows, accumulate: block > 0);
                     }
                     else
                     {
@@ -137,6 +137,9 @@ internal static unsafe class ImplicitConv
         }
         int columns = ImplicitGemm.Columns(width);
         int paddedOut = RoundUp(groupOut, columns);
+        // Twelve rows a tile where they come in triples (3-wide kernel rows at stride 1), else six.
+        int tileRows = width == SimdWidth.Vector512 && groupDepth % 3 == 0 && ImplicitGemm.HasTriples(layout.Offsets)
+            ? ImplicitGemm.TripleRows : ImplicitGemm.GradientRows;
         int inputLength = layout.Channels * layout.Window.Plane, outPlane = layout.Window.OutPlane, outputLength = outChannels * outPlane;
         // Sums transposed, [groups][groupDepth][paddedOut], as the tiles write them.
         float[] total = SumOverSampleRanges(batch, (long)outChannels * groupDepth * layout.Positions, groups * groupDepth * paddedOut, (start, end, partialSums) =>
@@ -161,9 +164,9 @@ internal static unsafe class ImplicitConv
                             // partial[g][k, o] += Σ_q image[offsets[k] + q] · gradient[q, o], a panel of outputs against every strip of rows.
                             for (int o = 0; o < paddedOut; o += columns)
                             {
-                                for (int k = 0; k < groupDepth; k += ImplicitGemm.Rows)
+                                for (int k = 0; k < groupDepth; k += tileRows)
                                 {
-                                    ImplicitGemm.GradientTile(width, image, offsets + g * groupDepth + k, Math.Min(ImplicitGemm.Rows, groupDepth - k),
+                                    ImplicitGemm.GradientTile(width, image, offsets + g * groupDepth + k, Math.Min(tileRows, groupDepth - k),
                                         layout.Positions, gradient + o, paddedOut, partial + ((long)g * groupDepth + k) * paddedOut + o, paddedOut);
                                 }
                             }
@@ -265,7 +268,7 @@ internal static unsafe class ImplicitConv
 
     /// <summary>
     /// Each group's weight [groupOut, depth] of a weight [groups·groupOut, depth] packed for <see cref="Forward"/>: in
-    /// strips of 6 rows, element (r, k) of strip s at s·6·depth + k·6 + r, rows past groupOut zero.
+    /// strips of 12 rows, element (r, k) of strip s at s·12·depth + k·12 + r, rows past groupOut zero.
     /// </summary>
     public static PackedWeight PackWeight(ReadOnlySpan<float> weight, int groups, int groupOut, int depth)
     {

@@ -9,34 +9,78 @@ namespace NormSharp.Kernels;
 /// formed, each of its rows is read as a contiguous run of the image at <c>offsets[k]</c>.
 /// <list type="bullet">
 /// <item><see cref="ForwardTile"/>: c[r, q] (+)= Σ_p a[r, p] · image[offsets[p] + q], the product weight · columns, with
-/// the weight packed in 6-row strips by <see cref="ImplicitConv.PackWeight"/> (element (p, r) at a[p·6 + r]).</item>
+/// the weight packed in 12-row strips by <see cref="ImplicitConv.PackWeight"/> (element (p, r) at a[p·12 + r]).</item>
 /// <item><see cref="GradientTile"/>: c[r, o] += Σ_q image[offsets[r] + q] · b[q, o], the product columns · dyᵀ of the
 /// weight gradient, with dy transposed to [positions, outChannels] (<see cref="ConvImage.GatherTransposed"/>).</item>
 /// </list>
-/// Both come in three widths, as <see cref="Gemm"/>'s micro-kernels: 6x32 with Vector512, 6x16 with Vector256 + FMA, and
-/// plain loops over 16 columns (the readable definition the vector tiles are tested against).
+/// Both come in three widths, as <see cref="Gemm"/>'s micro-kernels: with Vector512 12x32 forward (6x32 for a strip of
+/// at most 6 rows) and 6x32 gradient tiles, 6x16 with Vector256 + FMA (a forward strip as two halves), and plain loops
+/// over 16 columns (the readable definition the vector tiles are tested against).
 /// </summary>
 internal static unsafe class ImplicitGemm
 {
-    /// <summary>Rows of every tile (MR), the row-strip height of <see cref="ImplicitConv.PackWeight"/>.</summary>
-    public const int Rows = 6;
+    /// <summary>
+    /// Rows of a forward strip (MR), the row-strip height of <see cref="ImplicitConv.PackWeight"/>: 24 Vector512
+    /// accumulators against 2 image loads and 12 broadcasts a step (the 6x32 tile's 12 accumulators left the
+    /// multiply-adds waiting on the loads and the front end).
+    /// </summary>
+    public const int Rows = 12;
+
+    /// <summary>Rows of a gradient tile (image rows read at once).</summary>
+    public const int GradientRows = 6;
+
+    /// <summary>
+    /// Rows of the Vector512 gradient tile for column-matrix rows that come in triples of consecutive offsets (a kernel
+    /// row of 3 taps at stride and dilation 1: <see cref="HasTriples"/>): its twelve rows are read through four
+    /// pointers, three rows each a float apart, where twelve pointers would not fit the registers.
+    /// </summary>
+    public const int TripleRows = 12;
+
+    /// <summary>Whether every offset k ≡ 1, 2 (mod 3) is its predecessor + 1, as <see cref="TripleRows"/> tiles need.</summary>
+    public static bool HasTriples(ReadOnlySpan<int> offsets)
+    {
+        if (offsets.Length % 3 != 0)
+        {
+            return false;
+        }
+        for (int k = 0; k < offsets.Length; k += 3)
+        {
+            if (offsets[k + 1] != offsets[k] + 1 || offsets[k + 2] != offsets[k] + 2)
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private const int HalfRows = 6;
 
     /// <summary>Columns of a tile of the given width (NR).</summary>
     public static int Columns(SimdWidth width) => width == SimdWidth.Vector512 ? 32 : 16;
 
     /// <summary>
-    /// c[r, q] (+)= Σ_{p &lt; depth} a[p·6 + r] · image[offsets[p] + q] for r &lt; <paramref name="rows"/> and the
-    /// <see cref="Columns"/> positions q from 0 (image points at the tile's first position).
+    /// c[r, q] (+)= Σ_{p &lt; depth} a[p·12 + r] · image[offsets[p] + q] for r &lt; <paramref name="rows"/> (at most 12)
+    /// and the <see cref="Columns"/> positions q from 0 (image points at the tile's first position).
     /// </summary>
     public static void ForwardTile(SimdWidth width, float* a, float* image, int* offsets, int depth, float* c, int ldc, int rows, bool accumulate)
     {
         switch (width)
         {
+            case SimdWidth.Vector512 when rows > 8:
+                Forward12x32(a, image, offsets, depth, c, ldc, rows, accumulate);
+                break;
+            case SimdWidth.Vector512 when rows > HalfRows:
+                Forward8x32(a, image, offsets, depth, c, ldc, rows, accumulate);
+                break;
             case SimdWidth.Vector512:
                 Forward6x32(a, image, offsets, depth, c, ldc, rows, accumulate);
                 break;
             case SimdWidth.Vector256:
-                Forward6x16(a, image, offsets, depth, c, ldc, rows, accumulate);
+                Forward6x16(a, image, offsets, depth, c, ldc, Math.Min(rows, HalfRows), accumulate);
+                if (rows > HalfRows)
+                {
+                    Forward6x16(a + HalfRows, image, offsets, depth, c + HalfRows * ldc, ldc, rows - HalfRows, accumulate);
+                }
                 break;
             default:
                 ForwardScalar(a, image, offsets, depth, c, ldc, rows, accumulate);
@@ -51,6 +95,13 @@ internal static unsafe class ImplicitGemm
     /// </summary>
     public static void GradientTile(SimdWidth width, float* image, int* offsets, int rows, int positions, float* b, int ldb, float* c, int ldc)
     {
+        if (rows > GradientRows)
+        {
+            // Only for rows in triples of consecutive offsets (TripleRows), at Vector512.
+            Gradient12x32(image + offsets[0], image + offsets[3], image + offsets[rows > 6 ? 6 : 0], image + offsets[rows > 9 ? 9 : 0],
+                positions, b, ldb, c, ldc, rows);
+            return;
+        }
         // Rows past the last read row 0 again; their sums are never stored.
         float* r0 = image + offsets[0];
         float* r1 = image + offsets[rows > 1 ? 1 : 0];
@@ -75,10 +126,20 @@ internal static unsafe class ImplicitGemm
 
     /// <summary>
     /// <see cref="ForwardTile"/> at Vector512 for the last 16 positions of a row of tiles: a sample's positions rarely fill
-    /// whole 32-column tiles (8x8 outputs have 80), and half a tile costs half of a full one here.
+    /// whole 32-column tiles (8x8 outputs have 80), and half a tile costs half of a full one here. A strip of more than 6
+    /// rows runs as two halves.
     /// </summary>
+    public static void ForwardHalfTile(float* a, float* image, int* offsets, int depth, float* c, int ldc, int rows, bool accumulate)
+    {
+        Forward6x16Wide(a, image, offsets, depth, c, ldc, Math.Min(rows, HalfRows), accumulate);
+        if (rows > HalfRows)
+        {
+            Forward6x16Wide(a + HalfRows, image, offsets, depth, c + HalfRows * ldc, ldc, rows - HalfRows, accumulate);
+        }
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void ForwardTile6x16Wide(float* a, float* image, int* offsets, int depth, float* c, int ldc, int rows, bool accumulate)
+    private static void Forward6x16Wide(float* a, float* image, int* offsets, int depth, float* c, int ldc, int rows, bool accumulate)
     {
         Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default;
         for (int p = 0; p < depth; p++, a += Rows)
@@ -102,6 +163,118 @@ internal static unsafe class ImplicitGemm
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void StoreRow(float* c, Vector512<float> row, bool accumulate) => (accumulate ? row + Vector512.Load(c) : row).Store(c);
 
+    // The 12x32 tile: rows > 6, so the first seven rows are always stored.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Forward12x32(float* a, float* image, int* offsets, int depth, float* c, int ldc, int rows, bool accumulate)
+    {
+        Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+        Vector512<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        Vector512<float> c60 = default, c61 = default, c70 = default, c71 = default, c80 = default, c81 = default;
+        Vector512<float> c90 = default, c91 = default, ca0 = default, ca1 = default, cb0 = default, cb1 = default;
+        for (int p = 0; p < depth; p++, a += Rows)
+        {
+            float* b = image + offsets[p];
+            var b0 = Vector512.Load(b);
+            var b1 = Vector512.Load(b + 16);
+            var v = Vector512.Create(a[0]);
+            c00 = Avx512F.FusedMultiplyAdd(v, b0, c00);
+            c01 = Avx512F.FusedMultiplyAdd(v, b1, c01);
+            v = Vector512.Create(a[1]);
+            c10 = Avx512F.FusedMultiplyAdd(v, b0, c10);
+            c11 = Avx512F.FusedMultiplyAdd(v, b1, c11);
+            v = Vector512.Create(a[2]);
+            c20 = Avx512F.FusedMultiplyAdd(v, b0, c20);
+            c21 = Avx512F.FusedMultiplyAdd(v, b1, c21);
+            v = Vector512.Create(a[3]);
+            c30 = Avx512F.FusedMultiplyAdd(v, b0, c30);
+            c31 = Avx512F.FusedMultiplyAdd(v, b1, c31);
+            v = Vector512.Create(a[4]);
+            c40 = Avx512F.FusedMultiplyAdd(v, b0, c40);
+            c41 = Avx512F.FusedMultiplyAdd(v, b1, c41);
+            v = Vector512.Create(a[5]);
+            c50 = Avx512F.FusedMultiplyAdd(v, b0, c50);
+            c51 = Avx512F.FusedMultiplyAdd(v, b1, c51);
+            v = Vector512.Create(a[6]);
+            c60 = Avx512F.FusedMultiplyAdd(v, b0, c60);
+            c61 = Avx512F.FusedMultiplyAdd(v, b1, c61);
+            v = Vector512.Create(a[7]);
+            c70 = Avx512F.FusedMultiplyAdd(v, b0, c70);
+            c71 = Avx512F.FusedMultiplyAdd(v, b1, c71);
+            v = Vector512.Create(a[8]);
+            c80 = Avx512F.FusedMultiplyAdd(v, b0, c80);
+            c81 = Avx512F.FusedMultiplyAdd(v, b1, c81);
+            v = Vector512.Create(a[9]);
+            c90 = Avx512F.FusedMultiplyAdd(v, b0, c90);
+            c91 = Avx512F.FusedMultiplyAdd(v, b1, c91);
+            v = Vector512.Create(a[10]);
+            ca0 = Avx512F.FusedMultiplyAdd(v, b0, ca0);
+            ca1 = Avx512F.FusedMultiplyAdd(v, b1, ca1);
+            v = Vector512.Create(a[11]);
+            cb0 = Avx512F.FusedMultiplyAdd(v, b0, cb0);
+            cb1 = Avx512F.FusedMultiplyAdd(v, b1, cb1);
+        }
+        Gemm.Store512(c, c00, c01, accumulate);
+        Gemm.Store512(c + ldc, c10, c11, accumulate);
+        Gemm.Store512(c + 2 * ldc, c20, c21, accumulate);
+        Gemm.Store512(c + 3 * ldc, c30, c31, accumulate);
+        Gemm.Store512(c + 4 * ldc, c40, c41, accumulate);
+        Gemm.Store512(c + 5 * ldc, c50, c51, accumulate);
+        Gemm.Store512(c + 6 * ldc, c60, c61, accumulate);
+        if (rows > 7) Gemm.Store512(c + 7 * ldc, c70, c71, accumulate);
+        if (rows > 8) Gemm.Store512(c + 8 * ldc, c80, c81, accumulate);
+        if (rows > 9) Gemm.Store512(c + 9 * ldc, c90, c91, accumulate);
+        if (rows > 10) Gemm.Store512(c + 10 * ldc, ca0, ca1, accumulate);
+        if (rows > 11) Gemm.Store512(c + 11 * ldc, cb0, cb1, accumulate);
+    }
+
+    // The 8x32 tile for a strip of 7 or 8 rows (the last of 32 channels, 12 + 12 + 8), so the first seven rows are always stored.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Forward8x32(float* a, float* image, int* offsets, int depth, float* c, int ldc, int rows, bool accumulate)
+    {
+        Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+        Vector512<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        Vector512<float> c60 = default, c61 = default, c70 = default, c71 = default;
+        for (int p = 0; p < depth; p++, a += Rows)
+        {
+            float* b = image + offsets[p];
+            var b0 = Vector512.Load(b);
+            var b1 = Vector512.Load(b + 16);
+            var v = Vector512.Create(a[0]);
+            c00 = Avx512F.FusedMultiplyAdd(v, b0, c00);
+            c01 = Avx512F.FusedMultiplyAdd(v, b1, c01);
+            v = Vector512.Create(a[1]);
+            c10 = Avx512F.FusedMultiplyAdd(v, b0, c10);
+            c11 = Avx512F.FusedMultiplyAdd(v, b1, c11);
+            v = Vector512.Create(a[2]);
+            c20 = Avx512F.FusedMultiplyAdd(v, b0, c20);
+            c21 = Avx512F.FusedMultiplyAdd(v, b1, c21);
+            v = Vector512.Create(a[3]);
+            c30 = Avx512F.FusedMultiplyAdd(v, b0, c30);
+            c31 = Avx512F.FusedMultiplyAdd(v, b1, c31);
+            v = Vector512.Create(a[4]);
+            c40 = Avx512F.FusedMultiplyAdd(v, b0, c40);
+            c41 = Avx512F.FusedMultiplyAdd(v, b1, c41);
+            v = Vector512.Create(a[5]);
+            c50 = Avx512F.FusedMultiplyAdd(v, b0, c50);
+            c51 = Avx512F.FusedMultiplyAdd(v, b1, c51);
+            v = Vector512.Create(a[6]);
+            c60 = Avx512F.FusedMultiplyAdd(v, b0, c60);
+            c61 = Avx512F.FusedMultiplyAdd(v, b1, c61);
+            v = Vector512.Create(a[7]);
+            c70 = Avx512F.FusedMultiplyAdd(v, b0, c70);
+            c71 = Avx512F.FusedMultiplyAdd(v, b1, c71);
+        }
+        Gemm.Store512(c, c00, c01, accumulate);
+        Gemm.Store512(c + ldc, c10, c11, accumulate);
+        Gemm.Store512(c + 2 * ldc, c20, c21, accumulate);
+        Gemm.Store512(c + 3 * ldc, c30, c31, accumulate);
+        Gemm.Store512(c + 4 * ldc, c40, c41, accumulate);
+        Gemm.Store512(c + 5 * ldc, c50, c51, accumulate);
+        Gemm.Store512(c + 6 * ldc, c60, c61, accumulate);
+        if (rows > 7) Gemm.Store512(c + 7 * ldc, c70, c71, accumulate);
+    }
+
+    // The first half of a strip (a steps by the strip's 12 rows), rows <= 6.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Forward6x32(float* a, float* image, int* offsets, int depth, float* c, int ldc, int rows, bool accumulate)
     {
@@ -140,6 +313,7 @@ internal static unsafe class ImplicitGemm
         if (rows > 5) Gemm.Store512(c + 5 * ldc, c50, c51, accumulate);
     }
 
+    // Half a strip (a steps by the strip's 12 rows), rows <= 6.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Forward6x16(float* a, float* image, int* offsets, int depth, float* c, int ldc, int rows, bool accumulate)
     {
@@ -190,6 +364,73 @@ internal static unsafe class ImplicitGemm
                 }
                 c[r * ldc + q] = accumulate ? c[r * ldc + q] + sum : sum;
             }
+        }
+    }
+
+    // The gradient tile over 12 rows given as 4 triples (row 3t + j at pt + j), rows a multiple of 3 above 6: rows
+    // past the last are read from a duplicated pointer and never stored.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Gradient12x32(float* p0, float* p1, float* p2, float* p3, int positions, float* b, int ldb, float* c, int ldc, int rows)
+    {
+        Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+        Vector512<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        Vector512<float> c60 = default, c61 = default, c70 = default, c71 = default, c80 = default, c81 = default;
+        Vector512<float> c90 = default, c91 = default, ca0 = default, ca1 = default, cb0 = default, cb1 = default;
+        for (int q = 0; q < positions; q++, b += ldb)
+        {
+            var b0 = Vector512.Load(b);
+            var b1 = Vector512.Load(b + 16);
+            var v = Vector512.Create(p0[q]);
+            c00 = Avx512F.FusedMultiplyAdd(v, b0, c00);
+            c01 = Avx512F.FusedMultiplyAdd(v, b1, c01);
+            v = Vector512.Create(p0[q + 1]);
+            c10 = Avx512F.FusedMultiplyAdd(v, b0, c10);
+            c11 = Avx512F.FusedMultiplyAdd(v, b1, c11);
+            v = Vector512.Create(p0[q + 2]);
+            c20 = Avx512F.FusedMultiplyAdd(v, b0, c20);
+            c21 = Avx512F.FusedMultiplyAdd(v, b1, c21);
+            v = Vector512.Create(p1[q]);
+            c30 = Avx512F.FusedMultiplyAdd(v, b0, c30);
+            c31 = Avx512F.FusedMultiplyAdd(v, b1, c31);
+            v = Vector512.Create(p1[q + 1]);
+            c40 = Avx512F.FusedMultiplyAdd(v, b0, c40);
+            c41 = Avx512F.FusedMultiplyAdd(v, b1, c41);
+            v = Vector512.Create(p1[q + 2]);
+            c50 = Avx512F.FusedMultiplyAdd(v, b0, c50);
+            c51 = Avx512F.FusedMultiplyAdd(v, b1, c51);
+            v = Vector512.Create(p2[q]);
+            c60 = Avx512F.FusedMultiplyAdd(v, b0, c60);
+            c61 = Avx512F.FusedMultiplyAdd(v, b1, c61);
+            v = Vector512.Create(p2[q + 1]);
+            c70 = Avx512F.FusedMultiplyAdd(v, b0, c70);
+            c71 = Avx512F.FusedMultiplyAdd(v, b1, c71);
+            v = Vector512.Create(p2[q + 2]);
+            c80 = Avx512F.FusedMultiplyAdd(v, b0, c80);
+            c81 = Avx512F.FusedMultiplyAdd(v, b1, c81);
+            v = Vector512.Create(p3[q]);
+            c90 = Avx512F.FusedMultiplyAdd(v, b0, c90);
+            c91 = Avx512F.FusedMultiplyAdd(v, b1, c91);
+            v = Vector512.Create(p3[q + 1]);
+            ca0 = Avx512F.FusedMultiplyAdd(v, b0, ca0);
+            ca1 = Avx512F.FusedMultiplyAdd(v, b1, ca1);
+            v = Vector512.Create(p3[q + 2]);
+            cb0 = Avx512F.FusedMultiplyAdd(v, b0, cb0);
+            cb1 = Avx512F.FusedMultiplyAdd(v, b1, cb1);
+        }
+        Gemm.Store512(c, c00, c01, true);
+        Gemm.Store512(c + ldc, c10, c11, true);
+        Gemm.Store512(c + 2 * ldc, c20, c21, true);
+        Gemm.Store512(c + 3 * ldc, c30, c31, true);
+        Gemm.Store512(c + 4 * ldc, c40, c41, true);
+        Gemm.Store512(c + 5 * ldc, c50, c51, true);
+        Gemm.Store512(c + 6 * ldc, c60, c61, true);
+        Gemm.Store512(c + 7 * ldc, c70, c71, true);
+        Gemm.Store512(c + 8 * ldc, c80, c81, true);
+        if (rows > 9)
+        {
+            Gemm.Store512(c + 9 * ldc, c90, c91, true);
+            Gemm.Store512(c + 10 * ldc, ca0, ca1, true);
+            Gemm.Store512(c + 11 * ldc, cb0, cb1, true);
         }
     }
 
