@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 using NormSharp.Autograd;
 using NormSharp.Kernels;
 
@@ -148,6 +149,7 @@ public partial class Tensor
     /// broadcasting to this shape added to <paramref name="targetShape"/>: the adjoint of broadcasting, for backward passes
     /// (no autograd). Returns this tensor itself when nothing is to be done.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal Tensor ReducedTo(int[] targetShape, Tensor? factor, float scale)
     {
         if (factor is null && scale == 1f && ShapeUtil.Equal(shape, targetShape))

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using NormSharp.Autograd;
 
 namespace NormSharp;
@@ -50,6 +51,7 @@ public partial class Tensor
     {
         public override string Name => largest ? "Max" : "Min";
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public Tensor Forward(Tensor x)
         {
             x.CheckNotEmpty(Name, null);
@@ -67,6 +69,7 @@ public partial class Tensor
             return Record(output, x);
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public override Tensor?[] Backward(Tensor gradOutput)
         {
             var x = SavedTensors[0].Data;
@@ -98,6 +101,7 @@ public partial class Tensor
 
         public override string Name => largest ? "Max" : "Min";
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public (Tensor Values, Tensor Indices) Forward(Tensor x, int dim, bool keepDim)
         {
             int d = ShapeUtil.NormalizeDim(dim, Math.Max(x.Rank, 1));
@@ -141,6 +145,7 @@ public partial class Tensor
             return (Record(values, x), indices);
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public override Tensor?[] Backward(Tensor gradOutput)
         {
             var gradInput = Zeros(inputShape);

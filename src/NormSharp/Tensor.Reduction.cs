@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using NormSharp.Autograd;
 using NormSharp.Kernels;
 
@@ -54,6 +55,7 @@ public partial class Tensor
     }
 
     /// <summary>Indices of the maxima along <paramref name="dim"/> (first on ties), as floats; not differentiable.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public int[] ArgMax(int dim = -1)
     {
         int d = ShapeUtil.NormalizeDim(dim, Rank);
@@ -95,6 +97,7 @@ public partial class Tensor
 
         public override string Name => mean ? "Mean" : "Sum";
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public Tensor Forward(Tensor x)
         {
             inputShape = x.shape;

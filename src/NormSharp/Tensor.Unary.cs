@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 using NormSharp.Autograd;
 using NormSharp.Kernels;
 
@@ -50,6 +51,7 @@ public partial class Tensor
     {
         public override string Name => kind.ToString();
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public Tensor Forward(Tensor x)
         {
             var output = Uninitialized(x.shape);
@@ -75,7 +77,7 @@ public partial class Tensor
                 fixed (float* source = x.Data, destination = output.AsSpan())
                 {
                     var (input, result) = ((nint)source, (nint)destination);
-                    Elementwise.ForChunks(x.Length, (start, count) =>
+                    Elementwise.ForChunks(x.Length, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, count) =>
                         Apply(new ReadOnlySpan<float>((float*)input + start, count), new Span<float>((float*)result + start, count)));
                 }
             }
@@ -138,6 +140,7 @@ public partial class Tensor
             System.Runtime.InteropServices.MemoryMarshal.AsBytes(positive.AsSpan())[..Activation.MaskBytes(length)];
 
         // dx = g · f'(x), from the saved values: y = f(x) where UsesOutput, else x.
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void LocalBackward(ReadOnlySpan<float> saved, ReadOnlySpan<float> g, Span<float> dx)
         {
             ReadOnlySpan<float> x = saved, y = saved;

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using NormSharp.Autograd;
 
 namespace NormSharp.Functional;
@@ -34,6 +35,7 @@ public static partial class F
     {
         public override string Name => kind.ToString();
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public Tensor Forward(Tensor input)
         {
             var output = Tensor.Zeros(input.Shape);
@@ -49,6 +51,7 @@ public static partial class F
             return Record(output, input);
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public override Tensor?[] Backward(Tensor gradOutput)
         {
             var x = SavedTensors[0].Data;

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using NormSharp.Autograd;
 
 namespace NormSharp.Functional;
@@ -46,6 +47,7 @@ public static partial class F
     {
         public override string Name => "BinaryCrossEntropyWithLogits";
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public Tensor Forward(Tensor input, Tensor target)
         {
             var x = input.Data;
@@ -59,6 +61,7 @@ public static partial class F
             return Record(Tensor.Scalar((float)(total / x.Length)), input, target);
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public override Tensor?[] Backward(Tensor gradOutput)
         {
             var x = SavedTensors[0].Data;

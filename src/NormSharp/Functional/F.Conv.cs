@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 using NormSharp.Autograd;
 using NormSharp.Kernels;
 
@@ -166,6 +167,7 @@ public static partial class F
         /// dx[n] = col2im(Wᵀ · dy[n]) per group, for strided convolutions: threads take ranges of samples, each with a
         /// column buffer of its own (nine times a sample for a 3x3 kernel, kept in L2 rather than unfolding the batch).
         /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void StridedInputGradient(Tensor gradOutput, Tensor weight, Tensor gradInput)
         {
             int batch = gradInput.Size(0), channels = gradInput.Size(1), outChannels = weight.Size(0);
@@ -177,7 +179,7 @@ public static partial class F
             // Fewer sample ranges than cores (a batch of one): the GEMMs use the threads instead.
             int gemmWorkers = ranges < Environment.ProcessorCount ? int.MaxValue : 1;
             using var packedWeights = PackTransposedWeights(weight);
-            Parallelism.ForRanges(batch, ranges, (_, start, end) =>
+            Parallelism.ForRanges(batch, ranges, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (_, start, end) =>
             {
                 float[] buffer = ArrayPool<float>.Shared.Rent(Math.Max(1, columnLength));
                 try
@@ -203,6 +205,7 @@ public static partial class F
         }
 
         /// <summary>Each group's weight [groupOut, groupRows] packed transposed once per call, instead of once per sample.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private PackedWeights PackTransposedWeights(Tensor weight)
         {
             int outChannels = weight.Size(0), groupOut = outChannels / groups, groupRows = weight.Length / outChannels;
@@ -228,6 +231,7 @@ public static partial class F
             }
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private Tensor BiasGradient(Tensor gradOutput, int outChannels)
         {
             int batch = gradOutput.Size(0), outPlane = window.OutPlane;

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using NormSharp.Autograd;
 using NormSharp.Nn;
 
@@ -41,6 +42,7 @@ public static partial class F
 
         public override string Name => "Dropout";
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public Tensor Forward(Tensor input, double p, Generator generator)
         {
             // PyTorch: noise = bernoulli(1 − p) / (1 − p) in the input's precision; output = input · noise.

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using NormSharp.Autograd;
 using NormSharp.Kernels;
 
@@ -35,6 +36,7 @@ public static partial class F
     {
         private bool hasBias;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public Tensor Forward(Tensor input, Tensor weight, Tensor? bias)
         {
             int outFeatures = weight.Size(0), inFeatures = weight.Size(1);
@@ -62,6 +64,7 @@ public static partial class F
             return bias is null ? Record(output, input, weight) : Record(output, input, weight, bias);
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public override Tensor?[] Backward(Tensor gradOutput)
         {
             var input = SavedTensors[0];

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using NormSharp.Autograd;
 
 namespace NormSharp.Functional;
@@ -66,6 +67,7 @@ public static partial class F
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void CheckTargets(int[] targets, int classes)
     {
         for (int n = 0; n < targets.Length; n++)
@@ -109,6 +111,7 @@ public static partial class F
 
         public override string Name => "CrossEntropy";
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public Tensor Forward(Tensor logits, int[] targets)
         {
             int batch = logits.Size(0), classes = logits.Size(1);
@@ -143,6 +146,7 @@ public static partial class F
             return result;
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public override Tensor?[] Backward(Tensor gradOutput)
         {
             int batch = targets.Length, classes = batch == 0 ? 0 : probabilities.Length / batch;
@@ -169,6 +173,7 @@ public static partial class F
     {
         public override string Name => "MseLoss";
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public Tensor Forward(Tensor input, Tensor target)
         {
             var x = input.Data;
@@ -183,6 +188,7 @@ public static partial class F
             return Record(Tensor.Scalar((float)(sum / x.Length)), input, target);
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public override Tensor?[] Backward(Tensor gradOutput)
         {
             var input = SavedTensors[0];

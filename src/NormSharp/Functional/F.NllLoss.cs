@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using NormSharp.Autograd;
 
 namespace NormSharp.Functional;
@@ -40,6 +41,7 @@ public static partial class F
 
         public override string Name => "NllLoss";
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public Tensor Forward(Tensor input)
         {
             inputShape = input.Shape;
@@ -54,6 +56,7 @@ public static partial class F
             return Record(Tensor.Scalar((float)(total / totalWeight)), input);
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public override Tensor?[] Backward(Tensor gradOutput)
         {
             var gradInput = Tensor.Zeros(inputShape);

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using NormSharp.Autograd;
 
 namespace NormSharp.Functional;
@@ -28,6 +29,7 @@ public static partial class F
     /// Writes the log-softmax (or softmax) of the <paramref name="size"/> elements row[i·stride] to destination[i·stride];
     /// returns log Σ e^x, computed as max + log Σ e^(x − max) in double.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static double SoftmaxRow(ReadOnlySpan<float> row, int size, int stride, bool log, Span<float> destination)
     {
         float max = float.NegativeInfinity;
@@ -53,6 +55,7 @@ public static partial class F
     {
         public override string Name => log ? "LogSoftmax" : "Softmax";
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public Tensor Forward(Tensor input)
         {
             var shape = input.ShapeSpan;
@@ -73,6 +76,7 @@ public static partial class F
             return Record(output, input);
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public override Tensor?[] Backward(Tensor gradOutput)
         {
             var output = SavedTensors[0];

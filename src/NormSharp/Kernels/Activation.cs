@@ -25,7 +25,7 @@ internal static unsafe class Activation
         fixed (byte* mask = positive)
         {
             var (px, py, pm) = ((nint)x, (nint)y, (nint)mask);
-            Elementwise.ForChunks(input.Length, (start, count) =>
+            Elementwise.ForChunks(input.Length, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, count) =>
             {
                 // Chunks start at multiples of 8 elements (ChunkLength is), so each owns whole mask bytes.
                 float* xs = (float*)px + start, ys = (float*)py + start;
@@ -76,7 +76,7 @@ internal static unsafe class Activation
         fixed (float* dx = gradInput)
         {
             var (pm, pdy, pdx) = ((nint)mask, (nint)gradOutput, (nint)dx);
-            Elementwise.ForChunks(gradInput.Length, (start, count) =>
+            Elementwise.ForChunks(gradInput.Length, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, count) =>
             {
                 byte* ms = (byte*)pm + start / 8;
                 float* dys = pdy == 0 ? null : (float*)pdy + start, dxs = (float*)pdx + start;
@@ -92,6 +92,7 @@ internal static unsafe class Activation
     }
 
     // The reference, and the tail of the vector loops: elements [from, length), from a multiple of 8.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ForwardScalar(float* input, float* output, byte* positive, int from, int length)
     {
         for (int i = from; i < length; i += 8)
@@ -107,6 +108,7 @@ internal static unsafe class Activation
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void BackwardScalar(byte* positive, float* gradOutput, float value, float* gradInput, int from, int length)
     {
         for (int i = from; i < length; i++)
@@ -117,6 +119,7 @@ internal static unsafe class Activation
     }
 
     // Whole vectors of [0, length); returns how many elements it did (a multiple of the vector width).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static int Forward<TVector, TMask>(float* input, float* output, byte* positive, int length)
         where TVector : struct
         where TMask : IMaskOps<TVector>
@@ -131,6 +134,7 @@ internal static unsafe class Activation
         return i;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static int Backward<TVector, TMask>(byte* positive, float* gradOutput, float value, float* gradInput, int length)
         where TVector : struct
         where TMask : IMaskOps<TVector>

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 namespace NormSharp.Kernels;
 
 /// <summary>
@@ -28,6 +29,7 @@ internal static class AdaptivePooling
         Reduction.Sum(input, [], [planes, plane], [false, true], 1.0 / plane, output);
 
     /// <summary>gradInput [planes, plane] (overwritten) = gradOutput[p] / plane over every element of plane p.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void GlobalAvgBackward(ReadOnlySpan<float> gradOutput, int planes, int plane, Span<float> gradInput)
     {
         for (int p = 0; p < planes; p++)
@@ -37,6 +39,7 @@ internal static class AdaptivePooling
     }
 
     /// <summary>output = the mean of each window, summed in double.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void AvgForward(ReadOnlySpan<float> input, int planes, int height, int width, int outHeight, int outWidth, Span<float> output)
     {
         for (int p = 0; p < planes; p++)
@@ -63,6 +66,7 @@ internal static class AdaptivePooling
     }
 
     /// <summary>gradInput += gradOutput / window area over each window (gradInput cleared by the caller).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void AvgBackward(ReadOnlySpan<float> gradOutput, int planes, int height, int width, int outHeight, int outWidth, Span<float> gradInput)
     {
         for (int p = 0; p < planes; p++)

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 namespace NormSharp.Kernels;
 
 /// <summary>
@@ -9,6 +10,7 @@ namespace NormSharp.Kernels;
 internal static class Broadcast
 {
     /// <summary>Strides of <paramref name="shape"/> viewed as broadcast to <paramref name="outputShape"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static int[] Strides(ReadOnlySpan<int> shape, ReadOnlySpan<int> outputShape)
     {
         var strides = new int[outputShape.Length];
@@ -42,6 +44,7 @@ internal static class Broadcast
     }
 
     /// <summary>destination[idx] = op(a[idx · aStrides], b[idx · bStrides]) for every index of <paramref name="shape"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Binary<TOp>(
         ReadOnlySpan<float> a, int[] aStrides, ReadOnlySpan<float> b, int[] bStrides, int[] shape, Span<float> destination)
         where TOp : IBinary
@@ -73,6 +76,7 @@ internal static class Broadcast
     }
 
     // Steps the multi-index over all but the last dimension, keeping both operand offsets in step.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Advance(int[] index, int[] shape, int[] aStrides, int[] bStrides, ref int offsetA, ref int offsetB)
     {
         for (int d = shape.Length - 2; d >= 0; d--)

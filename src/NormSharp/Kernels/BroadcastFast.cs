@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 namespace NormSharp.Kernels;
 
 /// <summary>
@@ -20,6 +21,7 @@ internal static unsafe class BroadcastFast
     private const int TileLength = 1 << 12;
 
     /// <inheritdoc cref="Broadcast.Binary{TOp}"/>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Binary<TOp>(
         ReadOnlySpan<float> a, int[] aStrides, ReadOnlySpan<float> b, int[] bStrides, int[] shape, Span<float> destination)
         where TOp : Broadcast.IBinaryRows
@@ -48,7 +50,7 @@ internal static unsafe class BroadcastFast
         fixed (float* aPointer = a, bPointer = b, destinationPointer = destination)
         {
             var (pa, pb, pd) = ((nint)aPointer, (nint)bPointer, (nint)destinationPointer);
-            Parallelism.For(rows * segments, Math.Min(length, SegmentLength), (_, start, end) =>
+            Parallelism.For(rows * segments, Math.Min(length, SegmentLength), [MethodImpl(MethodImplOptions.AggressiveOptimization)] (_, start, end) =>
             {
                 for (int item = start; item < end; item++)
                 {
@@ -92,6 +94,7 @@ internal static unsafe class BroadcastFast
     // A short row repeated over many rows (bias[C] added to (N·H·W, C) rows): the row is tiled TileLength / length
     // times, so that one TensorPrimitives call covers that many rows instead of one; a call per 64-float row cost
     // more than the memory traffic of the row itself.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void TiledRows<TOp>(ReadOnlySpan<float> a, ReadOnlySpan<float> b, bool aIsRow, int rows, int length, Span<float> destination)
         where TOp : Broadcast.IBinaryRows
     {
@@ -106,7 +109,7 @@ internal static unsafe class BroadcastFast
         fixed (float* aPointer = a, bPointer = b, destinationPointer = destination)
         {
             var (pa, pb, pd) = ((nint)aPointer, (nint)bPointer, (nint)destinationPointer);
-            Parallelism.For(blocks, tile.Length, (_, start, end) =>
+            Parallelism.For(blocks, tile.Length, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (_, start, end) =>
             {
                 for (int block = start; block < end; block++)
                 {
@@ -128,6 +131,7 @@ internal static unsafe class BroadcastFast
     }
 
     // The output shape without its size-1 dimensions, with neighbours merged where both operands allow it.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static (int[] Dims, int[] StrideA, int[] StrideB) Merge(int[] shape, int[] aStrides, int[] bStrides)
     {
         var dims = new List<int>(shape.Length);

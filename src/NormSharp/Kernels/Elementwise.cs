@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 
 namespace NormSharp.Kernels;
 
@@ -27,10 +28,11 @@ internal static class Elementwise
     /// [0, length), on <see cref="Parallelism"/>'s threads when the length pays for them. The body works on memory its
     /// caller pinned (spans cannot be captured), one TensorPrimitives call or vector loop per chunk.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void ForChunks(int length, Action<int, int> body)
     {
         int chunks = (length + ChunkLength - 1) / ChunkLength;
-        Parallelism.For(chunks, Math.Min(length, ChunkLength), (_, start, end) =>
+        Parallelism.For(chunks, Math.Min(length, ChunkLength), [MethodImpl(MethodImplOptions.AggressiveOptimization)] (_, start, end) =>
         {
             for (int chunk = start; chunk < end; chunk++)
             {

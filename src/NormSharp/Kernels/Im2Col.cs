@@ -1,6 +1,7 @@
+using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
-using System.Numerics.Tensors;
 
 namespace NormSharp.Kernels;
 
@@ -24,6 +25,7 @@ internal static unsafe class Im2Col
     private const int NarrowRow = 32;
 
     /// <summary>columns = im2col(input); every element of <paramref name="columns"/> is written.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Unfold(ReadOnlySpan<float> input, int channels, in Window2d window, Span<float> columns)
     {
         int height = window.Height, width = window.Width, plane = window.Plane;
@@ -90,6 +92,7 @@ internal static unsafe class Im2Col
     /// image = col2im(columns), the adjoint of <see cref="Unfold"/>: <paramref name="image"/> [channels, height, width]
     /// is overwritten with the sum of every column entry that Unfold would have read from each pixel.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Fold(ReadOnlySpan<float> columns, int channels, in Window2d window, Span<float> image)
     {
         int height = window.Height, width = window.Width, plane = window.Plane;

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
 
 namespace NormSharp.Kernels;
 
@@ -27,6 +28,7 @@ internal static unsafe class ImplicitConv
     /// [batch, channels, height, width] as <paramref name="layout"/> describes one sample, y [batch, groups·og, outH,
     /// outW]; <paramref name="weights"/> holds each group's [og, kg] matrix as <see cref="PackWeight"/> packs it.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Forward(
         float[] x, int xOffset, int batch, ConvImage layout, PackedWeight weights, float[]? bias, float[] y, int yOffset,
         SimdWidth width = SimdWidth.Auto)
@@ -40,7 +42,7 @@ internal static unsafe class ImplicitConv
         // With fewer samples than workers, each sample's output rows are split into chunks (each filling its own image).
         int chunks = batch >= workers ? 1 : Math.Min(outHeight, DivideUp(workers, Math.Max(batch, 1)));
         int items = batch * chunks;
-        Parallelism.ForRanges(items, Math.Min(items, workers), (_, start, end) =>
+        Parallelism.ForRanges(items, Math.Min(items, workers), [MethodImpl(MethodImplOptions.AggressiveOptimization)] (_, start, end) =>
         {
             float[] imageBuffer = ArrayPool<float>.Shared.Rent(layout.Length);
             float[] positionBuffer = ArrayPool<float>.Shared.Rent(outChannels * leading);
@@ -80,6 +82,7 @@ internal static unsafe class ImplicitConv
 
     // positions[r, q] = Σ_k packed[r, k] · image[offsets[k] + q] for one group's rows and the positions [first, end), in
     // the Goto order: per depth block, a tile of the image (depth x columns) meets every row strip of the weight.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void MultiplyGroup(
         SimdWidth width, float* packed, int rows, int depth, float* image, int* offsets, int first, int end, float* positions, int leading)
     {
@@ -116,6 +119,7 @@ internal static unsafe class ImplicitConv
     /// Each range of samples sums into its own buffer; the buffers are added in range order, so the result does not
     /// depend on thread timing.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void WeightGradient(
         float[] x, int xOffset, float[] dy, int dyOffset, int batch, ConvImage layout, int groups, int outChannels, Span<float> gradWeight,
         SimdWidth width = SimdWidth.Auto)
@@ -195,6 +199,7 @@ internal static unsafe class ImplicitConv
     }
 
     // The weight gradient through an unfolded column matrix per sample (Im2Col) and dW_g += dy[n]_g · columns_gᵀ.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void UnfoldedWeightGradient(
         float[] x, int xOffset, float[] dy, int dyOffset, int batch, ConvImage layout, int groups, int outChannels, Span<float> gradWeight, SimdWidth width)
     {
@@ -234,6 +239,7 @@ internal static unsafe class ImplicitConv
     /// <paramref name="length"/> floats of its own, and returns the buffers' sum, added in range order (a rented array:
     /// return it to <see cref="ArrayPool{T}.Shared"/>).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float[] SumOverSampleRanges(int batch, long workPerSample, int length, Action<int, int, float[]> body)
     {
         int ranges = Parallelism.RangeCount(batch, workPerSample);
@@ -270,6 +276,7 @@ internal static unsafe class ImplicitConv
     /// Each group's weight [groupOut, depth] of a weight [groups·groupOut, depth] packed for <see cref="Forward"/>: in
     /// strips of 12 rows, element (r, k) of strip s at s·12·depth + k·12 + r, rows past groupOut zero.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static PackedWeight PackWeight(ReadOnlySpan<float> weight, int groups, int groupOut, int depth)
     {
         var packed = new PackedWeight(groups, groupOut, depth);
@@ -295,6 +302,7 @@ internal static unsafe class ImplicitConv
     /// gradient: per group, flipped[c, (o·kH + i)·kW + j] = weight[g·og + o, c, kH − 1 − i, kW − 1 − j]. (dx[c, y, x] =
     /// Σ_{o,i,j} w[o, c, i, j] · dy[o, y + p − i·d, x + p − j·d], a convolution of dy padded by d·(k − 1) − p.)
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static PackedWeight FlipWeight(ReadOnlySpan<float> weight, int outChannels, int groupChannels, int kernelArea, int groups)
     {
         int groupOut = outChannels / groups, depth = groupOut * kernelArea;

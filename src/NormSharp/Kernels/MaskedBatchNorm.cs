@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 // Masked batch normalization kernels: batch norm whose statistics skip padded positions. The derivation is batch
 // norm's (docs/derivations/batchnorm.md) with the sums restricted to the valid positions and M their count
 // (written out in docs/derivations/recurrent.md, "Masked batch norm").
@@ -30,6 +31,7 @@ internal static class MaskedBatchNorm
 
     /// <summary>Mean and biased variance per channel over the valid elements (0 and 0 when none is valid).</summary>
     // input: [outer, channels, inner]; mask: [outer, inner]; mean, variance: [channels]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Moments(
         ReadOnlySpan<float> input, ReadOnlySpan<float> mask, int outer, int channels, int inner,
         Span<double> mean, Span<double> variance)
@@ -56,6 +58,7 @@ internal static class MaskedBatchNorm
 
     /// <summary>y = (x − mean) · invStd · weight + bias at valid elements, 0 at padded ones.</summary>
     // input, output: [outer, channels, inner]; mask: [outer, inner]; mean, invStd: [channels]; weight, bias: [channels] or empty
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Normalize(
         ReadOnlySpan<float> input, ReadOnlySpan<float> mask, int outer, int channels, int inner,
         ReadOnlySpan<double> mean, ReadOnlySpan<double> invStd, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias,
@@ -79,6 +82,7 @@ internal static class MaskedBatchNorm
     /// <summary>The closed-form backward described on the class; empty destinations are skipped.</summary>
     // input, gradOutput, gradInput: [outer, channels, inner]; mask: [outer, inner]; mean, invStd: [channels];
     // weight: [channels] or empty; gradInput, gradWeight, gradBias: may be empty
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Backward(
         ReadOnlySpan<float> input, ReadOnlySpan<float> mask, ReadOnlySpan<float> gradOutput, int outer, int channels, int inner,
         ReadOnlySpan<double> mean, ReadOnlySpan<double> invStd, ReadOnlySpan<float> weight, bool training,
@@ -144,6 +148,7 @@ internal static class MaskedBatchNorm
 
     /// <summary>Per channel, Σ x over the valid elements, or Σ (x − center)² when <paramref name="center"/> is given.</summary>
     // input: [outer, channels, inner]; mask: [outer, inner]; center: [channels] or empty; sums: [channels], cleared by the caller
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void SumValid(
         ReadOnlySpan<float> input, ReadOnlySpan<float> mask, int outer, int channels, int inner,
         ReadOnlySpan<double> center, Span<double> sums)

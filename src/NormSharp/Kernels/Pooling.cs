@@ -23,6 +23,7 @@ internal static unsafe class Pooling
     /// output = max over each window; indices = where it was. Ties go to the first element in row-major window
     /// order and NaN propagates (the last NaN wins), exactly as PyTorch's <c>(val &gt; max) || isnan(val)</c>.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void MaxForward(ReadOnlySpan<float> input, int planes, in Window2d window, Span<float> output, Span<int> indices)
     {
         int width = window.Width, plane = window.Plane, outHeight = window.OutHeight, outWidth = window.OutWidth, outPlane = outHeight * outWidth;
@@ -183,6 +184,7 @@ internal static unsafe class Pooling
         value > max || float.IsNaN(value) ? (value, index) : (max, best);
 
     /// <summary>Any window: the readable definition, and the path every shape without a fast path takes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void MaxForwardGeneral(ReadOnlySpan<float> input, int planes, in Window2d window, Span<float> output, Span<int> indices)
     {
         int plane = window.Plane, outHeight = window.OutHeight, outWidth = window.OutWidth, outPlane = outHeight * outWidth;
@@ -201,6 +203,7 @@ internal static unsafe class Pooling
     }
 
     // The maximum of window (oy, ox) of one plane and its flat index, scanning in row-major order.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static (float Max, int Best) MaxWindow(ReadOnlySpan<float> source, in Window2d window, int oy, int ox)
     {
         int width = window.Width;
@@ -231,6 +234,7 @@ internal static unsafe class Pooling
     }
 
     /// <summary>Any window: the readable definition of <see cref="MaxBackward"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void MaxBackwardGeneral(ReadOnlySpan<float> gradOutput, ReadOnlySpan<int> indices, int planes, in Window2d window, Span<float> gradInput)
     {
         int plane = window.Plane, outPlane = window.OutPlane;
@@ -248,6 +252,7 @@ internal static unsafe class Pooling
     // 2×2 windows with stride 2 do not overlap: each window's four elements are written once (its gradient where its
     // maximum was, zeros elsewhere) instead of clearing gradInput first and adding, one pass over it instead of two.
     // A last row or column that no window covers (odd sizes) is cleared.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void MaxBackward2x2(ReadOnlySpan<float> gradOutput, ReadOnlySpan<int> indices, int planes, in Window2d window, Span<float> gradInput)
     {
         int width = window.Width, height = window.Height, plane = window.Plane, outHeight = window.OutHeight, outWidth = window.OutWidth;
@@ -277,6 +282,7 @@ internal static unsafe class Pooling
     /// output = (sum over the window's in-image elements) / divisor, with divisor = the window's area clipped to the
     /// padded image (= kH·kW in floor mode), summed in double as PyTorch's CPU kernel does.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void AvgForward(ReadOnlySpan<float> input, int planes, in Window2d window, Span<float> output)
     {
         int width = window.Width, plane = window.Plane, outHeight = window.OutHeight, outWidth = window.OutWidth, outPlane = outHeight * outWidth;
@@ -305,6 +311,7 @@ internal static unsafe class Pooling
     }
 
     /// <summary>gradInput (overwritten): each gradOutput / divisor is added to every in-image element of its window.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void AvgBackward(ReadOnlySpan<float> gradOutput, int planes, in Window2d window, Span<float> gradInput)
     {
         int width = window.Width, plane = window.Plane, outHeight = window.OutHeight, outWidth = window.OutWidth, outPlane = outHeight * outWidth;
@@ -333,6 +340,7 @@ internal static unsafe class Pooling
     }
 
     // In-image taps [start, end) of output position o along one axis for max pooling (stepping by dilation).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static (int Start, int End) Taps(int o, int stride, int padding, int dilation, int kernel, int size)
     {
         int start = o * stride - padding;

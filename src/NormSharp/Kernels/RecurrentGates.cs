@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 // Fused pointwise steps of the recurrent cells, PyTorch's gate orders: LSTM (i, f, g, o), GRU (r, z, n).
 // The matrix products around them are Gemm's; these kernels do everything between two products in one pass.
 // Backward formulas: docs/derivations/recurrent.md.
@@ -19,6 +20,7 @@ internal static class RecurrentGates
     /// c = f · cPrevious + i · g; h = o · tanh(c). The activated gates overwrite <paramref name="gates"/> (the backward reads them).
     /// </summary>
     // gates: [batch, 4 · hidden] in: pre-activations, out: activations; cellPrevious, hiddenPrevious, cell, hidden: [batch, hidden]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void LstmForward(
         Span<float> gates, ReadOnlySpan<float> cellPrevious, ReadOnlySpan<float> hiddenPrevious, ReadOnlySpan<byte> active,
         int batch, int hidden, Span<float> cell, Span<float> hiddenOut)
@@ -56,6 +58,7 @@ internal static class RecurrentGates
     /// dcPrevious = dc · f. Inactive rows get zero gate gradients and keep gradCell.
     /// </summary>
     // gates (activated), gradGates: [batch, 4 · hidden]; cellPrevious, cell, gradHidden, gradCell: [batch, hidden]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void LstmBackward(
         ReadOnlySpan<float> gates, ReadOnlySpan<float> cellPrevious, ReadOnlySpan<float> cell, ReadOnlySpan<float> gradHidden,
         ReadOnlySpan<byte> active, int batch, int hidden, Span<float> gradCell, Span<float> gradGates)
@@ -91,6 +94,7 @@ internal static class RecurrentGates
     /// <paramref name="hiddenGates"/>. (r, z, n) overwrite <paramref name="inputGates"/>; hn stays in <paramref name="hiddenGates"/>.
     /// </summary>
     // inputGates, hiddenGates: [batch, 3 · hidden]; hiddenPrevious, hiddenOut: [batch, hidden]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void GruForward(
         Span<float> inputGates, ReadOnlySpan<float> hiddenGates, ReadOnlySpan<float> hiddenPrevious, ReadOnlySpan<byte> active,
         int batch, int hidden, Span<float> hiddenOut)
@@ -124,6 +128,7 @@ internal static class RecurrentGates
     /// gradInputGates = (dr, dz, dn), gradHiddenGates = (dr, dz, dn · r). Inactive rows: zero gate gradients, dhPrevious = dh.
     /// </summary>
     // gates (r, z, n), hiddenGates, gradInputGates, gradHiddenGates: [batch, 3 · hidden]; hiddenPrevious, gradHidden, gradHiddenPrevious: [batch, hidden]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void GruBackward(
         ReadOnlySpan<float> gates, ReadOnlySpan<float> hiddenGates, ReadOnlySpan<float> hiddenPrevious, ReadOnlySpan<float> gradHidden,
         ReadOnlySpan<byte> active, int batch, int hidden,
@@ -162,6 +167,7 @@ internal static class RecurrentGates
     /// c = σ(f) · cPrevious + σ(i) · tanh(g) from the pre-activations (i, f, g, o) in <paramref name="gates"/>.
     /// </summary>
     // gates: [batch, 4 · hidden]; cellPrevious, cell: [batch, hidden]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void CellForward(ReadOnlySpan<float> gates, ReadOnlySpan<float> cellPrevious, int batch, int hidden, Span<float> cell)
     {
         for (int n = 0; n < batch; n++)
@@ -180,6 +186,7 @@ internal static class RecurrentGates
     /// dc · tanh(g) · σ'(i), dc · cPrevious · σ'(f), dc · σ(i) · (1 − tanh²(g)), the o column 0; dcPrevious = dc · σ(f).
     /// </summary>
     // gates, gradGates: [batch, 4 · hidden]; cellPrevious, gradCell, gradCellPrevious: [batch, hidden]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void CellBackward(
         ReadOnlySpan<float> gates, ReadOnlySpan<float> cellPrevious, ReadOnlySpan<float> gradCell, int batch, int hidden,
         Span<float> gradGates, Span<float> gradCellPrevious)
@@ -204,6 +211,7 @@ internal static class RecurrentGates
 
     /// <summary>The output half of a normalized LSTM step: h = σ(o) · tanh(cellNormalized), o from <paramref name="gates"/>.</summary>
     // gates: [batch, 4 · hidden]; cellNormalized, hiddenOut: [batch, hidden]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void OutputForward(ReadOnlySpan<float> gates, ReadOnlySpan<float> cellNormalized, int batch, int hidden, Span<float> hiddenOut)
     {
         for (int n = 0; n < batch; n++)
@@ -222,6 +230,7 @@ internal static class RecurrentGates
     /// the others 0; dcn = dh · σ(o) · (1 − tanh²(cn)).
     /// </summary>
     // gates, gradGates: [batch, 4 · hidden]; cellNormalized, gradHidden, gradCellNormalized: [batch, hidden]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void OutputBackward(
         ReadOnlySpan<float> gates, ReadOnlySpan<float> cellNormalized, ReadOnlySpan<float> gradHidden, int batch, int hidden,
         Span<float> gradGates, Span<float> gradCellNormalized)

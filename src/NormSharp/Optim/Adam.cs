@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 
 namespace NormSharp.Optim;
 
@@ -70,6 +71,7 @@ public class Adam : Optimizer
     protected override bool CountsSteps => true;
 
     /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public override void Step()
     {
         float oneMinusBeta1 = (float)(1 - Beta1), beta2 = (float)Beta2, oneMinusBeta2 = (float)(1 - Beta2), eps = (float)Eps;
@@ -116,6 +118,7 @@ public class Adam : Optimizer
     }
     // The scalar update of Step on whole vectors, the same operations in the same order (no fused multiply-adds), so
     // every lane rounds exactly as the scalar loop does; returns how many elements it updated.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static int UpdateVectors(
         Span<float> param, ReadOnlySpan<float> grad, Span<float> expAvg, Span<float> expAvgSq, float weightDecay,
         float oneMinusBeta1, float beta2, float oneMinusBeta2, float eps, float negativeStepSize, float biasCorrection2Sqrt)

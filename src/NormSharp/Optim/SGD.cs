@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 namespace NormSharp.Optim;
 
 /// <summary>
@@ -63,6 +64,7 @@ public sealed class SGD : Optimizer
     protected override bool CountsSteps => false;
 
     /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public override void Step()
     {
         // Scalars are rounded to float once, and every update is float arithmetic in PyTorch's order.
