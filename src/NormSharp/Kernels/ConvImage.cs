@@ -129,7 +129,7 @@ internal sealed class ConvImage
                             float* destination = phase + y * PhaseWidth + first;
                             if (strideWidth == 1)
                             {
-                                Buffer.MemoryCopy(source, destination, (end - first) * sizeof(float), (end - first) * sizeof(float));
+                                CopyRow(source, destination, end - first, null);
                                 continue;
                             }
                             for (int x = 0; x < end - first; x++)
@@ -140,6 +140,42 @@ internal sealed class ConvImage
                     }
                 }
             }
+        }
+    }
+
+    // to[i] = from[i] (+ *add) for i < count: rows of 7-32 floats, where a call of Buffer.MemoryCopy or TensorPrimitives
+    // per row cost more than the copy (Fill and Extract took 12% of a ResNet-20 step). Without a bias nothing is added,
+    // so −0 stays −0.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void CopyRow(float* from, float* to, int count, float* add)
+    {
+        int i = 0;
+        if (add is null)
+        {
+            if (Vector256.IsHardwareAccelerated)
+            {
+                for (; i + 8 <= count; i += 8)
+                {
+                    Vector256.Load(from + i).Store(to + i);
+                }
+            }
+            for (; i < count; i++)
+            {
+                to[i] = from[i];
+            }
+            return;
+        }
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var shift = Vector256.Create(*add);
+            for (; i + 8 <= count; i += 8)
+            {
+                (Vector256.Load(from + i) + shift).Store(to + i);
+            }
+        }
+        for (; i < count; i++)
+        {
+            to[i] = from[i] + *add;
         }
     }
 
@@ -199,16 +235,10 @@ internal sealed class ConvImage
             {
                 float* from = source + (long)r * leading + firstRow * PhaseWidth;
                 float* to = destination + (long)r * outPlane + firstRow * outWidth;
+                float* add = shift is null ? null : shift + r;
                 for (int oy = firstRow; oy < endRow; oy++, from += PhaseWidth, to += outWidth)
                 {
-                    if (shift is null)
-                    {
-                        Buffer.MemoryCopy(from, to, outWidth * sizeof(float), outWidth * sizeof(float));
-                    }
-                    else
-                    {
-                        System.Numerics.Tensors.TensorPrimitives.Add(new ReadOnlySpan<float>(from, outWidth), shift[r], new Span<float>(to, outWidth));
-                    }
+                    CopyRow(from, to, outWidth, add);
                 }
             }
         }
