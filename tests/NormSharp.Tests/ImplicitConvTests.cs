@@ -26,6 +26,7 @@ public class ImplicitConvTests
         new(3, 1, 9, 7, 16, 3, 3, 1, 1, 1, 1, 1),    // one input channel: depth 9 < 16 outputs, unfolded weight gradient
         new(2, 2, 8, 8, 12, 3, 3, 2, 2, 1, 1, 2),    // groups with fewer column rows than outputs, strided
         new(2, 5, 7, 6, 20, 3, 3, 1, 1, 1, 1, 1),    // depth 45: weight-gradient tiles of 12, 12, 12 and 9 rows in triples
+        new(2, 5, 6, 7, 11, 3, 3, 1, 1, 1, 1, 1),    // the same over 16 columns (at most 16 output channels)
         new(2, 3, 9, 37, 10, 3, 3, 2, 2, 1, 1, 1),   // stride 2 over rows of 37: vector column-phase split and its tail
         new(1, 4, 6, 20, 8, 1, 1, 2, 2, 0, 1, 1),    // 1x1 stride 2: one column phase of two is read
         new(1, 2, 5, 33, 6, 3, 3, 2, 2, 2, 1, 1),    // stride 2, padding 2: even columns to phase 0 at column 1

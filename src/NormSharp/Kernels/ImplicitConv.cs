@@ -133,17 +133,16 @@ internal static unsafe class ImplicitConv
             UnfoldedWeightGradient(x, xOffset, dy, dyOffset, batch, layout, groups, outChannels, gradWeight, width);
             return;
         }
-        if (width == SimdWidth.Vector512 && groupOut <= 16 && Simd.IsSupported(SimdWidth.Vector256))
-        {
-            // Up to 16 output channels fill half of a 6x32 tile: the 6x16 tile wastes nothing (measured faster than a
-            // 12x16 Vector512 tile too, whose twelve broadcasts a step leave the loads, not the multiply-adds, the limit).
-            width = SimdWidth.Vector256;
-        }
-        int columns = ImplicitGemm.Columns(width);
-        int paddedOut = RoundUp(groupOut, columns);
         // Twelve rows a tile where they come in triples (3-wide kernel rows at stride 1), else six.
-        int tileRows = width == SimdWidth.Vector512 && groupDepth % 3 == 0 && ImplicitGemm.HasTriples(layout.Offsets)
-            ? ImplicitGemm.TripleRows : ImplicitGemm.GradientRows;
+        bool triples = width == SimdWidth.Vector512 && groupDepth % 3 == 0 && ImplicitGemm.HasTriples(layout.Offsets);
+        int tileRows = triples ? ImplicitGemm.TripleRows : ImplicitGemm.GradientRows;
+        // Up to 16 output channels fill half of a 32-column tile: 16 columns waste nothing. Six-row tiles of 16 columns run
+        // at Vector256 (a 12x16 Vector512 tile of twelve separate rows was slower: twelve pointers do not fit the
+        // registers, and its twelve broadcasts a step left the loads the limit); triples at Vector512, one vector a row.
+        bool narrow = width == SimdWidth.Vector512 && groupOut <= 16 && Simd.IsSupported(SimdWidth.Vector256);
+        SimdWidth sixRowWidth = narrow ? SimdWidth.Vector256 : width;
+        int columns = narrow ? 16 : ImplicitGemm.Columns(width);
+        int paddedOut = RoundUp(groupOut, columns);
         int inputLength = layout.Channels * layout.Window.Plane, outPlane = layout.Window.OutPlane, outputLength = outChannels * outPlane;
         // Sums transposed, [groups][groupDepth][paddedOut], as the tiles write them.
         float[] total = SumOverSampleRanges(batch, (long)outChannels * groupDepth * layout.Positions, groups * groupDepth * paddedOut, (start, end, partialSums) =>
@@ -170,8 +169,17 @@ internal static unsafe class ImplicitConv
                             {
                                 for (int k = 0; k < groupDepth; k += tileRows)
                                 {
-                                    ImplicitGemm.GradientTile(width, image, offsets + g * groupDepth + k, Math.Min(tileRows, groupDepth - k),
-                                        layout.Positions, gradient + o, paddedOut, partial + ((long)g * groupDepth + k) * paddedOut + o, paddedOut);
+                                    int rows = Math.Min(tileRows, groupDepth - k);
+                                    int* tileOffsets = offsets + g * groupDepth + k;
+                                    float* sums = partial + ((long)g * groupDepth + k) * paddedOut + o;
+                                    if (rows > ImplicitGemm.GradientRows)
+                                    {
+                                        ImplicitGemm.TripleGradientTile(narrow, image, tileOffsets, rows, layout.Positions, gradient + o, paddedOut, sums, paddedOut);
+                                    }
+                                    else
+                                    {
+                                        ImplicitGemm.GradientTile(sixRowWidth, image, tileOffsets, rows, layout.Positions, gradient + o, paddedOut, sums, paddedOut);
+                                    }
                                 }
                             }
                         }

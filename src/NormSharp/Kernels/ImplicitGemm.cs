@@ -36,6 +36,23 @@ internal static unsafe class ImplicitGemm
     /// </summary>
     public const int TripleRows = 12;
 
+    /// <summary>
+    /// <see cref="GradientTile"/> at Vector512 for 7-12 rows in triples (<see cref="HasTriples"/>; rows a multiple of 3)
+    /// over 32 columns, or over 16 (<paramref name="narrow"/>: up to 16 output channels, one vector a row).
+    /// </summary>
+    public static void TripleGradientTile(bool narrow, float* image, int* offsets, int rows, int positions, float* b, int ldb, float* c, int ldc)
+    {
+        float* p0 = image + offsets[0], p1 = image + offsets[3], p2 = image + offsets[rows > 6 ? 6 : 0], p3 = image + offsets[rows > 9 ? 9 : 0];
+        if (narrow)
+        {
+            Gradient12x16(p0, p1, p2, p3, positions, b, ldb, c, ldc, rows);
+        }
+        else
+        {
+            Gradient12x32(p0, p1, p2, p3, positions, b, ldb, c, ldc, rows);
+        }
+    }
+
     /// <summary>Whether every offset k ≡ 1, 2 (mod 3) is its predecessor + 1, as <see cref="TripleRows"/> tiles need.</summary>
     public static bool HasTriples(ReadOnlySpan<int> offsets)
     {
@@ -95,13 +112,6 @@ internal static unsafe class ImplicitGemm
     /// </summary>
     public static void GradientTile(SimdWidth width, float* image, int* offsets, int rows, int positions, float* b, int ldb, float* c, int ldc)
     {
-        if (rows > GradientRows)
-        {
-            // Only for rows in triples of consecutive offsets (TripleRows), at Vector512.
-            Gradient12x32(image + offsets[0], image + offsets[3], image + offsets[rows > 6 ? 6 : 0], image + offsets[rows > 9 ? 9 : 0],
-                positions, b, ldb, c, ldc, rows);
-            return;
-        }
         // Rows past the last read row 0 again; their sums are never stored.
         float* r0 = image + offsets[0];
         float* r1 = image + offsets[rows > 1 ? 1 : 0];
@@ -431,6 +441,46 @@ internal static unsafe class ImplicitGemm
             Gemm.Store512(c + 9 * ldc, c90, c91, true);
             Gemm.Store512(c + 10 * ldc, ca0, ca1, true);
             Gemm.Store512(c + 11 * ldc, cb0, cb1, true);
+        }
+    }
+
+    // Gradient12x32 over 16 columns: one vector a row, so a load and twelve broadcasts feed twelve multiply-adds (the
+    // 6x16 Vector256 tile: two loads and six broadcasts for twelve multiply-adds of half the width).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Gradient12x16(float* p0, float* p1, float* p2, float* p3, int positions, float* b, int ldb, float* c, int ldc, int rows)
+    {
+        Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default;
+        Vector512<float> c6 = default, c7 = default, c8 = default, c9 = default, ca = default, cb = default;
+        for (int q = 0; q < positions; q++, b += ldb)
+        {
+            var v = Vector512.Load(b);
+            c0 = Avx512F.FusedMultiplyAdd(Vector512.Create(p0[q]), v, c0);
+            c1 = Avx512F.FusedMultiplyAdd(Vector512.Create(p0[q + 1]), v, c1);
+            c2 = Avx512F.FusedMultiplyAdd(Vector512.Create(p0[q + 2]), v, c2);
+            c3 = Avx512F.FusedMultiplyAdd(Vector512.Create(p1[q]), v, c3);
+            c4 = Avx512F.FusedMultiplyAdd(Vector512.Create(p1[q + 1]), v, c4);
+            c5 = Avx512F.FusedMultiplyAdd(Vector512.Create(p1[q + 2]), v, c5);
+            c6 = Avx512F.FusedMultiplyAdd(Vector512.Create(p2[q]), v, c6);
+            c7 = Avx512F.FusedMultiplyAdd(Vector512.Create(p2[q + 1]), v, c7);
+            c8 = Avx512F.FusedMultiplyAdd(Vector512.Create(p2[q + 2]), v, c8);
+            c9 = Avx512F.FusedMultiplyAdd(Vector512.Create(p3[q]), v, c9);
+            ca = Avx512F.FusedMultiplyAdd(Vector512.Create(p3[q + 1]), v, ca);
+            cb = Avx512F.FusedMultiplyAdd(Vector512.Create(p3[q + 2]), v, cb);
+        }
+        StoreRow(c, c0, true);
+        StoreRow(c + ldc, c1, true);
+        StoreRow(c + 2 * ldc, c2, true);
+        StoreRow(c + 3 * ldc, c3, true);
+        StoreRow(c + 4 * ldc, c4, true);
+        StoreRow(c + 5 * ldc, c5, true);
+        StoreRow(c + 6 * ldc, c6, true);
+        StoreRow(c + 7 * ldc, c7, true);
+        StoreRow(c + 8 * ldc, c8, true);
+        if (rows > 9)
+        {
+            StoreRow(c + 9 * ldc, c9, true);
+            StoreRow(c + 10 * ldc, ca, true);
+            StoreRow(c + 11 * ldc, cb, true);
         }
     }
 
