@@ -89,7 +89,7 @@ internal static unsafe class ImplicitConv
     private static void MultiplyGroup(
         SimdWidth width, float* packed, int rows, int depth, float* image, int* offsets, int first, int end, float* positions, int leading)
     {
-        int columns = ImplicitGemm.Columns(width), strips = DivideUp(rows, ImplicitGemm.Rows);
+        int columns = ImplicitGemm.Columns(width);
         int blocks = DivideUp(depth, MaxDepthBlock);
         for (int block = 0; block < blocks; block++)
         {
@@ -98,18 +98,19 @@ internal static unsafe class ImplicitConv
             {
                 // A last half tile of Vector512 positions runs at half the cost of a whole one.
                 bool half = width == SimdWidth.Vector512 && end - q <= 16;
-                for (int s = 0; s < strips; s++)
+                for (int r = 0, height; r < rows; r += height)
                 {
-                    int r = s * ImplicitGemm.Rows;
-                    float* strip = packed + ((long)r * depth + p0 * ImplicitGemm.Rows), tile = positions + (long)r * leading + q;
-                    int stripRows = Math.Min(ImplicitGemm.Rows, rows - r);
+                    // A strip of `height` rows starting at row r starts at r·depth (the strips above hold r rows).
+                    height = ImplicitGemm.StripHeight(rows - r);
+                    float* strip = packed + ((long)r * depth + p0 * height), tile = positions + (long)r * leading + q;
+                    int stripRows = Math.Min(height, rows - r);
                     if (half)
                     {
-                        ImplicitGemm.ForwardHalfTile(strip, image + q, offsets + p0, blockDepth, tile, leading, stripRows, accumulate: block > 0);
+                        ImplicitGemm.ForwardHalfTile(strip, height, image + q, offsets + p0, blockDepth, tile, leading, stripRows, accumulate: block > 0);
                     }
                     else
                     {
-                        ImplicitGemm.ForwardTile(width, strip, image + q, offsets + p0, blockDepth, tile, leading, stripRows, accumulate: block > 0);
+                        ImplicitGemm.ForwardTile(width, strip, height, image + q, offsets + p0, blockDepth, tile, leading, stripRows, accumulate: block > 0);
                     }
                 }
             }
@@ -285,7 +286,8 @@ internal static unsafe class ImplicitConv
 
     /// <summary>
     /// Each group's weight [groupOut, depth] of a weight [groups·groupOut, depth] packed for <see cref="Forward"/>: in
-    /// strips of 12 rows, element (r, k) of strip s at s·12·depth + k·12 + r, rows past groupOut zero.
+    /// strips of <see cref="ImplicitGemm.StripHeight"/> rows (12, or 8 or 6 where 12 would leave a short strip), element (r, k) of the strip of height h
+    /// that starts at row r0 at r0·depth + k·h + (r − r0), rows past groupOut zero.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static PackedWeight PackWeight(ReadOnlySpan<float> weight, int groups, int groupOut, int depth)
@@ -295,13 +297,17 @@ internal static unsafe class ImplicitConv
         for (int g = 0; g < groups; g++)
         {
             int groupStart = packed.GroupOffset(g);
-            for (int o = 0; o < groupOut; o++)
+            for (int r = 0, height; r < groupOut; r += height)
             {
-                var row = weight.Slice((g * groupOut + o) * depth, depth);
-                int strip = groupStart + o / ImplicitGemm.Rows * ImplicitGemm.Rows * depth + o % ImplicitGemm.Rows;
-                for (int k = 0; k < depth; k++)
+                height = ImplicitGemm.StripHeight(groupOut - r);
+                for (int o = r; o < Math.Min(groupOut, r + height); o++)
                 {
-                    buffer[strip + k * ImplicitGemm.Rows] = row[k];
+                    var row = weight.Slice((g * groupOut + o) * depth, depth);
+                    int strip = groupStart + r * depth + (o - r);
+                    for (int k = 0; k < depth; k++)
+                    {
+                        buffer[strip + k * height] = row[k];
+                    }
                 }
             }
         }
@@ -353,8 +359,13 @@ internal static unsafe class ImplicitConv
             Groups = groups;
             Rows = rows;
             Depth = depth;
-            GroupLength = DivideUp(rows, ImplicitGemm.Rows) * ImplicitGemm.Rows * depth;
-            buffer = Scratch.RentCleared(groups * GroupLength);
+            int paddedRows = 0;
+            while (paddedRows < rows)
+            {
+                paddedRows += ImplicitGemm.StripHeight(rows - paddedRows);
+            }
+            GroupLength = paddedRows * depth;
+            buffer = Scratch.RentCleared(groups * GroupLength + ImplicitGemm.PackSlack);
         }
 
         public int Groups { get; }

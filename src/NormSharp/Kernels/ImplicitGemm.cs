@@ -9,7 +9,7 @@ namespace NormSharp.Kernels;
 /// formed, each of its rows is read as a contiguous run of the image at <c>offsets[k]</c>.
 /// <list type="bullet">
 /// <item><see cref="ForwardTile"/>: c[r, q] (+)= Σ_p a[r, p] · image[offsets[p] + q], the product weight · columns, with
-/// the weight packed in 12-row strips by <see cref="ImplicitConv.PackWeight"/> (element (p, r) at a[p·12 + r]).</item>
+/// the weight packed in strips of 12 (or 8 or 6) rows by <see cref="ImplicitConv.PackWeight"/> (element (p, r) at a[p·height + r]).</item>
 /// <item><see cref="GradientTile"/>: c[r, o] += Σ_q image[offsets[r] + q] · b[q, o], the product columns · dyᵀ of the
 /// weight gradient, with dy transposed to [positions, outChannels] (<see cref="ConvImage.GatherTransposed"/>).</item>
 /// </list>
@@ -20,11 +20,24 @@ namespace NormSharp.Kernels;
 internal static unsafe class ImplicitGemm
 {
     /// <summary>
-    /// Rows of a forward strip (MR), the row-strip height of <see cref="ImplicitConv.PackWeight"/>: 24 Vector512
-    /// accumulators against 2 image loads and 12 broadcasts a step (the 6x32 tile's 12 accumulators left the
-    /// multiply-adds waiting on the loads and the front end).
+    /// Rows of a whole forward strip (MR) of <see cref="ImplicitConv.PackWeight"/>: 24 Vector512 accumulators against 2
+    /// image loads and 12 broadcasts a step (the 6x32 tile's 12 accumulators left the multiply-adds waiting on the loads
+    /// and the front end: 17% slower). The last strips of a weight are 8 or 6 rows high (<see cref="StripHeight"/>).
     /// </summary>
     public const int Rows = 12;
+
+    /// <summary>
+    /// The height of the next strip with <paramref name="remaining"/> rows left: 12, except 8 where a multiple of 4 would
+    /// otherwise leave 4 rows for a tile of 6 (64 channels: 8 + 8 + 4·12 instead of 5·12 + 4, the 4-row strip taking 9%
+    /// of the forward time in a trace), and 6 or 8 for a last strip of at most 6 or 8 rows.
+    /// </summary>
+    public static int StripHeight(int remaining) => remaining switch
+    {
+        <= HalfRows => HalfRows,
+        <= 8 => 8,
+        _ when remaining % Rows == 8 || (remaining % Rows == 4 && remaining >= 16) => 8,
+        _ => Rows,
+    };
 
     /// <summary>Rows of a gradient tile (image rows read at once).</summary>
     public const int GradientRows = 6;
@@ -76,34 +89,42 @@ internal static unsafe class ImplicitGemm
     public static int Columns(SimdWidth width) => width == SimdWidth.Vector512 ? 32 : 16;
 
     /// <summary>
-    /// c[r, q] (+)= Σ_{p &lt; depth} a[p·12 + r] · image[offsets[p] + q] for r &lt; <paramref name="rows"/> (at most 12)
-    /// and the <see cref="Columns"/> positions q from 0 (image points at the tile's first position).
+    /// c[r, q] (+)= Σ_{p &lt; depth} a[p·stride + r] · image[offsets[p] + q] for r &lt; <paramref name="rows"/> and the
+    /// <see cref="Columns"/> positions q from 0 (image points at the tile's first position), from a strip of
+    /// <paramref name="stride"/> rows (a <see cref="StripHeight"/>, at least <paramref name="rows"/>).
     /// </summary>
-    public static void ForwardTile(SimdWidth width, float* a, float* image, int* offsets, int depth, float* c, int ldc, int rows, bool accumulate)
+    /// <remarks>
+    /// Vector256 takes a strip as two 6-row halves; the second half of an 8-row strip reads 4 floats past each step's
+    /// rows (the next step's, never stored), so a packed weight ends with <see cref="PackSlack"/> spare floats.
+    /// </remarks>
+    public static void ForwardTile(SimdWidth width, float* a, int stride, float* image, int* offsets, int depth, float* c, int ldc, int rows, bool accumulate)
     {
         switch (width)
         {
             case SimdWidth.Vector512 when rows > 8:
-                Forward12x32(a, image, offsets, depth, c, ldc, rows, accumulate);
+                Forward12x32(a, stride, image, offsets, depth, c, ldc, rows, accumulate);
                 break;
             case SimdWidth.Vector512 when rows > HalfRows:
-                Forward8x32(a, image, offsets, depth, c, ldc, rows, accumulate);
+                Forward8x32(a, stride, image, offsets, depth, c, ldc, rows, accumulate);
                 break;
             case SimdWidth.Vector512:
-                Forward6x32(a, image, offsets, depth, c, ldc, rows, accumulate);
+                Forward6x32(a, stride, image, offsets, depth, c, ldc, rows, accumulate);
                 break;
             case SimdWidth.Vector256:
-                Forward6x16(a, image, offsets, depth, c, ldc, Math.Min(rows, HalfRows), accumulate);
+                Forward6x16(a, stride, image, offsets, depth, c, ldc, Math.Min(rows, HalfRows), accumulate);
                 if (rows > HalfRows)
                 {
-                    Forward6x16(a + HalfRows, image, offsets, depth, c + HalfRows * ldc, ldc, rows - HalfRows, accumulate);
+                    Forward6x16(a + HalfRows, stride, image, offsets, depth, c + HalfRows * ldc, ldc, rows - HalfRows, accumulate);
                 }
                 break;
             default:
-                ForwardScalar(a, image, offsets, depth, c, ldc, rows, accumulate);
+                ForwardScalar(a, stride, image, offsets, depth, c, ldc, rows, accumulate);
                 break;
         }
     }
+
+    /// <summary>Spare floats after a packed weight, read (never used) by the second Vector256 half of an 8-row strip.</summary>
+    public const int PackSlack = 16;
 
     /// <summary>
     /// c[r, o] += Σ_{q &lt; positions} image[offsets[r] + q] · b[q·ldb + o] for r &lt; <paramref name="rows"/> and the
@@ -139,20 +160,20 @@ internal static unsafe class ImplicitGemm
     /// whole 32-column tiles (8x8 outputs have 80), and half a tile costs half of a full one here. A strip of more than 6
     /// rows runs as two halves.
     /// </summary>
-    public static void ForwardHalfTile(float* a, float* image, int* offsets, int depth, float* c, int ldc, int rows, bool accumulate)
+    public static void ForwardHalfTile(float* a, int stride, float* image, int* offsets, int depth, float* c, int ldc, int rows, bool accumulate)
     {
-        Forward6x16Wide(a, image, offsets, depth, c, ldc, Math.Min(rows, HalfRows), accumulate);
+        Forward6x16Wide(a, stride, image, offsets, depth, c, ldc, Math.Min(rows, HalfRows), accumulate);
         if (rows > HalfRows)
         {
-            Forward6x16Wide(a + HalfRows, image, offsets, depth, c + HalfRows * ldc, ldc, rows - HalfRows, accumulate);
+            Forward6x16Wide(a + HalfRows, stride, image, offsets, depth, c + HalfRows * ldc, ldc, rows - HalfRows, accumulate);
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Forward6x16Wide(float* a, float* image, int* offsets, int depth, float* c, int ldc, int rows, bool accumulate)
+    private static void Forward6x16Wide(float* a, int stride, float* image, int* offsets, int depth, float* c, int ldc, int rows, bool accumulate)
     {
         Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default;
-        for (int p = 0; p < depth; p++, a += Rows)
+        for (int p = 0; p < depth; p++, a += stride)
         {
             var b = Vector512.Load(image + offsets[p]);
             c0 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[0]), b, c0);
@@ -175,13 +196,13 @@ internal static unsafe class ImplicitGemm
 
     // The 12x32 tile: rows > 6, so the first seven rows are always stored.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Forward12x32(float* a, float* image, int* offsets, int depth, float* c, int ldc, int rows, bool accumulate)
+    private static void Forward12x32(float* a, int stride, float* image, int* offsets, int depth, float* c, int ldc, int rows, bool accumulate)
     {
         Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector512<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
         Vector512<float> c60 = default, c61 = default, c70 = default, c71 = default, c80 = default, c81 = default;
         Vector512<float> c90 = default, c91 = default, ca0 = default, ca1 = default, cb0 = default, cb1 = default;
-        for (int p = 0; p < depth; p++, a += Rows)
+        for (int p = 0; p < depth; p++, a += stride)
         {
             float* b = image + offsets[p];
             var b0 = Vector512.Load(b);
@@ -239,12 +260,12 @@ internal static unsafe class ImplicitGemm
 
     // The 8x32 tile for a strip of 7 or 8 rows (the last of 32 channels, 12 + 12 + 8), so the first seven rows are always stored.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Forward8x32(float* a, float* image, int* offsets, int depth, float* c, int ldc, int rows, bool accumulate)
+    private static void Forward8x32(float* a, int stride, float* image, int* offsets, int depth, float* c, int ldc, int rows, bool accumulate)
     {
         Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector512<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
         Vector512<float> c60 = default, c61 = default, c70 = default, c71 = default;
-        for (int p = 0; p < depth; p++, a += Rows)
+        for (int p = 0; p < depth; p++, a += stride)
         {
             float* b = image + offsets[p];
             var b0 = Vector512.Load(b);
@@ -286,11 +307,11 @@ internal static unsafe class ImplicitGemm
 
     // The first half of a strip (a steps by the strip's 12 rows), rows <= 6.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Forward6x32(float* a, float* image, int* offsets, int depth, float* c, int ldc, int rows, bool accumulate)
+    private static void Forward6x32(float* a, int stride, float* image, int* offsets, int depth, float* c, int ldc, int rows, bool accumulate)
     {
         Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector512<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
-        for (int p = 0; p < depth; p++, a += Rows)
+        for (int p = 0; p < depth; p++, a += stride)
         {
             float* b = image + offsets[p];
             var b0 = Vector512.Load(b);
@@ -325,11 +346,11 @@ internal static unsafe class ImplicitGemm
 
     // Half a strip (a steps by the strip's 12 rows), rows <= 6.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Forward6x16(float* a, float* image, int* offsets, int depth, float* c, int ldc, int rows, bool accumulate)
+    private static void Forward6x16(float* a, int stride, float* image, int* offsets, int depth, float* c, int ldc, int rows, bool accumulate)
     {
         Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector256<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
-        for (int p = 0; p < depth; p++, a += Rows)
+        for (int p = 0; p < depth; p++, a += stride)
         {
             float* b = image + offsets[p];
             var b0 = Vector256.Load(b);
@@ -361,7 +382,7 @@ internal static unsafe class ImplicitGemm
         if (rows > 5) Gemm.Store256(c + 5 * ldc, c50, c51, accumulate);
     }
 
-    private static void ForwardScalar(float* a, float* image, int* offsets, int depth, float* c, int ldc, int rows, bool accumulate)
+    private static void ForwardScalar(float* a, int stride, float* image, int* offsets, int depth, float* c, int ldc, int rows, bool accumulate)
     {
         for (int r = 0; r < rows; r++)
         {
@@ -370,7 +391,7 @@ internal static unsafe class ImplicitGemm
                 float sum = 0;
                 for (int p = 0; p < depth; p++)
                 {
-                    sum += a[p * Rows + r] * image[offsets[p] + q];
+                    sum += a[p * stride + r] * image[offsets[p] + q];
                 }
                 c[r * ldc + q] = accumulate ? c[r * ldc + q] + sum : sum;
             }
