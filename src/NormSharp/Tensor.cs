@@ -118,7 +118,7 @@ public partial class Tensor : IDisposable
     public Tensor Clone()
     {
         var copy = Uninitialized(shape);
-        Data.CopyTo(copy.AsSpan());
+        Kernels.Elementwise.Copy(Data, copy.AsSpan());
         return copy;
     }
 

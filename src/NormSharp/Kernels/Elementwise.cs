@@ -9,11 +9,34 @@ internal static class Elementwise
     /// <summary>Elements per chunk of <see cref="ForChunks"/>: 128 KiB of floats, large enough to amortize a call.</summary>
     public const int ChunkLength = 1 << 15;
 
-    /// <summary>destination[i] += source[i].</summary>
-    public static void AddInPlace(ReadOnlySpan<float> source, Span<float> destination)
+    /// <summary>destination[i] += source[i], threaded for long spans (gradient accumulation).</summary>
+    public static unsafe void AddInPlace(ReadOnlySpan<float> source, Span<float> destination)
     {
         CheckSameLength(source.Length, destination.Length);
-        TensorPrimitives.Add(destination, source, destination);
+        fixed (float* from = source, to = destination)
+        {
+            var (pf, pt) = ((nint)from, (nint)to);
+            ForChunks(source.Length, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, count) =>
+            {
+                var target = new Span<float>((float*)pt + start, count);
+                TensorPrimitives.Add(target, new ReadOnlySpan<float>((float*)pf + start, count), target);
+            });
+        }
+    }
+
+    /// <summary>
+    /// destination[i] = source[i], threaded for long spans: one thread copied 25 MB at half libtorch's rate (5.2 against
+    /// 2.7 ms for a clone of (32,64,56,56)).
+    /// </summary>
+    public static unsafe void Copy(ReadOnlySpan<float> source, Span<float> destination)
+    {
+        CheckSameLength(source.Length, destination.Length);
+        fixed (float* from = source, to = destination)
+        {
+            var (pf, pt) = ((nint)from, (nint)to);
+            ForChunks(source.Length, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, count) =>
+                new ReadOnlySpan<float>((float*)pf + start, count).CopyTo(new Span<float>((float*)pt + start, count)));
+        }
     }
 
     /// <summary>destination[i] += scale * source[i].</summary>

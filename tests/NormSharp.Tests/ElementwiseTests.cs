@@ -1,0 +1,50 @@
+using NormSharp.Kernels;
+
+namespace NormSharp.Tests;
+
+/// <summary>The threaded copy and accumulation against plain loops, on short lengths and on lengths split into chunks.</summary>
+public class ElementwiseTests
+{
+    public static TheoryData<int> Lengths => new() { 0, 1, 7, 8, 257, Elementwise.ChunkLength + 3, 300_001 };
+
+    [Theory]
+    [MemberData(nameof(Lengths))]
+    public void Copy_copies_every_element(int length)
+    {
+        var source = Random(length, 1);
+        var destination = new float[length + 1];
+        destination[length] = 42;
+        Elementwise.Copy(source, destination.AsSpan(0, length));
+        Assert.Equal(source, destination[..length]);
+        Assert.Equal(42, destination[length]);
+    }
+
+    [Theory]
+    [MemberData(nameof(Lengths))]
+    public void AddInPlace_adds_every_element(int length)
+    {
+        var source = Random(length, 2);
+        var destination = Random(length, 3);
+        var expected = new float[length];
+        for (int i = 0; i < length; i++)
+        {
+            expected[i] = destination[i] + source[i];
+        }
+        Elementwise.AddInPlace(source, destination);
+        Assert.Equal(expected, destination);
+    }
+
+    [Fact]
+    public void Mismatched_lengths_throw()
+    {
+        var ex = Assert.Throws<ArgumentException>(() => Elementwise.Copy(new float[3], new float[4]));
+        Assert.Contains("source has 3 elements, destination 4", ex.Message, StringComparison.Ordinal);
+    }
+
+    private static float[] Random(int length, int seed)
+    {
+        var values = new float[length];
+        new Generator(seed).FillNormal(values);
+        return values;
+    }
+}
