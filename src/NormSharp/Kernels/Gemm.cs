@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -10,9 +9,10 @@ namespace NormSharp.Kernels;
 /// General matrix multiply, row-major: c[m, n] (+)= sum_k op(a)[m, k] * op(b)[k, n], where op transposes
 /// when asked. <see cref="Reference"/> is the readable definition; <c>Multiply</c> is the fast
 /// path and is tested against it: operands are packed into cache-sized panels (transposes are folded
-/// into the packing), a register-blocked micro-kernel (12x32 with Vector512, two 6x16 halves with Vector256 + FMA,
-/// scalar otherwise) computes each tile, and blocks of rows and columns run in parallel. Pack buffers
-/// come from <see cref="ArrayPool{T}"/>, not from a fresh allocation per call.
+/// into the packing), the register tiles of <see cref="ImplicitGemm.ForwardTile"/> (12x32 with Vector512, two 6x16
+/// halves with Vector256 + FMA, scalar otherwise: a packed B strip is an image whose row p starts p·NR floats in)
+/// compute each tile, and blocks of rows and columns run in parallel. Pack buffers come from
+/// <see cref="ArrayPool{T}"/>, not from a fresh allocation per call.
 /// </summary>
 internal static class Gemm
 {
@@ -47,12 +47,10 @@ internal static class Gemm
     // Blocking, in the usual Goto/BLIS loop order (jc, pc: pack B; ic: pack A; jr, ir: micro-kernel).
     // A packed B micro-panel (KC x NR floats: 32 KiB for NR = 32) stays in L1 while the A block
     // (MC x KC: 144 KiB) streams from L2, and the packed B block (KC x NC: 4 MiB at most) lives in L3.
-    // MR = 12 for the Vector512 kernel: 24 accumulators against 2 loads and 12 broadcasts a step, where 6x32 (12
-    // accumulators, 2 loads, 6 broadcasts) left the multiply-adds waiting on the front end and the loads: 10-25% faster
-    // in the same process. A strip of at most 6 rows runs the 6x32 kernel, and Vector256's 16 registers take a strip
-    // as two 6x16 halves.
-    private const int RowBlock = 12;        // MR: rows of c per packed strip
-    private const int HalfBlock = 6;        // rows of the 6x32 and 6x16 kernels, which read half a strip
+    // MR = 12 (ImplicitGemm.Rows): 24 Vector512 accumulators against 2 loads and 12 broadcasts a step, where 6x32 (12
+    // accumulators, 2 loads, 6 broadcasts) left the multiply-adds waiting on the front end and the loads: 512^3 on one
+    // thread 73 -> 85-87 GFLOPS.
+    private const int RowBlock = ImplicitGemm.Rows;   // MR: rows of c per packed strip
     private const int DepthBlock = 256;     // KC
     private const int RowPanel = 144;       // MC, a multiple of RowBlock
     private const int ColumnPanel = 4096;   // NC, a multiple of every NR
@@ -63,7 +61,7 @@ internal static class Gemm
     private const long SplitDepthMaxOutput = 1L << 17;  // outputs up to this size split a long depth across threads instead
 
     /// <summary>
-    /// The fast path with a chosen micro-kernel (tests run every supported one): 6x32 register blocks with Vector512
+    /// The fast path with a chosen micro-kernel (tests run every supported one): 12x32 register blocks with Vector512
     /// FMA, 6x16 with Vector256 FMA, or plain scalar loops.
     /// </summary>
     internal static unsafe void Multiply(
@@ -451,6 +449,7 @@ internal static class Gemm
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void Macro(int item)
         {
+            bool nr32 = columnBlock == 32;
             int rowBlock = item / stripSplits, split = item % stripSplits;
             int i0 = rowBlock * RowPanel;
             int mc = Math.Min(RowPanel, m - i0);
@@ -463,6 +462,7 @@ internal static class Gemm
             try
             {
                 fixed (float* aBase = aArray)
+                fixed (int* panelRows = nr32 ? PanelRows32 : PanelRows16)
                 {
                     // A small A was packed once for all items; otherwise each item packs its own row block.
                     float* blockA = packedA is null ? Alignment.Up(aBase) : packedA + (long)i0 * kc;
@@ -471,6 +471,7 @@ internal static class Gemm
                         PackA(i0 / RowBlock, (i0 + mc + RowBlock - 1) / RowBlock, blockA - (long)i0 * kc);
                     }
                     int nr = columnBlock;
+                    float* tile = stackalloc float[RowBlock * 32];
                     for (int t = firstStrip; t < lastStrip; t++)
                     {
                         int j0 = jc + t * nr;
@@ -482,24 +483,15 @@ internal static class Gemm
                             int rows = Math.Min(RowBlock, m - i);
                             float* aPanel = blockA + (long)s * RowBlock * kc;
                             float* cTile = c + (long)i * n + j0;
-                            switch (kernel)
+                            if (cols == nr)
                             {
-                                case SimdWidth.Vector512 when rows > HalfBlock:
-                                    Kernel12x32(aPanel, bPanel, kc, cTile, n, rows, cols, accumulateStep);
-                                    break;
-                                case SimdWidth.Vector512:
-                                    Kernel6x32(aPanel, bPanel, kc, cTile, n, rows, cols, accumulateStep);
-                                    break;
-                                case SimdWidth.Vector256:
-                                    Kernel6x16(aPanel, bPanel, kc, cTile, n, Math.Min(rows, HalfBlock), cols, accumulateStep);
-                                    if (rows > HalfBlock)
-                                    {
-                                        Kernel6x16(aPanel + HalfBlock, bPanel, kc, cTile + HalfBlock * n, n, rows - HalfBlock, cols, accumulateStep);
-                                    }
-                                    break;
-                                default:
-                                    KernelScalar(aPanel, bPanel, kc, nr, cTile, n, rows, cols, accumulateStep);
-                                    break;
+                                ImplicitGemm.ForwardTile(kernel, aPanel, RowBlock, bPanel, panelRows, kc, cTile, n, rows, accumulateStep);
+                            }
+                            else
+                            {
+                                // The last strip of columns: the whole tile into a buffer, then its valid corner into c.
+                                ImplicitGemm.ForwardTile(kernel, aPanel, RowBlock, bPanel, panelRows, kc, tile, nr, rows, accumulate: false);
+                                StoreTile(tile, nr, cTile, n, rows, cols, accumulateStep);
                             }
                         }
                     }
@@ -597,241 +589,11 @@ internal static class Gemm
 
     private static int RoundUp(int value, int multiple) => (value + multiple - 1) / multiple * multiple;
 
+    // A packed B strip is an "image" for ImplicitGemm's tiles: row p of the strip starts p·NR floats in.
+    private static readonly int[] PanelRows32 = PanelRows(32), PanelRows16 = PanelRows(16);
 
-    // c[0..rows, 0..cols] (+)= packedA[12 x kc] * packedB[kc x 32], 6 < rows <= 12: 24 zmm accumulators.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Kernel12x32(float* a, float* b, int kc, float* c, int ldc, int rows, int cols, bool accumulate)
-    {
-        Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
-        Vector512<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
-        Vector512<float> c60 = default, c61 = default, c70 = default, c71 = default, c80 = default, c81 = default;
-        Vector512<float> c90 = default, c91 = default, ca0 = default, ca1 = default, cb0 = default, cb1 = default;
-        for (int p = 0; p < kc; p++, a += RowBlock, b += 32)
-        {
-            var b0 = Vector512.LoadAligned(b);
-            var b1 = Vector512.LoadAligned(b + 16);
-            var v = Vector512.Create(a[0]);
-            c00 = Avx512F.FusedMultiplyAdd(v, b0, c00);
-            c01 = Avx512F.FusedMultiplyAdd(v, b1, c01);
-            v = Vector512.Create(a[1]);
-            c10 = Avx512F.FusedMultiplyAdd(v, b0, c10);
-            c11 = Avx512F.FusedMultiplyAdd(v, b1, c11);
-            v = Vector512.Create(a[2]);
-            c20 = Avx512F.FusedMultiplyAdd(v, b0, c20);
-            c21 = Avx512F.FusedMultiplyAdd(v, b1, c21);
-            v = Vector512.Create(a[3]);
-            c30 = Avx512F.FusedMultiplyAdd(v, b0, c30);
-            c31 = Avx512F.FusedMultiplyAdd(v, b1, c31);
-            v = Vector512.Create(a[4]);
-            c40 = Avx512F.FusedMultiplyAdd(v, b0, c40);
-            c41 = Avx512F.FusedMultiplyAdd(v, b1, c41);
-            v = Vector512.Create(a[5]);
-            c50 = Avx512F.FusedMultiplyAdd(v, b0, c50);
-            c51 = Avx512F.FusedMultiplyAdd(v, b1, c51);
-            v = Vector512.Create(a[6]);
-            c60 = Avx512F.FusedMultiplyAdd(v, b0, c60);
-            c61 = Avx512F.FusedMultiplyAdd(v, b1, c61);
-            v = Vector512.Create(a[7]);
-            c70 = Avx512F.FusedMultiplyAdd(v, b0, c70);
-            c71 = Avx512F.FusedMultiplyAdd(v, b1, c71);
-            v = Vector512.Create(a[8]);
-            c80 = Avx512F.FusedMultiplyAdd(v, b0, c80);
-            c81 = Avx512F.FusedMultiplyAdd(v, b1, c81);
-            v = Vector512.Create(a[9]);
-            c90 = Avx512F.FusedMultiplyAdd(v, b0, c90);
-            c91 = Avx512F.FusedMultiplyAdd(v, b1, c91);
-            v = Vector512.Create(a[10]);
-            ca0 = Avx512F.FusedMultiplyAdd(v, b0, ca0);
-            ca1 = Avx512F.FusedMultiplyAdd(v, b1, ca1);
-            v = Vector512.Create(a[11]);
-            cb0 = Avx512F.FusedMultiplyAdd(v, b0, cb0);
-            cb1 = Avx512F.FusedMultiplyAdd(v, b1, cb1);
-        }
-        if (cols == 32)
-        {
-            // The first seven rows exist (rows > 6); the rest are stored row by row.
-            Store512(c, c00, c01, accumulate);
-            Store512(c + ldc, c10, c11, accumulate);
-            Store512(c + 2 * ldc, c20, c21, accumulate);
-            Store512(c + 3 * ldc, c30, c31, accumulate);
-            Store512(c + 4 * ldc, c40, c41, accumulate);
-            Store512(c + 5 * ldc, c50, c51, accumulate);
-            Store512(c + 6 * ldc, c60, c61, accumulate);
-            if (rows > 7) Store512(c + 7 * ldc, c70, c71, accumulate);
-            if (rows > 8) Store512(c + 8 * ldc, c80, c81, accumulate);
-            if (rows > 9) Store512(c + 9 * ldc, c90, c91, accumulate);
-            if (rows > 10) Store512(c + 10 * ldc, ca0, ca1, accumulate);
-            if (rows > 11) Store512(c + 11 * ldc, cb0, cb1, accumulate);
-            return;
-        }
-        float* tile = stackalloc float[RowBlock * 32];
-        c00.Store(tile); c01.Store(tile + 16);
-        c10.Store(tile + 32); c11.Store(tile + 48);
-        c20.Store(tile + 64); c21.Store(tile + 80);
-        c30.Store(tile + 96); c31.Store(tile + 112);
-        c40.Store(tile + 128); c41.Store(tile + 144);
-        c50.Store(tile + 160); c51.Store(tile + 176);
-        c60.Store(tile + 192); c61.Store(tile + 208);
-        c70.Store(tile + 224); c71.Store(tile + 240);
-        c80.Store(tile + 256); c81.Store(tile + 272);
-        c90.Store(tile + 288); c91.Store(tile + 304);
-        ca0.Store(tile + 320); ca1.Store(tile + 336);
-        cb0.Store(tile + 352); cb1.Store(tile + 368);
-        StoreTile(tile, 32, c, ldc, rows, cols, accumulate);
-    }
+    private static int[] PanelRows(int nr) => Enumerable.Range(0, DepthBlock).Select(p => p * nr).ToArray();
 
-    // c[0..rows, 0..cols] (+)= packedA[6 x kc] * packedB[kc x 32], rows <= 6, from the first half of a packed strip
-    // (a steps by the strip's 12 rows); the full 6x32 block lives in 12 zmm registers.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Kernel6x32(float* a, float* b, int kc, float* c, int ldc, int rows, int cols, bool accumulate)
-    {
-        Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
-        Vector512<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
-        for (int p = 0; p < kc; p++, a += RowBlock, b += 32)
-        {
-            var b0 = Vector512.LoadAligned(b);
-            var b1 = Vector512.LoadAligned(b + 16);
-            var v = Vector512.Create(a[0]);
-            c00 = Avx512F.FusedMultiplyAdd(v, b0, c00);
-            c01 = Avx512F.FusedMultiplyAdd(v, b1, c01);
-            v = Vector512.Create(a[1]);
-            c10 = Avx512F.FusedMultiplyAdd(v, b0, c10);
-            c11 = Avx512F.FusedMultiplyAdd(v, b1, c11);
-            v = Vector512.Create(a[2]);
-            c20 = Avx512F.FusedMultiplyAdd(v, b0, c20);
-            c21 = Avx512F.FusedMultiplyAdd(v, b1, c21);
-            v = Vector512.Create(a[3]);
-            c30 = Avx512F.FusedMultiplyAdd(v, b0, c30);
-            c31 = Avx512F.FusedMultiplyAdd(v, b1, c31);
-            v = Vector512.Create(a[4]);
-            c40 = Avx512F.FusedMultiplyAdd(v, b0, c40);
-            c41 = Avx512F.FusedMultiplyAdd(v, b1, c41);
-            v = Vector512.Create(a[5]);
-            c50 = Avx512F.FusedMultiplyAdd(v, b0, c50);
-            c51 = Avx512F.FusedMultiplyAdd(v, b1, c51);
-        }
-        if (rows == HalfBlock && cols == 32)
-        {
-            Store512(c, c00, c01, accumulate);
-            Store512(c + ldc, c10, c11, accumulate);
-            Store512(c + 2 * ldc, c20, c21, accumulate);
-            Store512(c + 3 * ldc, c30, c31, accumulate);
-            Store512(c + 4 * ldc, c40, c41, accumulate);
-            Store512(c + 5 * ldc, c50, c51, accumulate);
-            return;
-        }
-        float* tile = stackalloc float[HalfBlock * 32];
-        c00.Store(tile); c01.Store(tile + 16);
-        c10.Store(tile + 32); c11.Store(tile + 48);
-        c20.Store(tile + 64); c21.Store(tile + 80);
-        c30.Store(tile + 96); c31.Store(tile + 112);
-        c40.Store(tile + 128); c41.Store(tile + 144);
-        c50.Store(tile + 160); c51.Store(tile + 176);
-        StoreTile(tile, 32, c, ldc, rows, cols, accumulate);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static unsafe void Store512(float* c, Vector512<float> lo, Vector512<float> hi, bool accumulate)
-    {
-        if (accumulate)
-        {
-            lo += Vector512.Load(c);
-            hi += Vector512.Load(c + 16);
-        }
-        lo.Store(c);
-        hi.Store(c + 16);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static unsafe void Store256(float* c, Vector256<float> lo, Vector256<float> hi, bool accumulate)
-    {
-        if (accumulate)
-        {
-            lo += Vector256.Load(c);
-            hi += Vector256.Load(c + 8);
-        }
-        lo.Store(c);
-        hi.Store(c + 8);
-    }
-
-    // c[0..rows, 0..cols] (+)= packedA[6 x kc] * packedB[kc x 16] with 12 ymm accumulators, rows <= 6, from the half
-    // of a packed strip that a points at (a steps by the strip's 12 rows).
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Kernel6x16(float* a, float* b, int kc, float* c, int ldc, int rows, int cols, bool accumulate)
-    {
-        Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
-        Vector256<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
-        for (int p = 0; p < kc; p++, a += RowBlock, b += 16)
-        {
-            var b0 = Vector256.LoadAligned(b);
-            var b1 = Vector256.LoadAligned(b + 8);
-            var v = Vector256.Create(a[0]);
-            c00 = Fma.MultiplyAdd(v, b0, c00);
-            c01 = Fma.MultiplyAdd(v, b1, c01);
-            v = Vector256.Create(a[1]);
-            c10 = Fma.MultiplyAdd(v, b0, c10);
-            c11 = Fma.MultiplyAdd(v, b1, c11);
-            v = Vector256.Create(a[2]);
-            c20 = Fma.MultiplyAdd(v, b0, c20);
-            c21 = Fma.MultiplyAdd(v, b1, c21);
-            v = Vector256.Create(a[3]);
-            c30 = Fma.MultiplyAdd(v, b0, c30);
-            c31 = Fma.MultiplyAdd(v, b1, c31);
-            v = Vector256.Create(a[4]);
-            c40 = Fma.MultiplyAdd(v, b0, c40);
-            c41 = Fma.MultiplyAdd(v, b1, c41);
-            v = Vector256.Create(a[5]);
-            c50 = Fma.MultiplyAdd(v, b0, c50);
-            c51 = Fma.MultiplyAdd(v, b1, c51);
-        }
-        // Full tiles store straight from registers and partial ones go through a struct: with only a stackalloc'd tile
-        // here, the JIT kept the twelve accumulators in stack slots, stored and reloaded on every iteration of the loop
-        // above (MatMul 512³ ran at a fifth of the Vector512 kernel's speed instead of about the same).
-        if (rows == HalfBlock && cols == 16)
-        {
-            Store256(c, c00, c01, accumulate);
-            Store256(c + ldc, c10, c11, accumulate);
-            Store256(c + 2 * ldc, c20, c21, accumulate);
-            Store256(c + 3 * ldc, c30, c31, accumulate);
-            Store256(c + 4 * ldc, c40, c41, accumulate);
-            Store256(c + 5 * ldc, c50, c51, accumulate);
-            return;
-        }
-        var tile = new Tile256
-        {
-            C00 = c00, C01 = c01, C10 = c10, C11 = c11, C20 = c20, C21 = c21,
-            C30 = c30, C31 = c31, C40 = c40, C41 = c41, C50 = c50, C51 = c51,
-        };
-        StoreTile((float*)&tile, 16, c, ldc, rows, cols, accumulate);
-    }
-
-    /// <summary>A 6x16 register tile laid out row by row in memory (rows 16 floats apart), for the partial-tile store.</summary>
-    [StructLayout(LayoutKind.Sequential)]
-    private struct Tile256
-    {
-        public Vector256<float> C00, C01, C10, C11, C20, C21, C30, C31, C40, C41, C50, C51;
-    }
-
-    // Scalar fallback with the same packed layout: c[0..rows, 0..cols] (+)= packedA[12 x kc] * packedB[kc x nr].
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void KernelScalar(float* a, float* b, int kc, int nr, float* c, int ldc, int rows, int cols, bool accumulate)
-    {
-        float* tile = stackalloc float[RowBlock * 32];
-        new Span<float>(tile, RowBlock * nr).Clear();
-        for (int p = 0; p < kc; p++, a += RowBlock, b += nr)
-        {
-            for (int r = 0; r < RowBlock; r++)
-            {
-                float av = a[r];
-                float* tileRow = tile + r * nr;
-                for (int j = 0; j < nr; j++)
-                {
-                    tileRow[j] += av * b[j];
-                }
-            }
-        }
-        StoreTile(tile, nr, c, ldc, rows, cols, accumulate);
-    }
 
     // Writes the valid rows x cols corner of a register tile (row stride tileStride) into c.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

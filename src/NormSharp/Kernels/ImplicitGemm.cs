@@ -9,13 +9,16 @@ namespace NormSharp.Kernels;
 /// formed, each of its rows is read as a contiguous run of the image at <c>offsets[k]</c>.
 /// <list type="bullet">
 /// <item><see cref="ForwardTile"/>: c[r, q] (+)= Σ_p a[r, p] · image[offsets[p] + q], the product weight · columns, with
-/// the weight packed in strips of 12 (or 8 or 6) rows by <see cref="ImplicitConv.PackWeight"/> (element (p, r) at a[p·height + r]).</item>
-/// <item><see cref="GradientTile"/>: c[r, o] += Σ_q image[offsets[r] + q] · b[q, o], the product columns · dyᵀ of the
-/// weight gradient, with dy transposed to [positions, outChannels] (<see cref="ConvImage.GatherTransposed"/>).</item>
+/// the weight packed in strips of 12 (or 8 or 6) rows by <see cref="ImplicitConv.PackWeight"/> (element (p, r) at
+/// a[p·height + r]). <see cref="Gemm"/> runs its products on these tiles too: its packed B strip is an image whose
+/// row p starts p·NR floats in.</item>
+/// <item><see cref="GradientTile"/> and <see cref="TripleGradientTile"/>: c[r, o] += Σ_q image[offsets[r] + q] · b[q, o],
+/// the product columns · dyᵀ of the weight gradient, with dy transposed to [positions, outChannels]
+/// (<see cref="ConvImage.GatherTransposed"/>).</item>
 /// </list>
-/// Both come in three widths, as <see cref="Gemm"/>'s micro-kernels: with Vector512 12x32 forward (6x32 for a strip of
-/// at most 6 rows) and 6x32 gradient tiles, 6x16 with Vector256 + FMA (a forward strip as two halves), and plain loops
-/// over 16 columns (the readable definition the vector tiles are tested against).
+/// They come in three widths: with Vector512 12x32, 8x32 and 6x32 forward tiles and 12x32, 12x16 and 6x32 gradient
+/// tiles; 6x16 with Vector256 + FMA (a forward strip as two halves); and plain loops over 16 columns (the readable
+/// definition the vector tiles are tested against).
 /// </summary>
 internal static unsafe class ImplicitGemm
 {
@@ -192,6 +195,30 @@ internal static unsafe class ImplicitGemm
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store512(float* c, Vector512<float> lo, Vector512<float> hi, bool accumulate)
+    {
+        if (accumulate)
+        {
+            lo += Vector512.Load(c);
+            hi += Vector512.Load(c + 16);
+        }
+        lo.Store(c);
+        hi.Store(c + 16);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store256(float* c, Vector256<float> lo, Vector256<float> hi, bool accumulate)
+    {
+        if (accumulate)
+        {
+            lo += Vector256.Load(c);
+            hi += Vector256.Load(c + 8);
+        }
+        lo.Store(c);
+        hi.Store(c + 8);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void StoreRow(float* c, Vector512<float> row, bool accumulate) => (accumulate ? row + Vector512.Load(c) : row).Store(c);
 
     // The 12x32 tile: rows > 6, so the first seven rows are always stored.
@@ -244,18 +271,18 @@ internal static unsafe class ImplicitGemm
             cb0 = Avx512F.FusedMultiplyAdd(v, b0, cb0);
             cb1 = Avx512F.FusedMultiplyAdd(v, b1, cb1);
         }
-        Gemm.Store512(c, c00, c01, accumulate);
-        Gemm.Store512(c + ldc, c10, c11, accumulate);
-        Gemm.Store512(c + 2 * ldc, c20, c21, accumulate);
-        Gemm.Store512(c + 3 * ldc, c30, c31, accumulate);
-        Gemm.Store512(c + 4 * ldc, c40, c41, accumulate);
-        Gemm.Store512(c + 5 * ldc, c50, c51, accumulate);
-        Gemm.Store512(c + 6 * ldc, c60, c61, accumulate);
-        if (rows > 7) Gemm.Store512(c + 7 * ldc, c70, c71, accumulate);
-        if (rows > 8) Gemm.Store512(c + 8 * ldc, c80, c81, accumulate);
-        if (rows > 9) Gemm.Store512(c + 9 * ldc, c90, c91, accumulate);
-        if (rows > 10) Gemm.Store512(c + 10 * ldc, ca0, ca1, accumulate);
-        if (rows > 11) Gemm.Store512(c + 11 * ldc, cb0, cb1, accumulate);
+        Store512(c, c00, c01, accumulate);
+        Store512(c + ldc, c10, c11, accumulate);
+        Store512(c + 2 * ldc, c20, c21, accumulate);
+        Store512(c + 3 * ldc, c30, c31, accumulate);
+        Store512(c + 4 * ldc, c40, c41, accumulate);
+        Store512(c + 5 * ldc, c50, c51, accumulate);
+        Store512(c + 6 * ldc, c60, c61, accumulate);
+        if (rows > 7) Store512(c + 7 * ldc, c70, c71, accumulate);
+        if (rows > 8) Store512(c + 8 * ldc, c80, c81, accumulate);
+        if (rows > 9) Store512(c + 9 * ldc, c90, c91, accumulate);
+        if (rows > 10) Store512(c + 10 * ldc, ca0, ca1, accumulate);
+        if (rows > 11) Store512(c + 11 * ldc, cb0, cb1, accumulate);
     }
 
     // The 8x32 tile for a strip of 7 or 8 rows (the last of 32 channels, 12 + 12 + 8), so the first seven rows are always stored.
@@ -295,14 +322,14 @@ internal static unsafe class ImplicitGemm
             c70 = Avx512F.FusedMultiplyAdd(v, b0, c70);
             c71 = Avx512F.FusedMultiplyAdd(v, b1, c71);
         }
-        Gemm.Store512(c, c00, c01, accumulate);
-        Gemm.Store512(c + ldc, c10, c11, accumulate);
-        Gemm.Store512(c + 2 * ldc, c20, c21, accumulate);
-        Gemm.Store512(c + 3 * ldc, c30, c31, accumulate);
-        Gemm.Store512(c + 4 * ldc, c40, c41, accumulate);
-        Gemm.Store512(c + 5 * ldc, c50, c51, accumulate);
-        Gemm.Store512(c + 6 * ldc, c60, c61, accumulate);
-        if (rows > 7) Gemm.Store512(c + 7 * ldc, c70, c71, accumulate);
+        Store512(c, c00, c01, accumulate);
+        Store512(c + ldc, c10, c11, accumulate);
+        Store512(c + 2 * ldc, c20, c21, accumulate);
+        Store512(c + 3 * ldc, c30, c31, accumulate);
+        Store512(c + 4 * ldc, c40, c41, accumulate);
+        Store512(c + 5 * ldc, c50, c51, accumulate);
+        Store512(c + 6 * ldc, c60, c61, accumulate);
+        if (rows > 7) Store512(c + 7 * ldc, c70, c71, accumulate);
     }
 
     // The first half of a strip (a steps by the strip's 12 rows), rows <= 6.
@@ -336,12 +363,12 @@ internal static unsafe class ImplicitGemm
             c51 = Avx512F.FusedMultiplyAdd(v, b1, c51);
         }
         // Stores row by row, so a partial strip needs no stack tile (which would keep the accumulators in memory).
-        Gemm.Store512(c, c00, c01, accumulate);
-        if (rows > 1) Gemm.Store512(c + ldc, c10, c11, accumulate);
-        if (rows > 2) Gemm.Store512(c + 2 * ldc, c20, c21, accumulate);
-        if (rows > 3) Gemm.Store512(c + 3 * ldc, c30, c31, accumulate);
-        if (rows > 4) Gemm.Store512(c + 4 * ldc, c40, c41, accumulate);
-        if (rows > 5) Gemm.Store512(c + 5 * ldc, c50, c51, accumulate);
+        Store512(c, c00, c01, accumulate);
+        if (rows > 1) Store512(c + ldc, c10, c11, accumulate);
+        if (rows > 2) Store512(c + 2 * ldc, c20, c21, accumulate);
+        if (rows > 3) Store512(c + 3 * ldc, c30, c31, accumulate);
+        if (rows > 4) Store512(c + 4 * ldc, c40, c41, accumulate);
+        if (rows > 5) Store512(c + 5 * ldc, c50, c51, accumulate);
     }
 
     // Half a strip (a steps by the strip's 12 rows), rows <= 6.
@@ -374,12 +401,12 @@ internal static unsafe class ImplicitGemm
             c50 = Fma.MultiplyAdd(v, b0, c50);
             c51 = Fma.MultiplyAdd(v, b1, c51);
         }
-        Gemm.Store256(c, c00, c01, accumulate);
-        if (rows > 1) Gemm.Store256(c + ldc, c10, c11, accumulate);
-        if (rows > 2) Gemm.Store256(c + 2 * ldc, c20, c21, accumulate);
-        if (rows > 3) Gemm.Store256(c + 3 * ldc, c30, c31, accumulate);
-        if (rows > 4) Gemm.Store256(c + 4 * ldc, c40, c41, accumulate);
-        if (rows > 5) Gemm.Store256(c + 5 * ldc, c50, c51, accumulate);
+        Store256(c, c00, c01, accumulate);
+        if (rows > 1) Store256(c + ldc, c10, c11, accumulate);
+        if (rows > 2) Store256(c + 2 * ldc, c20, c21, accumulate);
+        if (rows > 3) Store256(c + 3 * ldc, c30, c31, accumulate);
+        if (rows > 4) Store256(c + 4 * ldc, c40, c41, accumulate);
+        if (rows > 5) Store256(c + 5 * ldc, c50, c51, accumulate);
     }
 
     private static void ForwardScalar(float* a, int stride, float* image, int* offsets, int depth, float* c, int ldc, int rows, bool accumulate)
@@ -448,20 +475,20 @@ internal static unsafe class ImplicitGemm
             cb0 = Avx512F.FusedMultiplyAdd(v, b0, cb0);
             cb1 = Avx512F.FusedMultiplyAdd(v, b1, cb1);
         }
-        Gemm.Store512(c, c00, c01, true);
-        Gemm.Store512(c + ldc, c10, c11, true);
-        Gemm.Store512(c + 2 * ldc, c20, c21, true);
-        Gemm.Store512(c + 3 * ldc, c30, c31, true);
-        Gemm.Store512(c + 4 * ldc, c40, c41, true);
-        Gemm.Store512(c + 5 * ldc, c50, c51, true);
-        Gemm.Store512(c + 6 * ldc, c60, c61, true);
-        Gemm.Store512(c + 7 * ldc, c70, c71, true);
-        Gemm.Store512(c + 8 * ldc, c80, c81, true);
+        Store512(c, c00, c01, true);
+        Store512(c + ldc, c10, c11, true);
+        Store512(c + 2 * ldc, c20, c21, true);
+        Store512(c + 3 * ldc, c30, c31, true);
+        Store512(c + 4 * ldc, c40, c41, true);
+        Store512(c + 5 * ldc, c50, c51, true);
+        Store512(c + 6 * ldc, c60, c61, true);
+        Store512(c + 7 * ldc, c70, c71, true);
+        Store512(c + 8 * ldc, c80, c81, true);
         if (rows > 9)
         {
-            Gemm.Store512(c + 9 * ldc, c90, c91, true);
-            Gemm.Store512(c + 10 * ldc, ca0, ca1, true);
-            Gemm.Store512(c + 11 * ldc, cb0, cb1, true);
+            Store512(c + 9 * ldc, c90, c91, true);
+            Store512(c + 10 * ldc, ca0, ca1, true);
+            Store512(c + 11 * ldc, cb0, cb1, true);
         }
     }
 
@@ -533,12 +560,12 @@ internal static unsafe class ImplicitGemm
             c50 = Avx512F.FusedMultiplyAdd(v, b0, c50);
             c51 = Avx512F.FusedMultiplyAdd(v, b1, c51);
         }
-        Gemm.Store512(c, c00, c01, true);
-        if (rows > 1) Gemm.Store512(c + ldc, c10, c11, true);
-        if (rows > 2) Gemm.Store512(c + 2 * ldc, c20, c21, true);
-        if (rows > 3) Gemm.Store512(c + 3 * ldc, c30, c31, true);
-        if (rows > 4) Gemm.Store512(c + 4 * ldc, c40, c41, true);
-        if (rows > 5) Gemm.Store512(c + 5 * ldc, c50, c51, true);
+        Store512(c, c00, c01, true);
+        if (rows > 1) Store512(c + ldc, c10, c11, true);
+        if (rows > 2) Store512(c + 2 * ldc, c20, c21, true);
+        if (rows > 3) Store512(c + 3 * ldc, c30, c31, true);
+        if (rows > 4) Store512(c + 4 * ldc, c40, c41, true);
+        if (rows > 5) Store512(c + 5 * ldc, c50, c51, true);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -569,12 +596,12 @@ internal static unsafe class ImplicitGemm
             c50 = Fma.MultiplyAdd(v, b0, c50);
             c51 = Fma.MultiplyAdd(v, b1, c51);
         }
-        Gemm.Store256(c, c00, c01, true);
-        if (rows > 1) Gemm.Store256(c + ldc, c10, c11, true);
-        if (rows > 2) Gemm.Store256(c + 2 * ldc, c20, c21, true);
-        if (rows > 3) Gemm.Store256(c + 3 * ldc, c30, c31, true);
-        if (rows > 4) Gemm.Store256(c + 4 * ldc, c40, c41, true);
-        if (rows > 5) Gemm.Store256(c + 5 * ldc, c50, c51, true);
+        Store256(c, c00, c01, true);
+        if (rows > 1) Store256(c + ldc, c10, c11, true);
+        if (rows > 2) Store256(c + 2 * ldc, c20, c21, true);
+        if (rows > 3) Store256(c + 3 * ldc, c30, c31, true);
+        if (rows > 4) Store256(c + 4 * ldc, c40, c41, true);
+        if (rows > 5) Store256(c + 5 * ldc, c50, c51, true);
     }
 
     private static void GradientScalar(float** sources, int positions, float* b, int ldb, float* c, int ldc, int rows)
