@@ -77,7 +77,7 @@ public partial class Tensor
                 fixed (float* source = x.Data, destination = output.AsSpan())
                 {
                     var (input, result) = ((nint)source, (nint)destination);
-                    Elementwise.ForChunks(x.Length, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, count) =>
+                    Elementwise.ForChunks(x.Length, (start, count) =>
                         Apply(new ReadOnlySpan<float>((float*)input + start, count), new Span<float>((float*)result + start, count)));
                 }
             }

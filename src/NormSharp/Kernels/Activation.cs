@@ -25,7 +25,7 @@ internal static unsafe class Activation
         fixed (byte* mask = positive)
         {
             var (px, py, pm) = ((nint)x, (nint)y, (nint)mask);
-            Elementwise.ForChunks(input.Length, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, count) =>
+            Elementwise.ForChunks(input.Length, (start, count) =>
             {
                 // Chunks start at multiples of 8 elements (ChunkLength is), so each owns whole mask bytes.
                 float* xs = (float*)px + start, ys = (float*)py + start;
@@ -76,7 +76,7 @@ internal static unsafe class Activation
         fixed (float* dx = gradInput)
         {
             var (pm, pdy, pdx) = ((nint)mask, (nint)gradOutput, (nint)dx);
-            Elementwise.ForChunks(gradInput.Length, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, count) =>
+            Elementwise.ForChunks(gradInput.Length, (start, count) =>
             {
                 byte* ms = (byte*)pm + start / 8;
                 float* dys = pdy == 0 ? null : (float*)pdy + start, dxs = (float*)pdx + start;

@@ -16,7 +16,7 @@ internal static class Elementwise
         fixed (float* from = source, to = destination)
         {
             var (pf, pt) = ((nint)from, (nint)to);
-            ForChunks(source.Length, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, count) =>
+            ForChunks(source.Length, (start, count) =>
             {
                 var target = new Span<float>((float*)pt + start, count);
                 TensorPrimitives.Add(target, new ReadOnlySpan<float>((float*)pf + start, count), target);
@@ -34,7 +34,7 @@ internal static class Elementwise
         fixed (float* from = source, to = destination)
         {
             var (pf, pt) = ((nint)from, (nint)to);
-            ForChunks(source.Length, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, count) =>
+            ForChunks(source.Length, (start, count) =>
                 new ReadOnlySpan<float>((float*)pf + start, count).CopyTo(new Span<float>((float*)pt + start, count)));
         }
     }

@@ -121,7 +121,7 @@ internal static unsafe class Reduction
         {
             var (ps, pf, pd) = ((nint)sourcePointer, (nint)factorPointer, (nint)destinationPointer);
             bool withFactor = !factor.IsEmpty;
-            Elementwise.ForChunks(source.Length, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, count) =>
+            Elementwise.ForChunks(source.Length, (start, count) =>
             {
                 var values = new ReadOnlySpan<float>((float*)ps + start, count);
                 var output = new Span<float>((float*)pd + start, count);
