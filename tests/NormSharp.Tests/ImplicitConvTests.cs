@@ -30,6 +30,7 @@ public class ImplicitConvTests
         new(2, 3, 9, 37, 10, 3, 3, 2, 2, 1, 1, 1),   // stride 2 over rows of 37: vector column-phase split and its tail
         new(1, 4, 6, 20, 8, 1, 1, 2, 2, 0, 1, 1),    // 1x1 stride 2: one column phase of two is read
         new(1, 2, 5, 33, 6, 3, 3, 2, 2, 2, 1, 1),    // stride 2, padding 2: even columns to phase 0 at column 1
+        new(2, 6, 5, 7, 10, 1, 1, 1, 1, 0, 1, 1),    // 1x1 stride 1: no junk positions, each channel's rows are one run
     };
 
     private static readonly SimdWidth[] Widths = [.. new[] { SimdWidth.Scalar, SimdWidth.Vector256, SimdWidth.Vector512 }.Where(Simd.IsSupported)];

@@ -240,6 +240,11 @@ internal sealed class ConvImage
                 float* from = source + (long)r * leading + firstRow * PhaseWidth;
                 float* to = destination + (long)r * outPlane + firstRow * outWidth;
                 float* add = shift is null ? null : shift + r;
+                if (PhaseWidth == outWidth)
+                {
+                    CopyRow(from, to, (endRow - firstRow) * outWidth, add);   // no junk (1x1, stride 1): the rows are one run
+                    continue;
+                }
                 for (int oy = firstRow; oy < endRow; oy++, from += PhaseWidth, to += outWidth)
                 {
                     CopyRow(from, to, outWidth, add);
