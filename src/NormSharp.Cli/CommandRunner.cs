@@ -20,8 +20,8 @@ internal static class CommandRunner
     public const int Interrupted = 130;
 
     /// <summary>
-    /// Parses and runs a command line. Parse errors (unknown option, a value that is not a number) are written one
-    /// line each to <paramref name="errors"/> (default: standard error), without the help text, and exit with
+    /// Parses and runs a command line. Parse errors (unknown option, a value that is not a number) are written as one
+    /// line to <paramref name="errors"/> (default: standard error), without the help text, and exit with
     /// <see cref="Failed"/>; help (--help) still prints as usual.
     /// </summary>
     public static int Invoke(Command root, string[] args, TextWriter? errors = null)
@@ -30,11 +30,8 @@ internal static class CommandRunner
         var parse = root.Parse(args);
         if (parse.Action is ParseErrorAction)
         {
-            errors ??= Console.Error;
-            foreach (var error in parse.Errors)
-            {
-                WriteLine(errors, "error: " + error.Message);
-            }
+            // One mistake can give several errors ("--output x" is two unrecognized tokens): one line holds them all.
+            WriteLine(errors ?? Console.Error, "error: " + string.Join(" ", parse.Errors.Select(error => error.Message).Distinct()));
             return Failed;
         }
         return parse.Invoke();

@@ -167,6 +167,7 @@ public sealed class CliFailureTests : IDisposable
     [InlineData("--train-limit -5", "--train-limit must be > 0, got -5.")]
     [InlineData("--lr abc", "--lr expects a number, got \"abc\".")]
     [InlineData("--epochs 1.5", "--epochs expects a whole number (at most 2,147,483,647), got \"1.5\".")]
+    [InlineData("--output x", "Unrecognized command or argument '--output'. Unrecognized command or argument 'x'.")]
     public void Item8_bad_values_are_named_in_words(string options, string expected) =>
         CliProcess.Run(directory, ["train", .. options.Split(' ')]).AssertOneLineError(expected);
 
