@@ -6,14 +6,16 @@ using static TorchSharp.torch;
 namespace NormSharp.Bench;
 
 /// <summary>
-/// Normalization layers side by side: BatchNorm2d in both layouts, BatchNorm1d, LayerNorm. Training forward,
-/// forward + backward (gradients of input, weight and bias for a random upstream gradient), and evaluation.
+/// Normalization layers side by side: BatchNorm2d in both layouts, BatchNorm1d, LayerNorm, GroupNorm, InstanceNorm2d
+/// (affine). Training forward, forward + backward (gradients of input, weight and bias for a random upstream
+/// gradient), and evaluation.
 /// </summary>
 /// <remarks>
 /// Bytes counted for the roofline, S = bytes of the input: a training forward reads x for the statistics and
 /// again to write y (3S); a backward reads dy and x for the two per-channel sums and again to write dx (5S), so
 /// forward + backward is 8S; evaluation reads x and writes y (2S). A kernel that re-reads from cache instead of
-/// memory can exceed 100%. LayerNorm rows fit in L1, so its forward is 2S and its forward + backward 5S.
+/// memory can exceed 100%. Row norms read each row again from cache (LayerNorm's and InstanceNorm's rows fit in L1,
+/// GroupNorm's of 8 channels x 56x56 in L2), so their forward is 2S and their forward + backward 5S.
 /// </remarks>
 internal static class NormCases
 {
@@ -40,6 +42,15 @@ internal static class NormCases
         }
         yield return LayerNorm(64, 128, 768, backward: false);
         yield return LayerNorm(64, 128, 768, backward: true);
+        foreach (bool backward in new[] { false, true })
+        {
+            yield return RowNorm2d("GroupNorm", 32, 64, 56, 56, backward, () => new Nn.GroupNorm(8, 64), () => nn.GroupNorm(8, 64));
+        }
+        foreach (bool backward in new[] { false, true })
+        {
+            yield return RowNorm2d("InstanceNorm2d affine", 32, 64, 56, 56, backward, () => new Nn.InstanceNorm2d(64, affine: true),
+                () => nn.InstanceNorm2d(64, affine: true));
+        }
     }
 
     internal enum Mode
@@ -102,6 +113,20 @@ internal static class NormCases
         return new BenchCase("LayerNorm", $"({n},{t},{features}) {(backward ? "fwd+bwd" : "fwd")}",
             NormSharp: () => OurSide(new Nn.LayerNorm([features]), data.Value.X, data.Value.Dy, [n, t, features], mode),
             Torch: () => TorchSide(nn.LayerNorm(features), () => TorchUtil.From(data.Value.X, n, t, features), () => TorchUtil.From(data.Value.Dy, n, t, features), mode),
+            BytesMoved: (backward ? 5.0 : 2.0) * count * sizeof(float),
+            CopyBytes: count * sizeof(float),
+            Traffic: backward ? "5S" : "2S");
+    }
+
+    // GroupNorm or InstanceNorm2d (statistics per sample, weight and bias per channel) on (n, c, h, w).
+    private static BenchCase RowNorm2d(string group, int n, int c, int h, int w, bool backward, Func<Module> ours, Func<nn.Module<TorchTensor, TorchTensor>> theirs)
+    {
+        long count = (long)n * c * h * w;
+        var data = Data(count, 16);
+        var mode = backward ? Mode.ForwardBackward : Mode.TrainForward;
+        return new BenchCase(group, $"({n},{c},{h},{w}) {(backward ? "fwd+bwd" : "fwd")}",
+            NormSharp: () => OurSide(ours(), data.Value.X, data.Value.Dy, [n, c, h, w], mode),
+            Torch: () => TorchSide(theirs(), () => TorchUtil.From(data.Value.X, n, c, h, w), () => TorchUtil.From(data.Value.Dy, n, c, h, w), mode),
             BytesMoved: (backward ? 5.0 : 2.0) * count * sizeof(float),
             CopyBytes: count * sizeof(float),
             Traffic: backward ? "5S" : "2S");

@@ -112,7 +112,7 @@ public static partial class F
                 $"Expected more than 1 spatial element when training, got input size {ShapeUtil.Format(input.ShapeSpan)}.", nameof(input));
         }
         var function = new RowNormFunction(NormStatistics.MeanAndVariance, "InstanceNorm");
-        var output = function.Forward(input, weight, bias, eps, batch * channels, spatial, batch, channels, spatial);
+        var output = function.Forward(input, weight, bias, eps, batch * channels, spatial, channels, spatial);
         if (runningMean is not null && batch > 0 && spatial > 0)
         {
             // ATen updates N repeated copies of the running statistics, one per sample, and averages them;
@@ -147,7 +147,7 @@ public static partial class F
         CheckShape(weight, normalizedShape, "weight", "LayerNorm");
         CheckShape(bias, normalizedShape, "bias", "LayerNorm");
         return new RowNormFunction(NormStatistics.MeanAndVariance, "LayerNorm")
-            .Forward(input, weight, bias, eps, rows, rowLength, rows, rowLength, 1);
+            .Forward(input, weight, bias, eps, rows, rowLength, rowLength, 1);
     }
 
     /// <summary>
@@ -184,7 +184,7 @@ public static partial class F
         // PyTorch verifies the view (N · C/G, G, *): one value per group would normalize to 0 exactly.
         VerifyValuesPerChannel(input, (long)batch * groupChannels * spatial);
         return new RowNormFunction(NormStatistics.MeanAndVariance, "GroupNorm")
-            .Forward(input, weight, bias, eps, batch * numGroups, groupChannels * spatial, batch, channels, spatial);
+            .Forward(input, weight, bias, eps, batch * numGroups, groupChannels * spatial, channels, spatial);
     }
 
     /// <summary>
@@ -203,7 +203,7 @@ public static partial class F
         var (rows, rowLength) = TrailingView(input, normalizedShape, "RMSNorm");
         CheckShape(weight, normalizedShape, "weight", "RMSNorm");
         return new RowNormFunction(NormStatistics.MeanSquare, "RMSNorm")
-            .Forward(input, weight, null, epsilon, rows, rowLength, rows, rowLength, 1);
+            .Forward(input, weight, null, epsilon, rows, rowLength, rowLength, 1);
     }
 
     /// <summary>The channel axis as a non-negative index in [1, rank − 1].</summary>

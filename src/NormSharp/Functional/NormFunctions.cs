@@ -77,8 +77,7 @@ internal sealed class BatchNormFunction(bool relu = false) : AffineNormFunction
 /// <summary>
 /// Normalization with statistics per row and an affine step on a second view of the same data, as one fused
 /// autograd op with inputs (input, weight?, bias?): LayerNorm, GroupNorm, InstanceNorm (training) and RMSNorm.
-/// The compute is <see cref="RowNormFast"/> where it applies, else <see cref="RowNormReference"/>; backward in
-/// closed form (docs/derivations/layernorm.md).
+/// The compute is <see cref="RowNormFast"/>; backward in closed form (docs/derivations/layernorm.md).
 /// Keeps the input, the per-row mean and invStd (double) and the weight.
 /// </summary>
 internal sealed class RowNormFunction(NormStatistics statistics, string name) : AffineNormFunction
@@ -87,8 +86,7 @@ internal sealed class RowNormFunction(NormStatistics statistics, string name) : 
     private Tensor? weight;
     private int[] biasShape = [];
     private double[] invStd = [];
-    private int rows, rowLength, affineOuter, affineChannels, affineInner;
-    private bool fast;
+    private int rows, rowLength, affineChannels, affineInner;
 
     public override string Name => name;
 
@@ -98,65 +96,42 @@ internal sealed class RowNormFunction(NormStatistics statistics, string name) : 
     /// <summary>Per-row biased variance (the mean square for <see cref="NormStatistics.MeanSquare"/>), after <see cref="Forward"/>.</summary>
     public double[] Variance { get; private set; } = [];
 
-    /// <summary>Normalizes; the affine parameters have affineChannels elements. Arguments are validated by the caller.</summary>
+    /// <summary>
+    /// Normalizes rows of rowLength; the affine parameters have affineChannels elements, each over runs of affineInner
+    /// (the view [outer, affineChannels, affineInner] of the data). Arguments are validated by the caller.
+    /// </summary>
     public Tensor Forward(
-        Tensor input, Tensor? weight, Tensor? bias, double eps,
-        int rows, int rowLength, int affineOuter, int affineChannels, int affineInner)
+        Tensor input, Tensor? weight, Tensor? bias, double eps, int rows, int rowLength, int affineChannels, int affineInner)
     {
         this.input = input;
         this.weight = weight;
         biasShape = bias?.Shape ?? [];
         (this.rows, this.rowLength) = (rows, rowLength);
-        (this.affineOuter, this.affineChannels, this.affineInner) = (affineOuter, affineChannels, affineInner);
+        (this.affineChannels, this.affineInner) = (affineChannels, affineInner);
         Mean = new double[rows];
         Variance = new double[rows];
         invStd = new double[rows];
-        // LayerNorm and RMSNorm (affine per element of a row), and any row norm without affine parameters, run the
-        // fast kernels (Kernels/RowNormFast.cs, tested against RowNormReference); GroupNorm and InstanceNorm with
-        // affine parameters keep the reference kernel.
-        fast = (weight is null && bias is null) || (affineOuter == rows && affineChannels == rowLength && affineInner == 1);
-        var output = fast ? Tensor.Uninitialized(input.Shape) : Tensor.Zeros(input.Shape);   // the fast kernel writes every element
-        if (fast)
-        {
-            RowNormFast.Forward(
-                input.Data, rows, rowLength, weight is null ? default : weight.Data, bias is null ? default : bias.Data,
-                eps, statistics == NormStatistics.MeanSquare, Mean, Variance, invStd, output.AsSpan());
-        }
-        else
-        {
-            RowNormReference.Forward(
-                input.Data, rows, rowLength, affineOuter, affineChannels, affineInner,
-                weight is null ? default : weight.Data, bias is null ? default : bias.Data, eps, statistics,
-                Mean, Variance, invStd, output.AsSpan());
-        }
+        // The fast kernels (Kernels/Normalization/RowNormFast.cs), tested against RowNormReference, write every element.
+        var output = Tensor.Uninitialized(input.Shape);
+        RowNormFast.Forward(
+            input.Data, rows, rowLength, affineChannels, affineInner, weight is null ? default : weight.Data,
+            bias is null ? default : bias.Data, eps, statistics == NormStatistics.MeanSquare, Mean, Variance, invStd, output.AsSpan());
 
         return RecordAffine(output, input, weight, bias);
     }
 
     public override Tensor?[] Backward(Tensor gradOutput)
     {
-        var gradInput = !NeedsInputGrad[0] ? null : fast ? Tensor.Uninitialized(input.Shape) : Tensor.Zeros(input.Shape);
+        var gradInput = NeedsInputGrad[0] ? Tensor.Uninitialized(input.Shape) : null;
         // the parameters may be multi-dimensional (LayerNorm's normalizedShape); the kernel sees them flat
-        var gradWeight = NeedsWeightGrad ? Tensor.Zeros(weight!.Shape) : null;
-        var gradBias = NeedsBiasGrad ? Tensor.Zeros(biasShape) : null;
-        if (fast)
-        {
-            RowNormFast.Backward(
-                input.Data, gradOutput.Data, rows, rowLength, weight is null ? default : weight.Data, Mean, invStd,
-                statistics == NormStatistics.MeanSquare,
-                gradInput is null ? default : gradInput.AsSpan(),
-                gradWeight is null ? default : gradWeight.AsSpan(),
-                gradBias is null ? default : gradBias.AsSpan());
-        }
-        else
-        {
-            RowNormReference.Backward(
-                input.Data, gradOutput.Data, rows, rowLength, affineOuter, affineChannels, affineInner,
-                weight is null ? default : weight.Data, Mean, invStd, statistics,
-                gradInput is null ? default : gradInput.AsSpan(),
-                gradWeight is null ? default : gradWeight.AsSpan(),
-                gradBias is null ? default : gradBias.AsSpan());
-        }
+        var gradWeight = NeedsWeightGrad ? Tensor.Uninitialized(weight!.Shape) : null;
+        var gradBias = NeedsBiasGrad ? Tensor.Uninitialized(biasShape) : null;
+        RowNormFast.Backward(
+            input.Data, gradOutput.Data, rows, rowLength, affineChannels, affineInner, weight is null ? default : weight.Data,
+            Mean, invStd, statistics == NormStatistics.MeanSquare,
+            gradInput is null ? default : gradInput.AsSpan(),
+            gradWeight is null ? default : gradWeight.AsSpan(),
+            gradBias is null ? default : gradBias.AsSpan());
         return AffineGradients(gradInput, gradWeight, gradBias);
     }
 }

@@ -3,8 +3,10 @@ using System.Runtime.Intrinsics;
 namespace NormSharp.Kernels;
 
 /// <summary>
-/// Row normalization, fast kernels: LayerNorm and RMSNorm (statistics per row of a [rows, rowLength] view, affine
-/// per element of the row), and any row norm without affine parameters. Same results as the reference path of
+/// Row normalization, fast kernels: statistics per row of a [rows, rowLength] view, affine parameters on a second view
+/// [outer, affineChannels, affineInner] of the same data, as <see cref="RowNormReference"/> takes them: per element of
+/// the row (LayerNorm and RMSNorm: affineChannels = rowLength, affineInner = 1) or per channel over runs of affineInner
+/// elements (GroupNorm and InstanceNorm: affineInner = ∏ spatial). Same results as the reference path of
 /// <c>NormalizationReference</c> (Moments, Normalize, ScaleShift and their backwards), against which it is tested;
 /// derivation in docs/derivations/layernorm.md.
 /// </summary>
@@ -23,23 +25,25 @@ internal static unsafe class RowNormFast
     /// Forward: per-row mean (0 with <paramref name="meanSquare"/>) and variance (mean square with
     /// <paramref name="meanSquare"/>), invStd = 1/√(variance + eps), and the normalized, affine output.
     /// </summary>
-    // input, output: [rows, rowLength]; weight, bias: [rowLength] or empty; mean, variance, invStd: [rows]
+    // input, output: [rows, rowLength] = [outer, affineChannels, affineInner]; weight, bias: [affineChannels] or empty;
+    // mean, variance, invStd: [rows]
     public static void Forward(
-        ReadOnlySpan<float> input, int rows, int rowLength, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias,
-        double eps, bool meanSquare, Span<double> mean, Span<double> variance, Span<double> invStd, Span<float> output,
-        SimdWidth width = SimdWidth.Auto)
+        ReadOnlySpan<float> input, int rows, int rowLength, int affineChannels, int affineInner, ReadOnlySpan<float> weight,
+        ReadOnlySpan<float> bias, double eps, bool meanSquare, Span<double> mean, Span<double> variance, Span<double> invStd,
+        Span<float> output, SimdWidth width = SimdWidth.Auto)
     {
         NormChecks.CheckView(input.Length, rows, rowLength, 1, nameof(input));
         NormChecks.CheckView(output.Length, rows, rowLength, 1, nameof(output));
+        CheckAffineView(input.Length, rowLength, affineChannels, affineInner);
         NormChecks.CheckLength(mean.Length, rows, nameof(mean));
         NormChecks.CheckLength(variance.Length, rows, nameof(variance));
         NormChecks.CheckLength(invStd.Length, rows, nameof(invStd));
-        NormChecks.CheckOptional(weight.Length, rowLength, nameof(weight));
-        NormChecks.CheckOptional(bias.Length, rowLength, nameof(bias));
+        NormChecks.CheckOptional(weight.Length, affineChannels, nameof(weight));
+        NormChecks.CheckOptional(bias.Length, affineChannels, nameof(bias));
         fixed (float* x = input, y = output, w = weight, b = bias)
         fixed (double* m = mean, v = variance, s = invStd)
         {
-            var plan = new RowNormPlan(x, rows, rowLength, w, b, meanSquare, Simd.Resolve(width))
+            var plan = new RowNormPlan(x, rows, rowLength, affineChannels, affineInner, w, b, meanSquare, Simd.Resolve(width))
             {
                 Output = y,
                 Mean = m,
@@ -52,25 +56,28 @@ internal static unsafe class RowNormFast
     }
 
     /// <summary>Backward in closed form for the statistics <see cref="Forward"/> computed; empty destinations are skipped.</summary>
-    // input, gradOutput, gradInput: [rows, rowLength]; weight: [rowLength] or empty; mean, invStd: [rows];
-    // gradInput: may be empty; gradWeight, gradBias: [rowLength] or empty
+    // input, gradOutput, gradInput: [rows, rowLength] = [outer, affineChannels, affineInner]; weight: [affineChannels] or
+    // empty; mean, invStd: [rows]; gradInput: may be empty; gradWeight, gradBias: [affineChannels] or empty
     public static void Backward(
-        ReadOnlySpan<float> input, ReadOnlySpan<float> gradOutput, int rows, int rowLength, ReadOnlySpan<float> weight,
-        ReadOnlySpan<double> mean, ReadOnlySpan<double> invStd, bool meanSquare,
+        ReadOnlySpan<float> input, ReadOnlySpan<float> gradOutput, int rows, int rowLength, int affineChannels, int affineInner,
+        ReadOnlySpan<float> weight, ReadOnlySpan<double> mean, ReadOnlySpan<double> invStd, bool meanSquare,
         Span<float> gradInput, Span<float> gradWeight, Span<float> gradBias, SimdWidth width = SimdWidth.Auto)
     {
         NormChecks.CheckView(input.Length, rows, rowLength, 1, nameof(input));
         NormChecks.CheckView(gradOutput.Length, rows, rowLength, 1, nameof(gradOutput));
+        CheckAffineView(input.Length, rowLength, affineChannels, affineInner);
         NormChecks.CheckLength(mean.Length, rows, nameof(mean));
         NormChecks.CheckLength(invStd.Length, rows, nameof(invStd));
-        NormChecks.CheckOptional(weight.Length, rowLength, nameof(weight));
-        NormChecks.CheckGradients(rows, rowLength, 1, gradInput.Length, gradWeight.Length, gradBias.Length);
-        double[]? weightSums = gradWeight.IsEmpty ? null : new double[rowLength];
-        double[]? biasSums = gradBias.IsEmpty ? null : new double[rowLength];
+        NormChecks.CheckOptional(weight.Length, affineChannels, nameof(weight));
+        NormChecks.CheckGradients(rows, rowLength, 1, gradInput.Length, 0, 0);
+        NormChecks.CheckOptional(gradWeight.Length, affineChannels, nameof(gradWeight));
+        NormChecks.CheckOptional(gradBias.Length, affineChannels, nameof(gradBias));
+        double[]? weightSums = gradWeight.IsEmpty ? null : new double[affineChannels];
+        double[]? biasSums = gradBias.IsEmpty ? null : new double[affineChannels];
         fixed (float* x = input, dy = gradOutput, dx = gradInput, w = weight)
         fixed (double* m = mean, s = invStd)
         {
-            var plan = new RowNormPlan(x, rows, rowLength, w, null, meanSquare, Simd.Resolve(width))
+            var plan = new RowNormPlan(x, rows, rowLength, affineChannels, affineInner, w, null, meanSquare, Simd.Resolve(width))
             {
                 GradOutput = dy,
                 GradInput = gradInput.IsEmpty ? null : dx,
@@ -81,7 +88,7 @@ internal static unsafe class RowNormFast
             };
             Run(plan, backward: true);
         }
-        for (int j = 0; j < rowLength; j++)
+        for (int j = 0; j < affineChannels; j++)
         {
             if (weightSums is not null)
             {
@@ -91,6 +98,21 @@ internal static unsafe class RowNormFast
             {
                 gradBias[j] = (float)biasSums[j];
             }
+        }
+    }
+
+    // The affine view [outer, affineChannels, affineInner] covers the data, and a run of affineInner elements (one
+    // channel's) never straddles two rows.
+    private static void CheckAffineView(int length, int rowLength, int affineChannels, int affineInner)
+    {
+        if (length == 0)
+        {
+            return;   // nothing to normalize: a view of zero rows, or rows or runs of zero elements
+        }
+        if (affineChannels <= 0 || affineInner <= 0 || length % ((long)affineChannels * affineInner) != 0 || rowLength % affineInner != 0)
+        {
+            throw new ArgumentException(
+                $"The affine view [outer, channels {affineChannels}, inner {affineInner}] must tile {length} elements in rows of {rowLength}.");
         }
     }
 

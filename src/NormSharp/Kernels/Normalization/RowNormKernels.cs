@@ -37,44 +37,65 @@ internal static unsafe class RowNormKernels<TVector, TOps>
             plan.Variance[r] = variance;
             plan.InvStd[r] = invStd;
             float center = (float)mean;
-            if (Moments.CenteringMayOverflow(mean, invStd, n))
+            // x − center could overflow float (a row spread over most of float's range): then normalize in double
+            bool wide = Moments.CenteringMayOverflow(mean, invStd, n);
+            float* y = plan.Output + (long)r * n;
+            if (plan.PerElement || (plan.Weight is null && plan.Bias is null))
             {
-                // x − center could overflow float (a row spread over most of float's range): normalize in double
-                NormalizeWide(x, plan.Output + (long)r * n, n, mean, invStd, plan.Weight, plan.Bias);
+                if (wide)
+                {
+                    NormalizeWide(x, y, n, mean, invStd, plan.Weight, plan.Bias, uniform: false);
+                    continue;
+                }
+                Normalize(x, y, n, center, (float)(center - mean), (float)invStd, plan.Weight, plan.Bias, uniform: false);
                 continue;
             }
-            Normalize(x, plan.Output + (long)r * n, n, center, (float)(center - mean), (float)invStd, plan.Weight, plan.Bias);
+            // One channel's weight and bias a run of AffineInner elements (GroupNorm, InstanceNorm).
+            for (int start = 0; start < n; start += plan.AffineInner)
+            {
+                int channel = plan.Channel(r, start);
+                if (wide)
+                {
+                    NormalizeWide(x + start, y + start, plan.AffineInner, mean, invStd, plan.WeightOf(channel), plan.BiasOf(channel), uniform: true);
+                    continue;
+                }
+                Normalize(x + start, y + start, plan.AffineInner, center, (float)(center - mean), (float)invStd,
+                    plan.WeightOf(channel), plan.BiasOf(channel), uniform: true);
+            }
         }
     };
 
-    // y[j] = ((x[j] − center) + delta) · invStd · weight[j] + bias[j]; null weight means 1, null bias 0.
+    // y[j] = ((x[j] − center) + delta) · invStd · weight[j] + bias[j]; null weight means 1, null bias 0; with uniform,
+    // weight and bias point at one value for every j.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Normalize(float* x, float* y, int n, float center, float delta, float invStd, float* weight, float* bias)
+    private static void Normalize(float* x, float* y, int n, float center, float delta, float invStd, float* weight, float* bias, bool uniform)
     {
-        int vectorEnd = n - n % TOps.Count;
+        int vectorEnd = n - n % TOps.Count, step = uniform ? 0 : 1;
         TVector c = TOps.Broadcast(center), d = TOps.Broadcast(delta), s = TOps.Broadcast(invStd);
+        TVector w = uniform && weight is not null ? TOps.Broadcast(*weight) : default, b = uniform && bias is not null ? TOps.Broadcast(*bias) : default;
         for (int j = 0; j < vectorEnd; j += TOps.Count)
         {
             var normalized = TOps.Multiply(TOps.Add(TOps.Subtract(TOps.Load(x + j), c), d), s);
-            var value = weight is null ? normalized : TOps.Multiply(normalized, TOps.Load(weight + j));
-            TOps.Store(y + j, bias is null ? value : TOps.Add(value, TOps.Load(bias + j)));
+            var value = weight is null ? normalized : TOps.Multiply(normalized, uniform ? w : TOps.Load(weight + j));
+            TOps.Store(y + j, bias is null ? value : TOps.Add(value, uniform ? b : TOps.Load(bias + j)));
         }
         for (int j = vectorEnd; j < n; j++)
         {
             float value = (x[j] - center + delta) * invStd;
-            value = weight is null ? value : value * weight[j];
-            y[j] = bias is null ? value : value + bias[j];
+            value = weight is null ? value : value * weight[j * step];
+            y[j] = bias is null ? value : value + bias[j * step];
         }
     }
 
-    // y[j] = (x[j] − mean) · invStd · weight[j] + bias[j] in double, rounded once.
-    private static void NormalizeWide(float* x, float* y, int n, double mean, double invStd, float* weight, float* bias)
+    // y[j] = (x[j] − mean) · invStd · weight[j] + bias[j] in double, rounded once (uniform as in Normalize).
+    private static void NormalizeWide(float* x, float* y, int n, double mean, double invStd, float* weight, float* bias, bool uniform)
     {
+        int step = uniform ? 0 : 1;
         for (int j = 0; j < n; j++)
         {
             double value = (x[j] - mean) * invStd;
-            value = weight is null ? value : value * weight[j];
-            y[j] = (float)(bias is null ? value : value + bias[j]);
+            value = weight is null ? value : value * weight[j * step];
+            y[j] = (float)(bias is null ? value : value + bias[j * step]);
         }
     }
 
@@ -83,8 +104,8 @@ internal static unsafe class RowNormKernels<TVector, TOps>
     {
         int n = plan.RowLength;
         bool sums = plan.WeightSums is not null || plan.BiasSums is not null;
-        double[]? weightSums = plan.WeightSums is null ? null : new double[n];
-        double[]? biasSums = plan.BiasSums is null ? null : new double[n];
+        double[]? weightSums = plan.WeightSums is null ? null : new double[plan.AffineChannels];
+        double[]? biasSums = plan.BiasSums is null ? null : new double[plan.AffineChannels];
         float[] scratch = Scratch.RentCleared(2 * n);
         try
         {
@@ -97,12 +118,17 @@ internal static unsafe class RowNormKernels<TVector, TOps>
                     float* dy = plan.GradOutput + (long)r * n;
                     double mean = plan.Mean[r], invStd = plan.InvStd[r];
                     float center = (float)mean, delta = (float)(center - mean), s = (float)invStd;
+                    if (!plan.PerElement && (plan.Weight is not null || sums))
+                    {
+                        ChannelRowBackward(plan, r, center, delta, s, weightSums, biasSums);
+                        continue;
+                    }
                     var (sumGrad, sumGradNormalized) = RowSums(x, dy, n, center, delta, s, plan.Weight, sums ? weightBlock : null, sums ? biasBlock : null);
                     if (plan.GradInput is not null)
                     {
                         double meanGrad = plan.MeanSquare ? 0 : sumGrad / n;
                         double meanGradNormalized = sumGradNormalized / n;
-                        RowGradInput(x, dy, plan.GradInput + (long)r * n, n, center, delta, s, plan.Weight,
+                        RowGradInput(x, dy, plan.GradInput + (long)r * n, n, center, delta, s, plan.Weight, uniform: false,
                             (float)meanGrad, (float)meanGradNormalized);
                     }
                     if (sums && ((r - first) % FlushRows == FlushRows - 1 || r == last - 1))
@@ -132,6 +158,35 @@ internal static unsafe class RowNormKernels<TVector, TOps>
             plan.AddSums(weightSums, biasSums);
         }
     };
+
+    // Row r with one channel's weight a run of AffineInner elements: per run, Σ dy and Σ dy x̂ (the channel's parameter
+    // gradients; times its weight, the row's Σ ĝ and Σ ĝ x̂), then dx run by run.
+    private static void ChannelRowBackward(RowNormPlan plan, int r, float center, float delta, float invStd, double[]? weightSums, double[]? biasSums)
+    {
+        int n = plan.RowLength, inner = plan.AffineInner;
+        float* x = plan.Input + (long)r * n, dy = plan.GradOutput + (long)r * n;
+        double sumGrad = 0, sumGradNormalized = 0;
+        for (int start = 0; start < n; start += inner)
+        {
+            var (runGrad, runGradNormalized) = RowSums(x + start, dy + start, inner, center, delta, invStd, null, null, null);
+            int channel = plan.Channel(r, start);
+            weightSums?[channel] += runGradNormalized;
+            biasSums?[channel] += runGrad;
+            double weight = plan.Weight is null ? 1 : plan.Weight[channel];
+            sumGrad += weight * runGrad;
+            sumGradNormalized += weight * runGradNormalized;
+        }
+        if (plan.GradInput is null)
+        {
+            return;
+        }
+        float meanGrad = plan.MeanSquare ? 0 : (float)(sumGrad / n), meanGradNormalized = (float)(sumGradNormalized / n);
+        for (int start = 0; start < n; start += inner)
+        {
+            RowGradInput(x + start, dy + start, plan.GradInput + (long)r * n + start, inner, center, delta, invStd,
+                plan.WeightOf(plan.Channel(r, start)), uniform: true, meanGrad, meanGradNormalized);
+        }
+    }
 
     // Σ ĝ and Σ ĝ x̂ over one row (ĝ = dy · weight); with blocks given, also weightBlock[j] += dy x̂, biasBlock[j] += dy.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -177,25 +232,26 @@ internal static unsafe class RowNormKernels<TVector, TOps>
         return (sumGrad, sumGradNormalized);
     }
 
-    // dx[j] = invStd · (ĝ − meanGrad − x̂ · meanGradNormalized)
+    // dx[j] = invStd · (ĝ − meanGrad − x̂ · meanGradNormalized), ĝ = dy · weight[j] (weight[0] for every j with uniform)
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RowGradInput(float* x, float* dy, float* dx, int n, float center, float delta, float invStd, float* weight,
-        float meanGrad, float meanGradNormalized)
+        bool uniform, float meanGrad, float meanGradNormalized)
     {
-        int vectorEnd = n - n % TOps.Count;
+        int vectorEnd = n - n % TOps.Count, step = uniform ? 0 : 1;
         TVector c = TOps.Broadcast(center), d = TOps.Broadcast(delta), s = TOps.Broadcast(invStd);
         TVector mg = TOps.Broadcast(meanGrad), mgn = TOps.Broadcast(meanGradNormalized);
+        TVector w = uniform && weight is not null ? TOps.Broadcast(*weight) : default;
         for (int j = 0; j < vectorEnd; j += TOps.Count)
         {
             var g = TOps.Load(dy + j);
-            var scaled = weight is null ? g : TOps.Multiply(g, TOps.Load(weight + j));
+            var scaled = weight is null ? g : TOps.Multiply(g, uniform ? w : TOps.Load(weight + j));
             var normalized = TOps.Multiply(TOps.Add(TOps.Subtract(TOps.Load(x + j), c), d), s);
             var inner = TOps.Subtract(TOps.Subtract(scaled, mg), TOps.Multiply(normalized, mgn));
             TOps.Store(dx + j, TOps.Multiply(inner, s));
         }
         for (int j = vectorEnd; j < n; j++)
         {
-            float scaled = weight is null ? dy[j] : dy[j] * weight[j];
+            float scaled = weight is null ? dy[j] : dy[j] * weight[j * step];
             float normalized = (x[j] - center + delta) * invStd;
             dx[j] = (scaled - meanGrad - normalized * meanGradNormalized) * invStd;
         }

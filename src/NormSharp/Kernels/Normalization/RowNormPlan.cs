@@ -10,6 +10,9 @@ internal sealed unsafe class RowNormPlan
     public float* Output, GradOutput, GradInput;
     public double* Mean, Variance, InvStd;
     public readonly int Rows, RowLength;
+
+    /// <summary>Affine parameters per channel of the view [outer, AffineChannels, AffineInner] over the rows.</summary>
+    public readonly int AffineChannels, AffineInner;
     public readonly bool MeanSquare;
     public readonly SimdWidth Width;
     public readonly int Workers;
@@ -17,11 +20,13 @@ internal sealed unsafe class RowNormPlan
     public double[]? WeightSums, BiasSums;
     private readonly object gate = new();
 
-    public RowNormPlan(float* input, int rows, int rowLength, float* weight, float* bias, bool meanSquare, SimdWidth width)
+    public RowNormPlan(float* input, int rows, int rowLength, int affineChannels, int affineInner, float* weight, float* bias, bool meanSquare, SimdWidth width)
     {
         Input = input;
         Rows = rows;
         RowLength = rowLength;
+        AffineChannels = affineChannels;
+        AffineInner = affineInner;
         Weight = weight;
         Bias = bias;
         MeanSquare = meanSquare;
@@ -29,12 +34,27 @@ internal sealed unsafe class RowNormPlan
         Workers = Parallelism.Workers((long)rows * rowLength * Parallelism.WorkPerNormalizedElement);
     }
 
-    /// <summary>Adds one part's parameter-gradient sums into the totals.</summary>
+    /// <summary>
+    /// Whether the parameters go per element of a row (LayerNorm, RMSNorm), the vector loops' own case; else each
+    /// applies to a run of <see cref="AffineInner"/> elements (GroupNorm, InstanceNorm).
+    /// </summary>
+    public bool PerElement => AffineInner == 1 && AffineChannels == RowLength;
+
+    /// <summary>The channel of the run of <see cref="AffineInner"/> elements at <paramref name="start"/> in row <paramref name="row"/>.</summary>
+    public int Channel(int row, int start) => (int)((((long)row * RowLength + start) / AffineInner) % AffineChannels);
+
+    /// <summary>A channel's weight, or null without one.</summary>
+    public float* WeightOf(int channel) => Weight is null ? null : Weight + channel;
+
+    /// <summary>A channel's bias, or null without one.</summary>
+    public float* BiasOf(int channel) => Bias is null ? null : Bias + channel;
+
+    /// <summary>Adds one part's parameter-gradient sums (one per channel) into the totals.</summary>
     public void AddSums(double[]? weightSums, double[]? biasSums)
     {
         lock (gate)
         {
-            for (int j = 0; j < RowLength; j++)
+            for (int j = 0; j < AffineChannels; j++)
             {
                 if (weightSums is not null)
                 {
