@@ -24,6 +24,10 @@ public class Im2ColTests
         { 5, 6, 3, 1, 1, 1, 1, 0, 1, 1 },   // 3 × 1
         { 3, 2, 3, 5, 1, 1, 1, 2, 1, 1 },   // taps entirely left or right of the image
         { 2, 4, 5, 3, 1, 1, 2, 1, 1, 1 },   // taps entirely above or below the image
+        { 4, 37, 3, 3, 2, 2, 1, 1, 1, 1 },   // stride 2, 19 outputs a row
+        { 3, 64, 3, 3, 2, 2, 1, 1, 1, 1 },   // stride 2, 32 outputs a row
+        { 3, 50, 3, 3, 2, 2, 2, 2, 2, 2 },   // stride 2, dilated
+        { 5, 40, 1, 1, 2, 2, 0, 0, 1, 1 },   // 1x1, stride 2
     };
 
     [Theory]
