@@ -49,28 +49,35 @@ public class ImplicitConvTests
     private static void ForwardAndWeightGradient(SimdWidth width, Case c)
     {
         var generator = new Generator(c.Channels * 31 + c.Height);
-        int groupChannels = c.Channels / c.Groups, area = c.KernelHeight * c.KernelWidth;
-        var x = Tensor.Randn(generator, c.Batch, c.Channels, c.Height, c.Width).ToArray();
-        var w = Tensor.Randn(generator, c.OutChannels, groupChannels, c.KernelHeight, c.KernelWidth).ToArray();
+        var (x, w, window, geometry) = Problem(c, generator, c.StrideHeight, c.StrideWidth);
         var bias = Tensor.Randn(generator, c.OutChannels).ToArray();
-        var window = new Window2d(c.Height, c.Width, c.KernelHeight, c.KernelWidth, c.StrideHeight, c.StrideWidth,
-            c.Padding, c.Padding, c.Dilation, c.Dilation);
-        var geometry = new ReferenceConv.Geometry(c.StrideHeight, c.StrideWidth, c.Padding, c.Padding, c.Dilation, c.Dilation, c.Groups);
-        int[] xShape = [c.Batch, c.Channels, c.Height, c.Width], wShape = [c.OutChannels, groupChannels, c.KernelHeight, c.KernelWidth];
         var layout = new ConvImage(window, c.Channels);
 
         var y = new float[c.Batch * c.OutChannels * window.OutPlane];
-        using (var packed = ImplicitConv.PackWeight(w, c.Groups, c.OutChannels / c.Groups, groupChannels * area))
+        using (var packed = ImplicitConv.PackWeight(w, c.Groups, c.OutChannels / c.Groups, w.Length / c.OutChannels))
         {
             ImplicitConv.Forward(x, 0, c.Batch, layout, packed, bias, y, 0, width);
         }
-        ReferenceConv.AssertClose(ReferenceConv.Forward(x, xShape, w, wShape, bias, geometry), y, 1e-4, $"output at {width}");
+        ReferenceConv.AssertClose(ReferenceConv.Forward(x, XShape(c), w, WeightShape(c), bias, geometry), y, 1e-4, $"output at {width}");
 
         var dy = Tensor.Randn(generator, c.Batch, c.OutChannels, window.OutHeight, window.OutWidth).ToArray();
         var gradWeight = new float[w.Length];
         ImplicitConv.WeightGradient(x, 0, dy, 0, c.Batch, layout, c.Groups, c.OutChannels, gradWeight, width);
-        ReferenceConv.AssertClose(ReferenceConv.Backward(x, xShape, w, wShape, dy, geometry).GradWeight, gradWeight, 1e-4, $"gradWeight at {width}");
+        ReferenceConv.AssertClose(ReferenceConv.Backward(x, XShape(c), w, WeightShape(c), dy, geometry).GradWeight, gradWeight, 1e-4, $"gradWeight at {width}");
     }
+
+    // Random x and weight of the case, and its window and reference geometry at the given strides.
+    private static (float[] X, float[] Weight, Window2d Window, ReferenceConv.Geometry Geometry) Problem(Case c, Generator generator, int strideHeight, int strideWidth)
+    {
+        var x = Tensor.Randn(generator, XShape(c)).ToArray();
+        var w = Tensor.Randn(generator, WeightShape(c)).ToArray();
+        var window = new Window2d(c.Height, c.Width, c.KernelHeight, c.KernelWidth, strideHeight, strideWidth, c.Padding, c.Padding, c.Dilation, c.Dilation);
+        return (x, w, window, new ReferenceConv.Geometry(strideHeight, strideWidth, c.Padding, c.Padding, c.Dilation, c.Dilation, c.Groups));
+    }
+
+    private static int[] XShape(Case c) => [c.Batch, c.Channels, c.Height, c.Width];
+
+    private static int[] WeightShape(Case c) => [c.OutChannels, c.Channels / c.Groups, c.KernelHeight, c.KernelWidth];
 
     [Theory]
     [MemberData(nameof(Cases))]
@@ -91,20 +98,16 @@ public class ImplicitConvTests
             return;   // the convolution crops: its input gradient takes the col2im path
         }
         var generator = new Generator(c.OutChannels * 17 + c.Width);
-        int groupChannels = c.Channels / c.Groups, area = c.KernelHeight * c.KernelWidth;
-        var x = Tensor.Randn(generator, c.Batch, c.Channels, c.Height, c.Width).ToArray();
-        var w = Tensor.Randn(generator, c.OutChannels, groupChannels, c.KernelHeight, c.KernelWidth).ToArray();
-        var window = new Window2d(c.Height, c.Width, c.KernelHeight, c.KernelWidth, 1, 1, c.Padding, c.Padding, c.Dilation, c.Dilation);
-        var geometry = new ReferenceConv.Geometry(1, 1, c.Padding, c.Padding, c.Dilation, c.Dilation, c.Groups);
+        var (x, w, window, geometry) = Problem(c, generator, 1, 1);
         var dy = Tensor.Randn(generator, c.Batch, c.OutChannels, window.OutHeight, window.OutWidth).ToArray();
         var transposed = new Window2d(window.OutHeight, window.OutWidth, c.KernelHeight, c.KernelWidth, 1, 1, padding, paddingWidth, c.Dilation, c.Dilation);
 
         var gradInput = new float[x.Length];
-        using (var flipped = ImplicitConv.FlipWeight(w, c.OutChannels, groupChannels, area, c.Groups))
+        using (var flipped = ImplicitConv.FlipWeight(w, c.OutChannels, c.Channels / c.Groups, c.KernelHeight * c.KernelWidth, c.Groups))
         {
             ImplicitConv.Forward(dy, 0, c.Batch, new ConvImage(transposed, c.OutChannels), flipped, null, gradInput, 0, width);
         }
-        var expected = ReferenceConv.Backward(x, [c.Batch, c.Channels, c.Height, c.Width], w, [c.OutChannels, groupChannels, c.KernelHeight, c.KernelWidth], dy, geometry).GradInput;
+        var expected = ReferenceConv.Backward(x, XShape(c), w, WeightShape(c), dy, geometry).GradInput;
         ReferenceConv.AssertClose(expected, gradInput, 1e-4, $"gradInput at {width}");
     }
 
