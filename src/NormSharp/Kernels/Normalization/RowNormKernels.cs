@@ -42,12 +42,13 @@ internal static unsafe class RowNormKernels<TVector, TOps>
             float* y = plan.Output + (long)r * n;
             if (plan.PerElement || (plan.Weight is null && plan.Bias is null))
             {
+                int slice = plan.Channel(r, 0);   // this row's parameters are [slice, slice + n)
                 if (wide)
                 {
-                    NormalizeWide(x, y, n, mean, invStd, plan.Weight, plan.Bias, uniform: false);
+                    NormalizeWide(x, y, n, mean, invStd, plan.WeightOf(slice), plan.BiasOf(slice), uniform: false);
                     continue;
                 }
-                Normalize(x, y, n, center, (float)(center - mean), (float)invStd, plan.Weight, plan.Bias, uniform: false);
+                Normalize(x, y, n, center, (float)(center - mean), (float)invStd, plan.WeightOf(slice), plan.BiasOf(slice), uniform: false);
                 continue;
             }
             // One channel's weight and bias a run of AffineInner elements (GroupNorm, InstanceNorm).
@@ -106,12 +107,13 @@ internal static unsafe class RowNormKernels<TVector, TOps>
         bool sums = plan.WeightSums is not null || plan.BiasSums is not null;
         double[]? weightSums = plan.WeightSums is null ? null : new double[plan.AffineChannels];
         double[]? biasSums = plan.BiasSums is null ? null : new double[plan.AffineChannels];
-        float[] scratch = Scratch.RentCleared(2 * n);
+        int channels = plan.AffineChannels;
+        float[] scratch = Scratch.RentCleared(2 * channels);
         try
         {
             fixed (float* buffers = scratch)
             {
-                float* weightBlock = buffers, biasBlock = buffers + n;
+                float* weightBlock = buffers, biasBlock = buffers + channels;
                 for (int r = first; r < last; r++)
                 {
                     float* x = plan.Input + (long)r * n;
@@ -123,17 +125,19 @@ internal static unsafe class RowNormKernels<TVector, TOps>
                         ChannelRowBackward(plan, r, center, delta, s, weightSums, biasSums);
                         continue;
                     }
-                    var (sumGrad, sumGradNormalized) = RowSums(x, dy, n, center, delta, s, plan.Weight, sums ? weightBlock : null, sums ? biasBlock : null);
+                    int slice = plan.Channel(r, 0);   // this row's parameters are [slice, slice + n)
+                    var (sumGrad, sumGradNormalized) = RowSums(x, dy, n, center, delta, s, plan.WeightOf(slice),
+                        sums ? weightBlock + slice : null, sums ? biasBlock + slice : null);
                     if (plan.GradInput is not null)
                     {
                         double meanGrad = plan.MeanSquare ? 0 : sumGrad / n;
                         double meanGradNormalized = sumGradNormalized / n;
-                        RowGradInput(x, dy, plan.GradInput + (long)r * n, n, center, delta, s, plan.Weight, uniform: false,
+                        RowGradInput(x, dy, plan.GradInput + (long)r * n, n, center, delta, s, plan.WeightOf(slice), uniform: false,
                             (float)meanGrad, (float)meanGradNormalized);
                     }
                     if (sums && ((r - first) % FlushRows == FlushRows - 1 || r == last - 1))
                     {
-                        for (int j = 0; j < n; j++)
+                        for (int j = 0; j < channels; j++)
                         {
                             if (weightSums is not null)
                             {
@@ -144,7 +148,7 @@ internal static unsafe class RowNormKernels<TVector, TOps>
                                 biasSums[j] += biasBlock[j];
                             }
                         }
-                        new Span<float>(buffers, 2 * n).Clear();
+                        new Span<float>(buffers, 2 * channels).Clear();
                     }
                 }
             }

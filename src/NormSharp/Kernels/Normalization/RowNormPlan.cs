@@ -35,13 +35,15 @@ internal sealed unsafe class RowNormPlan
     }
 
     /// <summary>
-    /// Whether the parameters go per element of a row (LayerNorm, RMSNorm), the vector loops' own case; else each
-    /// applies to a run of <see cref="AffineInner"/> elements (GroupNorm, InstanceNorm).
+    /// Whether the parameters go per element of a row, a row's being one contiguous slice of them (LayerNorm and RMSNorm;
+    /// GroupNorm and InstanceNorm with one element a channel): the vector loops' own case. Else each applies to a run of
+    /// <see cref="AffineInner"/> elements (GroupNorm, InstanceNorm).
     /// </summary>
-    public bool PerElement => AffineInner == 1 && AffineChannels == RowLength;
+    public bool PerElement => AffineInner == 1 && (RowLength == 0 || AffineChannels % RowLength == 0);
 
     /// <summary>The channel of the run of <see cref="AffineInner"/> elements at <paramref name="start"/> in row <paramref name="row"/>.</summary>
-    public int Channel(int row, int start) => (int)((((long)row * RowLength + start) / AffineInner) % AffineChannels);
+    public int Channel(int row, int start) =>
+        AffineChannels == 0 || AffineInner == 0 ? 0 : (int)((((long)row * RowLength + start) / AffineInner) % AffineChannels);
 
     /// <summary>A channel's weight, or null without one.</summary>
     public float* WeightOf(int channel) => Weight is null ? null : Weight + channel;
