@@ -67,15 +67,8 @@ internal static unsafe partial class BatchNormChannelsLast<TVector, TOps>
             int c = 0;
             for (; c + 2 * width <= vectorEnd; c += 2 * width)
             {
-                var d0 = TOps.Subtract(TOps.Load(x + c), TOps.Load(center + c));
-                var d1 = TOps.Subtract(TOps.Load(x + c + width), TOps.Load(center + c + width));
-                var e0 = TOps.Load(dy + c);
-                var e1 = TOps.Load(dy + c + width);
-                if (relu)
-                {
-                    e0 = TOps.WherePositive(TOps.MultiplyAdd(d0, TOps.Load(scale + c), TOps.Load(shift + c)), e0);
-                    e1 = TOps.WherePositive(TOps.MultiplyAdd(d1, TOps.Load(scale + c + width), TOps.Load(shift + c + width)), e1);
-                }
+                var e0 = MaskedGradient(x, dy, center, scale, shift, c, relu, out var d0);
+                var e1 = MaskedGradient(x, dy, center, scale, shift, c + width, relu, out var d1);
                 TOps.Store(grads + c, TOps.Add(TOps.Load(grads + c), e0));
                 TOps.Store(grads + c + width, TOps.Add(TOps.Load(grads + c + width), e1));
                 TOps.Store(products + c, TOps.MultiplyAdd(e0, d0, TOps.Load(products + c)));
@@ -83,12 +76,7 @@ internal static unsafe partial class BatchNormChannelsLast<TVector, TOps>
             }
             for (; c < vectorEnd; c += width)
             {
-                var d0 = TOps.Subtract(TOps.Load(x + c), TOps.Load(center + c));
-                var e0 = TOps.Load(dy + c);
-                if (relu)
-                {
-                    e0 = TOps.WherePositive(TOps.MultiplyAdd(d0, TOps.Load(scale + c), TOps.Load(shift + c)), e0);
-                }
+                var e0 = MaskedGradient(x, dy, center, scale, shift, c, relu, out var d0);
                 TOps.Store(grads + c, TOps.Add(TOps.Load(grads + c), e0));
                 TOps.Store(products + c, TOps.MultiplyAdd(e0, d0, TOps.Load(products + c)));
             }

@@ -256,6 +256,16 @@ internal static unsafe partial class BatchNormChannelsLast<TVector, TOps>
         StreamingStores<TVector, TOps>.End(streaming);
     }
 
+    // At columns [c, c + width): the centred input x − center (out) and the upstream gradient, zeroed where the fused
+    // ReLU's output (x − center) · scale + shift is not positive: what the gradient sums and dx both read.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TVector MaskedGradient(float* x, float* dy, float* center, float* scale, float* shift, int c, bool relu, out TVector centered)
+    {
+        centered = TOps.Subtract(TOps.Load(x + c), TOps.Load(center + c));
+        var gradient = TOps.Load(dy + c);
+        return relu ? TOps.WherePositive(TOps.MultiplyAdd(centered, TOps.Load(scale + c), TOps.Load(shift + c)), gradient) : gradient;
+    }
+
     // dx = k · g + beta · (x − center) + gamma over rows [r0, r1), g the (ReLU-masked) upstream gradient; in memory
     // order like RowsAffine, with the same vector and scalar columns (so the recomputed mask matches the forward's y).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -275,26 +285,14 @@ internal static unsafe partial class BatchNormChannelsLast<TVector, TOps>
             int c = 0;
             for (; c + 2 * width <= vectorEnd; c += 2 * width)
             {
-                var d0 = TOps.Subtract(TOps.Load(x + c), TOps.Load(center + c));
-                var d1 = TOps.Subtract(TOps.Load(x + c + width), TOps.Load(center + c + width));
-                var g0 = TOps.Load(dy + c);
-                var g1 = TOps.Load(dy + c + width);
-                if (relu)
-                {
-                    g0 = TOps.WherePositive(TOps.MultiplyAdd(d0, TOps.Load(scale + c), TOps.Load(shift + c)), g0);
-                    g1 = TOps.WherePositive(TOps.MultiplyAdd(d1, TOps.Load(scale + c + width), TOps.Load(shift + c + width)), g1);
-                }
+                var g0 = MaskedGradient(x, dy, center, scale, shift, c, relu, out var d0);
+                var g1 = MaskedGradient(x, dy, center, scale, shift, c + width, relu, out var d1);
                 StreamingStores<TVector, TOps>.Put(dx + c, TOps.MultiplyAdd(g0, TOps.Load(k + c), TOps.MultiplyAdd(d0, TOps.Load(beta + c), TOps.Load(gamma + c))), streaming);
                 StreamingStores<TVector, TOps>.Put(dx + c + width, TOps.MultiplyAdd(g1, TOps.Load(k + c + width), TOps.MultiplyAdd(d1, TOps.Load(beta + c + width), TOps.Load(gamma + c + width))), streaming);
             }
             for (; c < vectorEnd; c += width)
             {
-                var d0 = TOps.Subtract(TOps.Load(x + c), TOps.Load(center + c));
-                var g0 = TOps.Load(dy + c);
-                if (relu)
-                {
-                    g0 = TOps.WherePositive(TOps.MultiplyAdd(d0, TOps.Load(scale + c), TOps.Load(shift + c)), g0);
-                }
+                var g0 = MaskedGradient(x, dy, center, scale, shift, c, relu, out var d0);
                 StreamingStores<TVector, TOps>.Put(dx + c, TOps.MultiplyAdd(g0, TOps.Load(k + c), TOps.MultiplyAdd(d0, TOps.Load(beta + c), TOps.Load(gamma + c))), streaming);
             }
             for (; c < channels; c++)
