@@ -55,12 +55,8 @@ internal static class Gemm
     private const int RowPanel = 144;       // MC, a multiple of RowBlock
     private const int ColumnPanel = 4096;   // NC, a multiple of every NR
     private const int SharedRowLimit = 4 * RowPanel;   // up to this many rows, A is packed once per step
-    // The packed vector micro-kernel's multiply-adds per unit of Parallelism work: threads from 2^21 (~40 µs on one core).
-    // From 2^23 before: 60x784x100 took 132 µs on one thread against 86 µs on two, 32x256x256 63 against 39 µs.
-    private const long MultiplyAddsPerWork = 16;
-    // SplitColumns from this many columns per worker (one strip): a 100-column product (a linear layer's 784 -> 100)
-    // split in four chunks took 137 µs against 171 µs in the depth-blocked schedule.
-    private const int ColumnSplitWidth = 32;
+    private const long MultiplyAddsPerWork = 64;       // the packed vector micro-kernel's multiply-adds per unit of Parallelism work: threads from 2^23 (~0.3 ms on one core)
+    private const int ColumnSplitWidth = 64;           // SplitColumns from this many columns per worker
     private const int ColumnSplitAlign = 32;           // its chunks hold whole strips of every NR
     private const long SplitDepthMaxOutput = 1L << 17;  // outputs up to this size split a long depth across threads instead
 
