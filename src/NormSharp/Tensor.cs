@@ -20,6 +20,8 @@ public partial class Tensor : IDisposable
     private readonly int[] shape;
     private bool requiresGrad;
     private bool disposed;
+    private Tensor? grad;
+    private bool gradHandedOut;   // grad was read through Grad or set from outside: someone else may hold it
 
     /// <summary>Wraps existing storage without copying; <paramref name="shape"/> is owned by the tensor.</summary>
     internal Tensor(float[] storage, int offset, int[] shape)
@@ -96,7 +98,29 @@ public partial class Tensor : IDisposable
     }
 
     /// <summary>The accumulated gradient of a leaf tensor after <see cref="Backward"/>, or null.</summary>
-    public Tensor? Grad { get; set; }
+    /// <remarks>
+    /// Setting it (to null, as PyTorch's <c>x.grad = None</c>, or to another tensor) hands the previous gradient's
+    /// storage back for reuse at once when no code outside the autograd engine can hold that gradient: it was written
+    /// by <see cref="Backward"/> and never read through this property since. A gradient that was read stays alive for
+    /// whoever holds it and is reclaimed by the garbage collector, as before.
+    /// </remarks>
+    public Tensor? Grad
+    {
+        get
+        {
+            gradHandedOut = true;
+            return grad;
+        }
+        set
+        {
+            if (grad is not null && !gradHandedOut && !ReferenceEquals(grad, value))
+            {
+                grad.Dispose();
+            }
+            grad = value;
+            gradHandedOut = true;
+        }
+    }
 
     /// <summary>The function that produced this tensor on the autograd tape; null for leaves.</summary>
     public Function? GradFn { get; internal set; }
@@ -199,17 +223,15 @@ public partial class Tensor : IDisposable
     /// </summary>
     internal bool AccumulateGrad(Tensor gradient)
     {
-        if (Grad is null)
+        if (grad is null)
         {
-            if (StoragePool.IsExclusive(gradient.storage))
-            {
-                Grad = gradient;
-                return true;
-            }
-            Grad = gradient.Clone();
-            return false;
+            // The engine owns the tensor it passes (see Engine.Propagate), so nobody outside holds the new gradient.
+            bool taken = StoragePool.IsExclusive(gradient.storage);
+            grad = taken ? gradient : gradient.Clone();
+            gradHandedOut = false;
+            return taken;
         }
-        Kernels.Elementwise.AddInPlace(gradient.Data, Grad.AsSpan());
+        Kernels.Elementwise.AddInPlace(gradient.Data, grad.AsSpan());
         return false;
     }
 }

@@ -81,4 +81,46 @@ public class EngineMemoryTests
         x.Relu().Sum().Backward();   // accumulates into the existing gradient: ReLU of 0 passes nothing
         Assert.Equal(expected, x.Grad.AsSpan()[5]);
     }
+    [Fact]
+    public void Clearing_a_gradient_nobody_read_hands_its_memory_back_at_once()
+    {
+        var x = Tensor.Full(0.5f, Length);
+        x.RequiresGrad = true;
+        void Step()
+        {
+            using var tripled = x * 3f;
+            using var loss = tripled.Sum();
+            loss.Backward();
+            x.Grad = null;   // as PyTorch's x.grad = None; the gradient was never read, so nobody else can hold it
+        }
+        for (int i = 0; i < 3; i++)
+        {
+            Step();
+        }
+        int before = StoragePool.RequestedCollections;
+        long fresh = StoragePool.FreshArrays;
+        for (int i = 0; i < 40; i++)
+        {
+            Step();
+        }
+        Assert.Equal(before, StoragePool.RequestedCollections);
+        Assert.Equal(fresh, StoragePool.FreshArrays);
+
+        // A gradient that was read may be held by whoever read it: clearing Grad leaves it alone.
+        using (var loss = (x * 3f).Sum())
+        {
+            loss.Backward();
+        }
+        var read = x.Grad!;
+        x.Grad = null;
+        Assert.Equal(3f, read.AsSpan()[Length - 1]);
+        Assert.False(StoragePool.IsFree(read.Storage));
+
+        // So does a gradient set from outside: it belongs to the caller.
+        var mine = Tensor.Full(1f, Length);
+        x.Grad = mine;
+        x.Grad = null;
+        Assert.Equal(1f, mine.AsSpan()[Length - 1]);
+        Assert.False(StoragePool.IsFree(mine.Storage));
+    }
 }
