@@ -5,7 +5,7 @@ namespace NormSharp.Kernels;
 /// contiguous ranges or independent items that run in parallel when it does. Work is counted in scalar
 /// multiply-adds; a kernel whose element costs more or less says so with a factor (<see cref="WorkPerNormalizedElement"/>,
 /// GEMM's vector multiply-adds). Splits depend only on the counts and the processor count, so a reduction done per
-/// range and summed in range order is deterministic on a given machine.
+/// range and summed in range order is deterministic on a given machine. The loops run on <see cref="WorkerTeam"/>.
 /// </summary>
 internal static class Parallelism
 {
@@ -42,7 +42,7 @@ internal static class Parallelism
             }
             return;
         }
-        Parallel.For(0, ranges, r =>
+        WorkerTeam.For(ranges, r =>
         {
             var (start, end) = Range(r, ranges, count);
             body(r, start, end);
@@ -63,6 +63,6 @@ internal static class Parallelism
             }
             return;
         }
-        Parallel.For(0, count, body);
+        WorkerTeam.For(count, body);
     }
 }

@@ -1,0 +1,174 @@
+using System.Diagnostics;
+using System.Runtime.ExceptionServices;
+
+namespace NormSharp.Kernels;
+
+/// <summary>
+/// The threads that run the kernels' parallel loops (<see cref="Parallelism"/>): the calling thread and one worker
+/// thread per further processor. After a loop the workers keep polling for the next one for <see cref="SpinTime"/>
+/// before they block, as libtorch's OpenMP team does, so that in a training step, where one parallel kernel follows
+/// another within microseconds, every loop starts on every core at once.
+/// </summary>
+/// <remarks>
+/// <para>Why not <c>Parallel.For</c>: on the 2-vCPU VM this library is developed on, the thread-pool thread joined a
+/// 4-8 ms convolution 0.5-2.7 ms after it started (a blocked pool thread waits for its idle vCPU to be woken), and the
+/// calling thread plus two pool threads, three threads on two cores, time-sliced, so that a range took up to 5 ms
+/// instead of 1. With this team the worker joins within 10-80 µs. Measured on 64-channel 3x3 convolution forwards,
+/// median of 30 back to back: (128,64,8,8) 5.5 → 4.5 ms, (16,64,28,28) 6.8 → 5.6 ms.</para>
+/// <para>One loop at a time: a loop started while another one runs (from a loop body, or from another thread, as the
+/// ranks of a <see cref="Distributed.ThreadProcessGroup"/> do) runs on its calling thread alone, since the loop
+/// already running occupies every processor.</para>
+/// </remarks>
+internal static class WorkerTeam
+{
+    /// <summary>How long an idle worker polls for the next loop before it blocks.</summary>
+    public static readonly TimeSpan SpinTime = TimeSpan.FromMilliseconds(1);
+
+    private static readonly long SpinTicks = (long)(SpinTime.TotalSeconds * Stopwatch.Frequency);
+    private static readonly SemaphoreSlim Wake = new(0);
+    private static readonly object StartGate = new();
+    private static Thread[]? workers;
+    private static int busy;   // 1 while a loop runs
+    private static Loop? current;   // the loop running, for the workers to join
+    private static long generation;   // loops started so far: a worker that sees it change joins `current`
+    private static int sleepers;   // workers blocked on Wake
+
+    /// <summary>Worker threads besides the caller: one fewer than the processors.</summary>
+    public static int WorkerCount { get; } = Environment.ProcessorCount - 1;
+
+    /// <summary>
+    /// Calls <paramref name="body"/>(item) for every item in [0, <paramref name="count"/>), handed out one by one to
+    /// the caller and the workers; returns when all have run. The first exception a body throws is rethrown here,
+    /// after the items already started have finished; items not yet started are skipped.
+    /// </summary>
+    public static void For(int count, Action<int> body)
+    {
+        if (count <= 0)
+        {
+            return;
+        }
+        if (WorkerCount == 0 || count == 1 || Interlocked.CompareExchange(ref busy, 1, 0) != 0)
+        {
+            for (int i = 0; i < count; i++)
+            {
+                body(i);
+            }
+            return;
+        }
+        var loop = new Loop(count, body);
+        try
+        {
+            Start();
+            Volatile.Write(ref current, loop);
+            Interlocked.Increment(ref generation);
+            // A worker about to block re-reads `generation` after counting itself in `sleepers`: it sees this loop,
+            // or this thread sees it in `sleepers` and wakes it (an extra wake-up only makes a worker poll once more).
+            int blocked = Volatile.Read(ref sleepers);
+            if (blocked > 0)
+            {
+                Wake.Release(blocked);
+            }
+            loop.Run();
+            loop.WaitUntilDone();
+        }
+        finally
+        {
+            Volatile.Write(ref current, null);
+            Volatile.Write(ref busy, 0);
+        }
+        loop.ThrowIfFailed();
+    }
+
+    private static void Start()
+    {
+        if (Volatile.Read(ref workers) is not null)
+        {
+            return;
+        }
+        lock (StartGate)
+        {
+            if (workers is not null)
+            {
+                return;
+            }
+            var started = new Thread[WorkerCount];
+            for (int i = 0; i < started.Length; i++)
+            {
+                started[i] = new Thread(Work) { IsBackground = true, Name = $"NormSharp worker {i + 1}" };
+                started[i].Start();
+            }
+            Volatile.Write(ref workers, started);
+        }
+    }
+
+    // A worker: joins every loop it sees start; polls for SpinTime after each, then blocks until the next one.
+    private static void Work()
+    {
+        long seen = Volatile.Read(ref generation);
+        while (true)
+        {
+            long idleSince = Stopwatch.GetTimestamp();
+            long latest;
+            while ((latest = Volatile.Read(ref generation)) == seen)
+            {
+                if (Stopwatch.GetTimestamp() - idleSince < SpinTicks)
+                {
+                    Thread.SpinWait(20);
+                    continue;
+                }
+                Interlocked.Increment(ref sleepers);
+                if (Volatile.Read(ref generation) == seen)
+                {
+                    Wake.Wait();
+                }
+                Interlocked.Decrement(ref sleepers);
+                idleSince = Stopwatch.GetTimestamp();
+            }
+            seen = latest;
+            // Null or a later loop when this one already ended: joining a loop with no items left does nothing.
+            Volatile.Read(ref current)?.Run();
+        }
+    }
+
+    // One parallel loop: items claimed one at a time from `next`; `done` counts the claims that have finished.
+    private sealed class Loop(int count, Action<int> body)
+    {
+        private int next;
+        private int done;
+        private ExceptionDispatchInfo? failure;
+
+        public void Run()
+        {
+            int item;
+            while ((item = Interlocked.Increment(ref next) - 1) < count)
+            {
+                try
+                {
+                    if (Volatile.Read(ref failure) is null)
+                    {
+                        body(item);
+                    }
+                }
+                catch (Exception e)
+                {
+                    Interlocked.CompareExchange(ref failure, ExceptionDispatchInfo.Capture(e), null);
+                }
+                finally
+                {
+                    Interlocked.Increment(ref done);
+                }
+            }
+        }
+
+        public void WaitUntilDone()
+        {
+            var spinner = new SpinWait();
+            while (Volatile.Read(ref done) < count)
+            {
+                spinner.SpinOnce(sleep1Threshold: -1);
+            }
+        }
+
+        public void ThrowIfFailed() => failure?.Throw();
+    }
+}

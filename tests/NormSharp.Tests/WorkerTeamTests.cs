@@ -1,0 +1,65 @@
+using NormSharp.Kernels;
+
+namespace NormSharp.Tests;
+
+public class WorkerTeamTests
+{
+    [Fact]
+    public void Every_item_runs_exactly_once()
+    {
+        for (int count = 0; count <= 257; count++)
+        {
+            var runs = new int[count];
+            WorkerTeam.For(count, i => Interlocked.Increment(ref runs[i]));
+            Assert.All(runs, r => Assert.Equal(1, r));
+        }
+    }
+
+    [Fact]
+    public void The_first_exception_reaches_the_caller_and_the_team_keeps_working()
+    {
+        var error = Assert.Throws<InvalidOperationException>(() => WorkerTeam.For(64, i =>
+        {
+            if (i == 17)
+            {
+                throw new InvalidOperationException("item 17");
+            }
+        }));
+        Assert.Equal("item 17", error.Message);
+
+        long sum = 0;
+        WorkerTeam.For(100, i => Interlocked.Add(ref sum, i));
+        Assert.Equal(4950, sum);
+    }
+
+    [Fact]
+    public void A_loop_inside_a_loop_body_runs_on_that_bodys_thread()
+    {
+        var runs = new int[16, 8];
+        WorkerTeam.For(16, i =>
+        {
+            int thread = Environment.CurrentManagedThreadId;
+            WorkerTeam.For(8, j =>
+            {
+                Assert.Equal(thread, Environment.CurrentManagedThreadId);
+                Interlocked.Increment(ref runs[i, j]);
+            });
+        });
+        Assert.All(runs.Cast<int>(), r => Assert.Equal(1, r));
+    }
+
+    [Fact]
+    public void Loops_started_from_several_threads_at_once_each_complete()
+    {
+        const int threads = 4, loops = 200, count = 37;
+        var totals = new long[threads];
+        Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
+        {
+            for (int l = 0; l < loops; l++)
+            {
+                WorkerTeam.For(count, i => Interlocked.Add(ref totals[t], i + 1));
+            }
+        });
+        Assert.All(totals, total => Assert.Equal(loops * count * (count + 1) / 2, total));
+    }
+}
