@@ -62,4 +62,15 @@ public class WorkerTeamTests
         });
         Assert.All(totals, total => Assert.Equal(loops * count * (count + 1) / 2, total));
     }
+    [Theory]
+    [InlineData(2, null, 2)]
+    [InlineData(2, "1", 2)]
+    [InlineData(2, "2", 1)]
+    [InlineData(2, "3", 1)]
+    [InlineData(16, "4", 4)]
+    [InlineData(16, "3", 5)]
+    [InlineData(8, "", 8)]
+    [InlineData(8, "two", 8)]
+    public void An_MPI_job_shares_the_processors_among_its_processes_on_the_node(int processors, string? localRanks, int expected) =>
+        Assert.Equal(expected, Parallelism.ThreadsPerProcess(processors, localRanks));
 }

@@ -177,7 +177,7 @@ public static partial class F
             int dyOffset = gradOutput.Offset, dxOffset = gradInput.Offset;
             int ranges = Parallelism.RangeCount(batch, (long)outChannels * groupRows * outPlane);
             // Fewer sample ranges than cores (a batch of one): the GEMMs use the threads instead.
-            int gemmWorkers = ranges < Environment.ProcessorCount ? int.MaxValue : 1;
+            int gemmWorkers = ranges < Parallelism.Threads ? int.MaxValue : 1;
             using var packedWeights = PackTransposedWeights(weight);
             Parallelism.ForRanges(batch, ranges, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (_, start, end) =>
             {

@@ -220,7 +220,7 @@ internal static unsafe class ImplicitConv
         int inputLength = layout.Channels * window.Plane, outputLength = outChannels * outPlane, columnLength = layout.Offsets.Length * outPlane;
         long work = (long)outChannels * groupDepth * outPlane;
         // One range (a small batch): the GEMMs use the threads instead.
-        int gemmWorkers = Parallelism.RangeCount(batch, work) < Environment.ProcessorCount ? int.MaxValue : 1;
+        int gemmWorkers = Parallelism.RangeCount(batch, work) < Parallelism.Threads ? int.MaxValue : 1;
         float[] total = SumOverSampleRanges(batch, work, outChannels * groupDepth, (start, end, partial) =>
         {
             float[] columns = ArrayPool<float>.Shared.Rent(Math.Max(1, columnLength));

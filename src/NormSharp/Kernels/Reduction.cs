@@ -212,7 +212,7 @@ internal static unsafe class Reduction
     private static double[] RowSums(Input input, int rows, int length)
     {
         var sums = ArrayPool<double>.Shared.Rent(rows);
-        int parts = rows >= 4 * Environment.ProcessorCount ? 1 : Math.Max(1, length / PartLength);
+        int parts = rows >= 4 * Parallelism.Threads ? 1 : Math.Max(1, length / PartLength);
         var partial = parts == 1 ? sums : ArrayPool<double>.Shared.Rent(rows * parts);
         Parallelism.For(rows * parts, Math.Max(1, length / parts), [MethodImpl(MethodImplOptions.AggressiveOptimization)] (_, start, end) =>
         {
@@ -246,7 +246,7 @@ internal static unsafe class Reduction
     {
         int chunks = (inner + ColumnChunk - 1) / ColumnChunk;
         int items = outer * chunks;
-        int parts = items >= 2 * Environment.ProcessorCount ? 1 : Math.Max(1, Math.Min(size / BlockRows, 2 * Environment.ProcessorCount / items));
+        int parts = items >= 2 * Parallelism.Threads ? 1 : Math.Max(1, Math.Min(size / BlockRows, 2 * Parallelism.Threads / items));
         var partial = RentCleared((long)parts * outer * inner);
         Parallelism.For(items * parts, (long)size / parts * Math.Min(inner, ColumnChunk), [MethodImpl(MethodImplOptions.AggressiveOptimization)] (_, start, end) =>
         {

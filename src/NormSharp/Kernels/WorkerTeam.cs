@@ -5,7 +5,7 @@ namespace NormSharp.Kernels;
 
 /// <summary>
 /// The threads that run the kernels' parallel loops (<see cref="Parallelism"/>): the calling thread and one worker
-/// thread per further processor. After a loop the workers keep polling for the next one for <see cref="SpinTime"/>
+/// thread per further processor (<see cref="Parallelism.Threads"/>). After a loop the workers keep polling for the next one for <see cref="SpinTime"/>
 /// before they block, as libtorch's OpenMP team does, so that in a training step, where one parallel kernel follows
 /// another within microseconds, every loop starts on every core at once.
 /// </summary>
@@ -37,8 +37,8 @@ internal static class WorkerTeam
     private static long generation;   // loops started so far: a worker that sees it change joins `current`
     private static int sleepers;   // workers blocked on Wake
 
-    /// <summary>Worker threads besides the caller: one fewer than the processors.</summary>
-    public static int WorkerCount { get; } = Environment.ProcessorCount - 1;
+    /// <summary>Worker threads besides the caller: one fewer than <see cref="Parallelism.Threads"/>.</summary>
+    public static int WorkerCount { get; } = Parallelism.Threads - 1;
 
     /// <summary>
     /// Calls <paramref name="body"/>(item) for every item in [0, <paramref name="count"/>), handed out one by one to
