@@ -49,18 +49,41 @@ public class WorkerTeamTests
     }
 
     [Fact]
+    public void A_thread_given_a_share_of_the_processors_uses_that_many()
+    {
+        int? shared = null;
+        var thread = new Thread(() =>
+        {
+            Parallelism.ShareThreads(Parallelism.ProcessThreads + 1);
+            shared = Parallelism.Threads;
+        });
+        thread.Start();
+        thread.Join();
+        Assert.Equal(1, shared);
+        Assert.Equal(Parallelism.ProcessThreads, Parallelism.Threads);   // only that thread
+    }
+
+    [Fact]
     public void Loops_started_from_several_threads_at_once_each_complete()
     {
         const int threads = 4, loops = 200, count = 37;
         var totals = new long[threads];
+        int failures = 0;
         Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
         {
             for (int l = 0; l < loops; l++)
             {
                 WorkerTeam.For(count, i => Interlocked.Add(ref totals[t], i + 1));
+                // Whether this loop got the team or the thread pool, a body's exception reaches its caller as itself.
+                var error = Record.Exception(() => WorkerTeam.For(count, i => throw new InvalidOperationException($"rank {t}")));
+                if (error is InvalidOperationException { Message: var message } && message == $"rank {t}")
+                {
+                    Interlocked.Increment(ref failures);
+                }
             }
         });
         Assert.All(totals, total => Assert.Equal(loops * count * (count + 1) / 2, total));
+        Assert.Equal(threads * loops, failures);
     }
     [Theory]
     [InlineData(2, null, 2)]

@@ -40,6 +40,7 @@ internal sealed class ThreadRendezvous
             var group = new ThreadProcessGroup(rendezvous, rank, worldSize, timeout);
             threads[rank] = new Thread(() =>
             {
+                Kernels.Parallelism.ShareThreads(worldSize);   // the ranks' kernels share the cores instead of contending
                 try
                 {
                     body(group);

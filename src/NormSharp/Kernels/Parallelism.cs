@@ -10,12 +10,29 @@ namespace NormSharp.Kernels;
 internal static class Parallelism
 {
     /// <summary>
-    /// Threads the kernels use: every processor, shared out among the processes of an MPI job on this node (MPICH's
-    /// <c>MPI_LOCALNRANKS</c>), as torchrun sets <c>OMP_NUM_THREADS</c> for its processes. Two ranks on two cores, each
-    /// with two threads that poll between loops (<see cref="WorkerTeam"/>), trained the demo CNN at 7.8-8.4 s an epoch,
-    /// and at 6.4-6.8 s with one thread each (6.9-7.1 s in the same minutes with <c>Parallel.For</c>'s threads).
+    /// Threads the kernels use on this process: every processor, shared out among the processes of an MPI job on this
+    /// node (MPICH's <c>MPI_LOCALNRANKS</c>), as torchrun sets <c>OMP_NUM_THREADS</c> for its processes. Two ranks on two
+    /// cores, each with two threads that poll between loops (<see cref="WorkerTeam"/>), trained the demo CNN at 7.8-8.4 s
+    /// an epoch, and at 6.4-6.8 s with one thread each (6.9-7.1 s in the same minutes with <c>Parallel.For</c>'s threads).
     /// </summary>
-    public static int Threads { get; } = ThreadsPerProcess(Environment.ProcessorCount, Environment.GetEnvironmentVariable("MPI_LOCALNRANKS"));
+    public static int ProcessThreads { get; } = ThreadsPerProcess(Environment.ProcessorCount, Environment.GetEnvironmentVariable("MPI_LOCALNRANKS"));
+
+    /// <summary>
+    /// Threads the kernels called from this thread use: <see cref="ProcessThreads"/>, or the share of them given to
+    /// this thread by <see cref="ShareThreads"/>.
+    /// </summary>
+    public static int Threads => threadShare > 0 ? threadShare : ProcessThreads;
+
+    [ThreadStatic]
+    private static int threadShare;
+
+    /// <summary>
+    /// Called on each of <paramref name="threads"/> threads that run kernels at the same time (the ranks of
+    /// <see cref="Distributed.ProcessGroup.RunThreads"/>): its kernels then use its share of <see cref="ProcessThreads"/>,
+    /// at least one. Two thread ranks on two cores trained the demo CNN at 4.5-5.5 s an epoch with one kernel thread
+    /// each, 5.8-7.2 s with two each, and 4.2-5.4 s in the same minutes with <c>Parallel.For</c>'s threads.
+    /// </summary>
+    public static void ShareThreads(int threads) => threadShare = Math.Max(1, ProcessThreads / Math.Max(1, threads));
 
     /// <summary>Below about this much work in total, threading costs more than it saves.</summary>
     public const long MinParallelWork = 1L << 17;
