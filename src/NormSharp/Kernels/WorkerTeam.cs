@@ -5,16 +5,18 @@ namespace NormSharp.Kernels;
 
 /// <summary>
 /// The threads that run the kernels' parallel loops (<see cref="Parallelism"/>): the calling thread and one worker
-/// thread per further processor (<see cref="Parallelism.ProcessThreads"/>). After a loop the workers keep polling for the next one for <see cref="SpinTime"/>
-/// before they block, as libtorch's OpenMP team does, so that in a training step, where one parallel kernel follows
-/// another within microseconds, every loop starts on every core at once.
+/// thread per further processor (<see cref="Parallelism.ProcessThreads"/>). After a loop the workers keep polling for
+/// the next one for <see cref="SpinTime"/> before they block, as libtorch's OpenMP team does, so that in a training
+/// step, where one parallel kernel follows another within microseconds, every loop starts on every core at once.
 /// </summary>
 /// <remarks>
-/// <para>Why not <c>Parallel.For</c>: on the 2-vCPU VM this library is developed on, the thread-pool thread joined a
-/// 4-8 ms convolution 0.5-2.7 ms after it started (a blocked pool thread waits for its idle vCPU to be woken), and the
-/// calling thread plus two pool threads, three threads on two cores, time-sliced, so that a range took up to 5 ms
-/// instead of 1. With this team the worker joins within 10-80 µs. Measured on 64-channel 3x3 convolution forwards,
-/// median of 30 back to back: (128,64,8,8) 5.5 → 4.5 ms, (16,64,28,28) 6.8 → 5.6 ms.</para>
+/// <para>Why not <c>Parallel.For</c>: on the 2-vCPU VM this library is developed on, the second thread joined a 5-6 ms
+/// convolution forward (64 channels, back to back) after a median of 46-379 µs and a 90th percentile of 2.2 ms (a
+/// blocked pool thread waits for its idle vCPU to be woken), and the calling thread plus two pool threads, three
+/// threads on two cores, time-sliced, so that a range took up to 5 ms instead of 1. With this team the worker joins
+/// after a median of 3 µs (90th percentile 9-150 µs). In the bench's steps group, two alternating runs of each
+/// build: geometric mean 1.18-1.25x libtorch → 1.32-1.36x, the CIFAR-shaped ResNet step 0.92-0.99x → 1.22-1.23x,
+/// ResNet-20 1.04-1.07x → 1.18-1.22x.</para>
 /// <para>One loop at a time: a loop started from a loop body runs on that body's thread alone, since the loop around it
 /// occupies every processor; one started from another thread while the team is busy (the ranks of
 /// <see cref="Distributed.ProcessGroup.RunThreads"/>) runs on the thread pool, with that thread's share of the
