@@ -93,18 +93,7 @@ public class EngineMemoryTests
             loss.Backward();
             x.Grad = null;   // as PyTorch's x.grad = None; the gradient was never read, so nobody else can hold it
         }
-        for (int i = 0; i < 3; i++)
-        {
-            Step();
-        }
-        int before = StoragePool.RequestedCollections;
-        long fresh = StoragePool.FreshArrays;
-        for (int i = 0; i < 40; i++)
-        {
-            Step();
-        }
-        Assert.Equal(before, StoragePool.RequestedCollections);
-        Assert.Equal(fresh, StoragePool.FreshArrays);
+        PoolAssert.SteadyStepsReuseMemory(Step, warmUpSteps: 3, countedSteps: 40);
 
         // A gradient that was read may be held by whoever read it: clearing Grad leaves it alone.
         using (var loss = (x * 3f).Sum())

@@ -110,18 +110,7 @@ public class TrainingStepMemoryTests
             optimizer.Step();
             losses.Add(loss.Item());
         }
-        for (int i = 0; i < 3; i++)
-        {
-            Step();
-        }
-        long freshBefore = StoragePool.FreshArrays;
-        int collectionsBefore = StoragePool.RequestedCollections;
-        for (int i = 0; i < 5; i++)
-        {
-            Step();
-        }
-        Assert.Equal(0, StoragePool.FreshArrays - freshBefore);
-        Assert.Equal(0, StoragePool.RequestedCollections - collectionsBefore);
+        PoolAssert.SteadyStepsReuseMemory(Step, warmUpSteps: 3, countedSteps: 5);
         Assert.True(losses[^1] < losses[0], $"the loss did not fall: {string.Join(", ", losses)}");
     }
 
