@@ -49,6 +49,41 @@ public class WorkerTeamTests
     }
 
     [Fact]
+    public void A_loop_inside_the_body_of_a_loop_on_the_thread_pool_runs_on_that_bodys_thread()
+    {
+        using var holding = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        var holder = new Thread(() => WorkerTeam.For(2, i =>
+        {
+            if (i == 0)
+            {
+                holding.Set();
+                release.Wait();
+            }
+        }));
+        holder.Start();
+        holding.Wait();   // another thread's loop holds the team, so the next loop runs on the thread pool
+        int elsewhere = 0, runs = 0;
+        WorkerTeam.For(4, i =>
+        {
+            release.Set();
+            holder.Join();   // the team is free again when the inner loop starts
+            int thread = Environment.CurrentManagedThreadId;
+            WorkerTeam.For(8, j =>
+            {
+                Thread.SpinWait(2000);   // long enough for an idle worker to join, were the inner loop on the team
+                if (Environment.CurrentManagedThreadId != thread)
+                {
+                    Interlocked.Increment(ref elsewhere);
+                }
+                Interlocked.Increment(ref runs);
+            });
+        });
+        Assert.Equal(0, elsewhere);
+        Assert.Equal(32, runs);
+    }
+
+    [Fact]
     public void A_thread_given_a_share_of_the_processors_uses_that_many()
     {
         int? shared = null;

@@ -97,12 +97,24 @@ internal static class WorkerTeam
     }
 
     // A loop started while another thread's loop holds the team (the ranks of ProcessGroup.RunThreads): the thread pool
-    // runs it with this thread's share of the processors, as every loop ran before the team.
+    // runs it with this thread's share of the processors, as every loop ran before the team. A loop its bodies start
+    // runs inline there too.
     private static void RunOnThreadPool(int count, Action<int> body)
     {
         try
         {
-            Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = Parallelism.Threads }, body);
+            Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = Parallelism.Threads }, item =>
+            {
+                inLoop = true;
+                try
+                {
+                    body(item);
+                }
+                finally
+                {
+                    inLoop = false;
+                }
+            });
         }
         catch (AggregateException error) when (error.InnerExceptions.Count > 0)
         {
