@@ -179,8 +179,8 @@ public static partial class F
             // Fewer sample ranges than cores (a batch of one): the GEMMs use the threads instead.
             int gemmWorkers = ranges < Parallelism.Threads ? int.MaxValue : 1;
             using var packedWeights = PackTransposedWeights(weight);
-            // Four ranges a thread, handed out as threads come free (each sample writes only its own dx).
-            Parallelism.ForRanges(batch, ranges > 1 ? Math.Min(batch, 4 * ranges) : ranges, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (_, start, end) =>
+            // Each sample writes only its own dx, so the ranges need no buffers of their own.
+            Parallelism.ForRanges(batch, Parallelism.BalancedRanges(batch, ranges), [MethodImpl(MethodImplOptions.AggressiveOptimization)] (_, start, end) =>
             {
                 float[] buffer = ArrayPool<float>.Shared.Rent(Math.Max(1, columnLength));
                 try

@@ -47,9 +47,7 @@ internal static unsafe class ImplicitConv
         // With fewer samples than workers, each sample's output rows are split into chunks (each filling its own image).
         int chunks = batch >= workers ? 1 : Math.Min(outHeight, DivideUp(workers, Math.Max(batch, 1)));
         int items = batch * chunks;
-        // Four ranges a worker, handed out as threads come free: a core slowed by a neighbour (a shared VM) takes fewer
-        // (128x32x16x16 -> 32: 4.6-6.1 ms against 5.9-6.8 with one range a worker, same process).
-        Parallelism.ForRanges(items, Math.Min(items, workers > 1 ? 4 * workers : 1), [MethodImpl(MethodImplOptions.AggressiveOptimization)] (_, start, end) =>
+        Parallelism.ForRanges(items, Parallelism.BalancedRanges(items, workers), [MethodImpl(MethodImplOptions.AggressiveOptimization)] (_, start, end) =>
         {
             float[] imageBuffer = ArrayPool<float>.Shared.Rent(layout.Length);
             float[] positionBuffer = ArrayPool<float>.Shared.Rent(outChannels * leading);
@@ -259,11 +257,11 @@ internal static unsafe class ImplicitConv
     private static float[] SumOverSampleRanges(int batch, long workPerSample, int length, Action<int, int, float[]> body)
     {
         int threads = Parallelism.RangeCount(batch, workPerSample);
-        // Up to four ranges a thread, handed out as threads come free, while their buffers stay small: with one range a
-        // thread, the thread that finished first waited a median 8-12% of the call for the other (16 samples of
-        // 64 channels at 28x28 on the 2-vCPU VM; 3-9% at batch 128).
-        int perThread = (int)Math.Clamp(MaxPartialFloats / Math.Max(1L, (long)length * threads), 1, 4);
-        int ranges = threads > 1 ? Math.Min(batch, perThread * threads) : threads;
+        // Balanced ranges while their buffers stay small: with one range a thread, the thread that finished first waited
+        // a median 8-12% of the call for the other (16 samples of 64 channels at 28x28 on the 2-vCPU VM; 3-9% at batch
+        // 128).
+        int perThread = (int)Math.Clamp(MaxPartialFloats / Math.Max(1L, (long)length * threads), 1, Parallelism.RangesPerThread);
+        int ranges = Parallelism.BalancedRanges(batch, threads, perThread);
         var partials = new float[Math.Max(1, ranges)][];
         try
         {
