@@ -161,15 +161,56 @@ internal static unsafe class ImplicitGemm
     /// <summary>
     /// <see cref="ForwardTile"/> at Vector512 for the last 16 positions of a row of tiles: a sample's positions rarely fill
     /// whole 32-column tiles (8x8 outputs have 80), and half a tile costs half of a full one here. A strip of more than 6
-    /// rows runs as two halves.
+    /// rows runs as one 12x16 tile.
     /// </summary>
     public static void ForwardHalfTile(float* a, int stride, float* image, int* offsets, int depth, float* c, int ldc, int rows, bool accumulate)
     {
-        Forward6x16Wide(a, stride, image, offsets, depth, c, ldc, Math.Min(rows, HalfRows), accumulate);
         if (rows > HalfRows)
         {
-            Forward6x16Wide(a + HalfRows, stride, image, offsets, depth, c + HalfRows * ldc, ldc, rows - HalfRows, accumulate);
+            Forward12x16Wide(a, stride, image, offsets, depth, c, ldc, rows, accumulate);
         }
+        else
+        {
+            Forward6x16Wide(a, stride, image, offsets, depth, c, ldc, rows, accumulate);
+        }
+    }
+
+    // A half tile of 7-12 rows: 12 accumulators, where two 6x16 halves had 6 each, fewer than the multiply-adds in flight
+    // that two FMA ports with 4-cycle latency need (8), and loaded the image vector twice. An 8-row strip reads 4 floats
+    // past each step's rows (the next step's, never stored; PackSlack covers the last step).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Forward12x16Wide(float* a, int stride, float* image, int* offsets, int depth, float* c, int ldc, int rows, bool accumulate)
+    {
+        Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default;
+        Vector512<float> c6 = default, c7 = default, c8 = default, c9 = default, ca = default, cb = default;
+        for (int p = 0; p < depth; p++, a += stride)
+        {
+            var b = Vector512.Load(image + offsets[p]);
+            c0 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[0]), b, c0);
+            c1 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[1]), b, c1);
+            c2 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[2]), b, c2);
+            c3 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[3]), b, c3);
+            c4 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[4]), b, c4);
+            c5 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[5]), b, c5);
+            c6 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[6]), b, c6);
+            c7 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[7]), b, c7);
+            c8 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[8]), b, c8);
+            c9 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[9]), b, c9);
+            ca = Avx512F.FusedMultiplyAdd(Vector512.Create(a[10]), b, ca);
+            cb = Avx512F.FusedMultiplyAdd(Vector512.Create(a[11]), b, cb);
+        }
+        StoreRow(c, c0, accumulate);
+        StoreRow(c + ldc, c1, accumulate);
+        StoreRow(c + 2 * ldc, c2, accumulate);
+        StoreRow(c + 3 * ldc, c3, accumulate);
+        StoreRow(c + 4 * ldc, c4, accumulate);
+        StoreRow(c + 5 * ldc, c5, accumulate);
+        StoreRow(c + 6 * ldc, c6, accumulate);
+        if (rows > 7) StoreRow(c + 7 * ldc, c7, accumulate);
+        if (rows > 8) StoreRow(c + 8 * ldc, c8, accumulate);
+        if (rows > 9) StoreRow(c + 9 * ldc, c9, accumulate);
+        if (rows > 10) StoreRow(c + 10 * ldc, ca, accumulate);
+        if (rows > 11) StoreRow(c + 11 * ldc, cb, accumulate);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
