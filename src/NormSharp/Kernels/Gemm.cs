@@ -507,14 +507,17 @@ internal static class Gemm
                             int rows = Math.Min(RowBlock, m - i);
                             float* aPanel = blockA + (long)s * RowBlock * kc;
                             float* cTile = c + (long)i * n + j0;
-                            if (cols == nr)
+                            // The last strip of 32 columns may need only 16: a half tile costs half (n = 100: 3.5 tiles
+                            // a row strip instead of 4).
+                            bool half = nr32 && cols <= 16;
+                            if (cols == nr || (half && cols == 16))
                             {
-                                ImplicitGemm.ForwardTile(kernel, aPanel, RowBlock, bPanel, panelRows, kc, cTile, n, rows, accumulateStep);
+                                Tile(aPanel, bPanel, panelRows, cTile, n, rows, half, accumulateStep);
                             }
                             else
                             {
                                 // The last strip of columns: the whole tile into a buffer, then its valid corner into c.
-                                ImplicitGemm.ForwardTile(kernel, aPanel, RowBlock, bPanel, panelRows, kc, tile, nr, rows, accumulate: false);
+                                Tile(aPanel, bPanel, panelRows, tile, nr, rows, half, accumulate: false);
                                 StoreTile(tile, nr, cTile, n, rows, cols, accumulateStep);
                             }
                         }
@@ -527,6 +530,19 @@ internal static class Gemm
                 {
                     ArrayPool<float>.Shared.Return(aArray);
                 }
+            }
+        }
+
+        // c (+)= one row strip of A times one strip of B: a whole tile, or the first 16 columns of a Vector512 one.
+        private void Tile(float* aPanel, float* bPanel, int* panelRows, float* c, int ldc, int rows, bool half, bool accumulate)
+        {
+            if (half)
+            {
+                ImplicitGemm.ForwardHalfTile(aPanel, RowBlock, bPanel, panelRows, kc, c, ldc, rows, accumulate);
+            }
+            else
+            {
+                ImplicitGemm.ForwardTile(kernel, aPanel, RowBlock, bPanel, panelRows, kc, c, ldc, rows, accumulate);
             }
         }
 
