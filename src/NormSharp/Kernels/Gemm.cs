@@ -426,6 +426,7 @@ internal static class Gemm
 
         // b is [n, k]: column j of op(b) is row j of b. Eight rows of b at a time are transposed in registers (a weight
         // gradient's column matrix is packed this way, as much data as its product reads).
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void PackTransposedB(int first, int last)
         {
             int nr = columnBlock;
