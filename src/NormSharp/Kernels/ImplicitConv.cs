@@ -40,7 +40,7 @@ internal static unsafe class ImplicitConv
     /// Positions a weight-gradient tile sums over at a time (the positions split into equal blocks of about this many):
     /// a block's output gradient panel (64 x 128 bytes) then stays in L1 while every strip of image rows passes over it,
     /// where a panel of all positions streamed from L2 once per strip. On the 32 KiB-L1 VM, in one process against whole
-    /// rows of positions: 64 channels at 28x28 13% faster, 56x56 20%, 32 at 14x14 15%, 32x32 13%, 16x16 8%, 16 at
+    /// rows of positions: 64 channels at 28x28 13% faster, 56x56 20%, 32 at 14x14 15%, 32x32 13%, 16x16 4-8%, 16 at
     /// 32x32 9%; 8x8 (72 positions, one block either way) unchanged. Blocks of about 48 or 96 were at most as fast.
     /// </summary>
     private const int GradientPositionBlock = 64;
