@@ -5,13 +5,14 @@ namespace NormSharp.Tests;
 public class GemmTests
 {
     // Odd sizes around the blocking: MR = 12 (6-row halves), NR = 16/32, KC = 256, MC = 144, NC = 4096, shared packed A up to 576 rows,
-    // the parallel threshold (2^23 multiply-adds: threaded with A packed per item, threaded with A shared) and the depth
-    // split (small output, k >= 1024 with two workers) and the column split (one row panel, threaded: 70x300x420).
+    // the parallel threshold (2^21 multiply-adds: threaded with A packed per item, threaded with A shared) and the depth
+    // split (small output, k >= 1024 with two workers) and the column split (one row panel, threaded: 70x300x420, and
+    // 60x100x784 in four chunks, the last of 4 columns).
     public static TheoryData<int, int, int> Shapes => new()
     {
         { 0, 3, 4 }, { 1, 1, 1 }, { 3, 0, 2 }, { 2, 5, 0 }, { 4, 16, 7 }, { 5, 17, 3 }, { 6, 32, 1 }, { 7, 33, 2 },
         { 17, 33, 65 }, { 64, 48, 31 }, { 130, 257, 9 }, { 1, 300, 257 }, { 300, 1, 257 }, { 145, 31, 513 },
-        { 150, 97, 260 }, { 289, 65, 70 }, { 64, 10, 784 }, { 13, 4100, 3 }, { 600, 70, 210 }, { 300, 120, 240 }, { 40, 50, 4200 }, { 70, 300, 420 },
+        { 150, 97, 260 }, { 289, 65, 70 }, { 64, 10, 784 }, { 13, 4100, 3 }, { 600, 70, 210 }, { 300, 120, 240 }, { 40, 50, 4200 }, { 70, 300, 420 }, { 60, 100, 784 },
     };
 
     // Kernels as ints: the enum is internal and xunit theories must be public.

@@ -55,8 +55,15 @@ internal static class Gemm
     private const int RowPanel = 144;       // MC, a multiple of RowBlock
     private const int ColumnPanel = 4096;   // NC, a multiple of every NR
     private const int SharedRowLimit = 4 * RowPanel;   // up to this many rows, A is packed once per step
-    private const long MultiplyAddsPerWork = 64;       // the packed vector micro-kernel's multiply-adds per unit of Parallelism work: threads from 2^23 (~0.3 ms on one core)
-    private const int ColumnSplitWidth = 64;           // SplitColumns from this many columns per worker
+    // The packed vector micro-kernel's multiply-adds per unit of Parallelism work: threads from 2^21 (~40 µs on one core).
+    // From 2^23 before: 60x784x100 took 132 µs on one thread against 86 µs on two, 32x256x256 63 against 39 µs. This
+    // was reverted once while loops ran on Parallel.For (waking a parked pool thread made the paper-MLP epoch slower);
+    // on WorkerTeam, nine alternating runs of each build: epoch median 130 against 138 ms (ranges 102-173 and
+    // 101-166), the bench's Linear 60x784->100 fwd+bwd 0.33-0.47 against 0.38-0.80 ms (eight runs each).
+    private const long MultiplyAddsPerWork = 16;
+    // SplitColumns from this many columns per worker (one strip): a 100-column product (a linear layer's 784 -> 100)
+    // split in four chunks took 137 µs against 171 µs in the depth-blocked schedule.
+    private const int ColumnSplitWidth = 32;
     private const int ColumnSplitAlign = 32;           // its chunks hold whole strips of every NR
     private const long SplitDepthMaxOutput = 1L << 17;  // outputs up to this size split a long depth across threads instead
 
