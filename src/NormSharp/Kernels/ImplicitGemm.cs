@@ -160,7 +160,7 @@ internal static unsafe class ImplicitGemm
 
     /// <summary>
     /// <see cref="ForwardTile"/> at Vector512 for the last 16 positions of a row of tiles: a sample's positions rarely fill
-    /// whole 32-column tiles (8x8 outputs have 80), and half a tile costs half of a full one here. A strip of more than 6
+    /// whole 32-column tiles (an 8x8 output has 72 positions), and half a tile costs half of a full one here. A strip of more than 6
     /// rows runs as one 12x16 tile.
     /// </summary>
     public static void ForwardHalfTile(float* a, int stride, float* image, int* offsets, int depth, float* c, int ldc, int rows, bool accumulate)
