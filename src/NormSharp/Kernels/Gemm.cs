@@ -417,7 +417,7 @@ internal static class Gemm
                         Vector512.Store(Vector512.Load(source), destination);
                         Vector512.Store(Vector512.Load(source + 16), destination + 16);
                     }
-                    else if (width == 16)
+                    else if (width == nr)
                     {
                         Vector256.Store(Vector256.Load(source), destination);
                         Vector256.Store(Vector256.Load(source + 8), destination + 8);
@@ -518,7 +518,7 @@ internal static class Gemm
                             // The last strip of 32 columns may need only 16: a half tile costs half (n = 100: 3.5 tiles
                             // a row strip instead of 4).
                             bool half = nr32 && cols <= 16;
-                            if (cols == nr || (half && cols == 16))
+                            if (cols == (half ? 16 : nr))
                             {
                                 Tile(aPanel, bPanel, panelRows, cTile, n, rows, half, accumulateStep);
                             }
