@@ -89,6 +89,7 @@ internal static class EpochCases
                 var optimizer = Models.CreateOptimizer(training.Optimizer, model.Parameters(), training.LearningRate, training.Momentum, training.WeightDecay);
                 void Step(int b)
                 {
+                    using var scope = Tensor.NewDisposeScope();
                     var loss = Models.Loss(model.Forward(Tensor.FromArray(images[b], shape)), labels[b]);
                     optimizer.ZeroGrad();
                     loss.Backward();

@@ -15,7 +15,9 @@ namespace NormSharp.Bench;
 /// <remarks>
 /// The NormSharp side is written the way a user writes it: <c>loss.Backward()</c>, gradients dropped with
 /// <c>x.Grad = null</c> or <c>optimizer.ZeroGrad()</c>, nothing disposed by hand but what a TorchSharp user disposes
-/// (the ResNet blocks' intermediates, with <c>using</c>), so the engine's own memory handling is what is measured. The libtorch side runs in a <c>DisposeScope</c>, TorchSharp's idiom, and takes input
+/// (the ResNet blocks' intermediates, with <c>using</c>), so the engine's own memory handling is what is measured. Both
+/// sides run each repetition in their library's dispose scope (<c>Tensor.NewDisposeScope()</c>,
+/// <c>torch.NewDisposeScope()</c>), which hands back the results a repetition drops. The libtorch side takes input
 /// gradients through <c>autograd.grad</c> (the cost of <c>backward()</c> into an empty <c>.grad</c>: both steal the
 /// buffer). The batch-norm rows print the memory-traffic floor of forward + loss + backward: 10S (statistics read x,
 /// normalization reads x and writes y, the loss reads y and g, the backward's sums read g and x, dx reads g and x and
@@ -75,6 +77,7 @@ internal static class StepCases
                 }
                 return new Side(() =>
                 {
+                    using var scope = Tensor.NewDisposeScope();
                     ours(x, g, bias).Backward();
                     x.Grad = null;
                     bias?.Grad = null;
@@ -112,6 +115,7 @@ internal static class StepCases
                 return new Side(() =>
                 {
                     using var noGrad = new NoGrad();
+                    using var scope = Tensor.NewDisposeScope();
                     ours(x);
                 });
             },
@@ -144,6 +148,7 @@ internal static class StepCases
                 x.RequiresGrad = true;
                 return new Side(() =>
                 {
+                    using var scope = Tensor.NewDisposeScope();
                     (layer.Forward(x) * g).Sum().Backward();
                     layer.ZeroGrad();
                     x.Grad = null;
@@ -188,7 +193,11 @@ internal static class StepCases
                 x.RequiresGrad = true;
                 var inputs = new List<Tensor> { x };
                 inputs.AddRange(block.Parameters());
-                return new Side(() => Gradients.Of(block.Forward(x), inputs, g));
+                return new Side(() =>
+                {
+                    using var scope = Tensor.NewDisposeScope();
+                    Gradients.Of(block.Forward(x), inputs, g);
+                });
             },
             Torch: () =>
             {
@@ -258,6 +267,7 @@ internal static class StepCases
                 var input = Tensor.FromArray(data.Value.X, shape);
                 return new Side(() =>
                 {
+                    using var scope = Tensor.NewDisposeScope();
                     var loss = F.CrossEntropy(model.Forward(input), labels);
                     optimizer.ZeroGrad();
                     loss.Backward();

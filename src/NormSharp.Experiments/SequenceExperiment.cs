@@ -110,10 +110,13 @@ internal static class SequenceExperiment
                     break;
                 }
                 var lengths = RandomLengths(crops, batch.Count, rows);
-                optimizer.ZeroGrad();
-                var loss = Models.Loss(model.Forward(Cropped(batch.Images, lengths), lengths), batch.Labels);
-                loss.Backward();
-                optimizer.Step();
+                using (Tensor.NewDisposeScope())   // the step's activations and gradients go back to the pool when it ends
+                {
+                    optimizer.ZeroGrad();
+                    var loss = Models.Loss(model.Forward(Cropped(batch.Images, lengths), lengths), batch.Labels);
+                    loss.Backward();
+                    optimizer.Step();
+                }
                 step++;
                 observer.OnStep?.Invoke(step, steps);
             }

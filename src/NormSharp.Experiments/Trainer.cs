@@ -209,17 +209,22 @@ internal static class Trainer
                     result.StoppedByBudget = true;
                     break;
                 }
-                trainClock.Start();
-                renormSchedule?.Apply(model, step);
-                optimizer.ZeroGrad();
-                var logits = forward.Forward(batch.Images);
-                var loss = Models.Loss(logits, batch.Labels);
-                loss.Backward();
-                parallel?.SynchronizeGradients();
-                optimizer.Step();
-                trainClock.Stop();
+                double lossValue;
+                using (Tensor.NewDisposeScope())   // the step's activations and gradients go back to the pool when it ends
+                {
+                    trainClock.Start();
+                    renormSchedule?.Apply(model, step);
+                    optimizer.ZeroGrad();
+                    var logits = forward.Forward(batch.Images);
+                    var loss = Models.Loss(logits, batch.Labels);
+                    loss.Backward();
+                    parallel?.SynchronizeGradients();
+                    optimizer.Step();
+                    trainClock.Stop();
+                    lossValue = loss.Item();
+                    correct += Evaluation.CountCorrect(logits, batch.Labels);
+                }
                 step++;
-                double lossValue = loss.Item();
                 if (stopOnNonFiniteLoss && !double.IsFinite(lossValue))
                 {
                     throw new TrainingDivergedException(
@@ -228,7 +233,6 @@ internal static class Trainer
                 }
                 lossSum += lossValue;
                 batchesSinceEval++;
-                correct += Evaluation.CountCorrect(logits, batch.Labels);
                 seen += batch.Count;
                 observer?.OnStep?.Invoke(step, steps);
                 if (schedule.IsDue(step) || step == steps)

@@ -237,12 +237,13 @@ internal static class StoragePool
     }
 
     /// <summary>
-    /// A recorded autograd operation uses the storage of <paramref name="output"/> and <paramref name="inputs"/> until
-    /// its backward has run; returns the pooled arrays it now holds (each once), for <see cref="ReleaseFromGraph"/>.
+    /// A recorded autograd operation uses the storage of <paramref name="tensors"/> (its output, inputs and saved
+    /// tensors) until its backward has run; returns the pooled arrays it now holds (each once), for
+    /// <see cref="ReleaseFromGraph"/>.
     /// </summary>
-    public static float[][] HoldForGraph(Tensor output, Tensor[] inputs)
+    public static float[][] HoldForGraph(Tensor[] tensors)
     {
-        var held = new List<float[]>(inputs.Length + 1);
+        var held = new List<float[]>(tensors.Length);
         void Add(float[] array)
         {
             if (Find(array) is { } sentinel && !held.Contains(array))   // arrays compare by reference
@@ -251,10 +252,9 @@ internal static class StoragePool
                 held.Add(array);
             }
         }
-        Add(output.Storage);
-        foreach (var input in inputs)
+        foreach (var tensor in tensors)
         {
-            Add(input.Storage);
+            Add(tensor.Storage);
         }
         return [.. held];
     }

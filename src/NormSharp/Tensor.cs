@@ -37,6 +37,7 @@ public partial class Tensor : IDisposable
         this.shape = shape;
         Length = (int)count;
         StoragePool.Hold(storage);
+        JoinCurrentScope();
     }
 
     /// <summary>Wraps a whole array without copying.</summary>
@@ -117,7 +118,7 @@ public partial class Tensor : IDisposable
             {
                 grad.Dispose();
             }
-            grad = value;
+            grad = value?.DetachFromDisposeScope();   // the leaf holds it now, beyond any scope
             gradHandedOut = true;
         }
     }
@@ -227,7 +228,7 @@ public partial class Tensor : IDisposable
         {
             // The engine owns the tensor it passes (see Engine.Propagate), so nobody outside holds the new gradient.
             bool taken = StoragePool.IsExclusive(gradient.storage);
-            grad = taken ? gradient : gradient.Clone();
+            grad = (taken ? gradient : gradient.Clone()).DetachFromDisposeScope();   // the leaf holds it beyond any scope
             gradHandedOut = false;
             return taken;
         }

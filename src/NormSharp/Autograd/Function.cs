@@ -16,6 +16,7 @@ public abstract class Function
     private Tensor[] inputs = [];
     private bool[] needsInputGrad = [];
     private Tensor[] saved = [];
+    private Tensor[] heldSaved = [];   // saved tensors besides the inputs and the output, held like inputs
     private float[][] graphStorage = [];
     private Tensor? output;
     private float[][] ownedArrays = [];
@@ -33,7 +34,18 @@ public abstract class Function
     public virtual string Name => GetType().Name;
 
     /// <summary>Keeps tensors for the backward pass.</summary>
-    protected void SaveForBackward(params Tensor[] tensors) => saved = tensors;
+    /// <remarks>
+    /// Once the forward is recorded, a saved tensor is held like an input: disposing it, by hand or at the end of its
+    /// <see cref="DisposeScope"/>, waits until this function's backward has run (or its graph can no longer run).
+    /// </remarks>
+    protected void SaveForBackward(params Tensor[] tensors)
+    {
+        saved = tensors;
+        if (output is not null && !Released)
+        {
+            HoldSaved();   // saved after Record
+        }
+    }
 
     /// <summary>
     /// Uninitialized scratch of <paramref name="count"/> floats that only this function reads (a dropout mask, softmax
@@ -81,8 +93,26 @@ public abstract class Function
         output.RequiresGrad = true;
         // The backward may read any input and the output: their storage is not reused before it has run, even if
         // the tensors are disposed.
-        graphStorage = StoragePool.HoldForGraph(output, inputs);
+        graphStorage = StoragePool.HoldForGraph([output, .. inputs]);
+        HoldSaved();
         return output;
+    }
+
+    // A tensor the forward made and saved (a mask, statistics) may belong to a dispose scope that ends before the
+    // backward runs: it is held as an input is, so that its disposal waits for the backward.
+    private void HoldSaved()
+    {
+        foreach (var tensor in saved)
+        {
+            if (ReferenceEquals(tensor, output) || Array.Exists(inputs, t => ReferenceEquals(t, tensor)) ||
+                Array.Exists(heldSaved, t => ReferenceEquals(t, tensor)))
+            {
+                continue;
+            }
+            tensor.HoldForGraph();
+            heldSaved = [.. heldSaved, tensor];
+            graphStorage = [.. graphStorage, .. StoragePool.HoldForGraph([tensor])];
+        }
     }
 
     /// <summary>True when grad mode is on and any tensor requires gradients: whether a backward will run.</summary>
@@ -146,21 +176,22 @@ public abstract class Function
             }
             function.graphStorage = [];
             function.ReturnOwnedArrays();
-            foreach (var input in function.inputs)
+            foreach (var held in function.inputs.Concat(function.heldSaved))
             {
-                if (!input.ReleaseFromGraph())
+                if (!held.ReleaseFromGraph())
                 {
                     continue;
                 }
-                if (input.GradFn is not { Released: false } producer)
+                if (held.GradFn is not { Released: false } producer)
                 {
-                    input.DisposeNow();
+                    held.DisposeNow();
                 }
                 else if (graphIsDead)
                 {
-                    pending.Push(producer);   // its release disposes the input, its output
+                    pending.Push(producer);   // its release disposes the tensor, its output
                 }
             }
+            function.heldSaved = [];
             if (function.output is { DisposableNow: true } output)
             {
                 output.DisposeNow();

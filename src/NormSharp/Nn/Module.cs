@@ -57,7 +57,7 @@ public abstract partial class Module
         {
             bufferNames.Add(name);
         }
-        buffers[name] = buffer;
+        buffers[name] = buffer?.DetachFromDisposeScope();   // module state: outlives any scope it was made in
         return buffer;
     }
 

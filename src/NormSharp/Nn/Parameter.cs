@@ -11,6 +11,7 @@ public sealed class Parameter : Tensor
         : base(Unwrap(data).Storage, data.Offset, data.Shape)
     {
         RequiresGrad = requiresGrad;
+        DetachFromDisposeScope();   // module state: outlives any scope it was made in
     }
 
     private static Tensor Unwrap(Tensor data)
