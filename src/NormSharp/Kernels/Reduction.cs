@@ -1,6 +1,8 @@
 using System.Buffers;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace NormSharp.Kernels;
 
@@ -13,8 +15,8 @@ namespace NormSharp.Kernels;
 /// one of two passes over the source, then passes over a small double intermediate: when the innermost dimension is
 /// reduced, each contiguous row is summed (<see cref="RowSums"/>); when it is kept, rows are added elementwise into
 /// accumulators (<see cref="ColumnSums"/>).</para>
-/// <para>Accuracy: rows are summed in blocks of <see cref="RowBlock"/> floats (in float, by TensorPrimitives' vector
-/// lanes) whose sums are added in double; column accumulators add at most <see cref="BlockRows"/> rows in float
+/// <para>Accuracy: rows are summed in blocks of <see cref="RowBlock"/> floats (in float vector lanes) whose sums are
+/// added in double; column accumulators add at most <see cref="BlockRows"/> rows in float
 /// before going into doubles. The error is then that of a float sum of one block or 32 rows plus a double sum, not of
 /// the whole length (a float running sum of 6.4M elements loses ~2 digits).</para>
 /// <para>Determinism: the split into ranges depends only on the shape and the processor count, and partial sums are
@@ -29,7 +31,7 @@ internal static unsafe class Reduction
     public const int BlockRows = 32;
 
     /// <summary>
-    /// Floats summed in float lanes (by TensorPrimitives) before the partial sum goes into a double: a whole 56×56
+    /// Floats summed in float lanes before the partial sum goes into a double: a whole 56×56
     /// plane in one call (Sum([0, 2, 3]) of (32, 64, 56, 56) ran 10-25% faster than with blocks of 1024, side by side).
     /// </summary>
     public const int RowBlock = 4096;
@@ -188,8 +190,8 @@ internal static unsafe class Reduction
         public readonly float* Source = source;
         public readonly float* Factor = factor;
 
-        // Σ source[start..start+length) (· factor): TensorPrimitives sums each block of RowBlock floats in float
-        // vector lanes, and the blocks are added in double, in order. Widening every float to double instead was
+        // Σ source[start..start+length) (· factor): each block of RowBlock floats is summed in float vector lanes
+        // (StreamSum, StreamDot), and the blocks are added in double, in order. Widening every float to double instead was
         // bound by the conversions and the adds' latency, not by memory: 2048 rows of 3136 floats took 3.5 ms that
         // way against 1.6 ms in blocks, side by side in one process (load average 12).
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -199,10 +201,86 @@ internal static unsafe class Reduction
             for (int from = 0; from < length; from += RowBlock)
             {
                 int count = Math.Min(RowBlock, length - from);
-                var values = new ReadOnlySpan<float>(Source + start + from, count);
-                sum += Factor is null ? TensorPrimitives.Sum(values) : TensorPrimitives.Dot(values, new ReadOnlySpan<float>(Factor + start + from, count));
+                sum += Factor is null ? StreamSum(Source + start + from, count) : StreamDot(Source + start + from, Factor + start + from, count);
             }
             return sum;
+        }
+    }
+
+    /// <summary>How far ahead of its loads a streaming sum prefetches, in floats (4 KiB: one page).</summary>
+    public const int PrefetchDistance = 1024;
+
+    // Σ x[0..count) in float lanes, as TensorPrimitives.Sum, with a software prefetch PrefetchDistance floats ahead of
+    // the loads: the hardware prefetcher stops at every 4 KiB page. Summing 2048 rows of 3136 floats on two threads,
+    // alternating with TensorPrimitives.Sum in one process, took 10-14% less time with the prefetch and the same
+    // without it (Cascade Lake VM).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static float StreamSum(float* x, int count)
+    {
+        if (!Vector256.IsHardwareAccelerated)
+        {
+            return TensorPrimitives.Sum(new ReadOnlySpan<float>(x, count));
+        }
+        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        int i = 0;
+        for (; i <= count - 32; i += 32)
+        {
+            Prefetch(x + i + PrefetchDistance);   // one line a step: the adjacent-line prefetcher brings its pair
+            a0 += Vector256.Load(x + i);
+            a1 += Vector256.Load(x + i + 8);
+            a2 += Vector256.Load(x + i + 16);
+            a3 += Vector256.Load(x + i + 24);
+        }
+        for (; i <= count - 8; i += 8)
+        {
+            a0 += Vector256.Load(x + i);
+        }
+        float sum = Vector256.Sum((a0 + a1) + (a2 + a3));
+        for (; i < count; i++)
+        {
+            sum += x[i];
+        }
+        return sum;
+    }
+
+    // Σ x[i] · y[i] over [0, count), as TensorPrimitives.Dot, prefetching both streams as StreamSum does.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static float StreamDot(float* x, float* y, int count)
+    {
+        if (!Vector256.IsHardwareAccelerated)
+        {
+            return TensorPrimitives.Dot(new ReadOnlySpan<float>(x, count), new ReadOnlySpan<float>(y, count));
+        }
+        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        int i = 0;
+        for (; i <= count - 32; i += 32)
+        {
+            Prefetch(x + i + PrefetchDistance);
+            Prefetch(y + i + PrefetchDistance);
+            a0 = Vector256.FusedMultiplyAdd(Vector256.Load(x + i), Vector256.Load(y + i), a0);
+            a1 = Vector256.FusedMultiplyAdd(Vector256.Load(x + i + 8), Vector256.Load(y + i + 8), a1);
+            a2 = Vector256.FusedMultiplyAdd(Vector256.Load(x + i + 16), Vector256.Load(y + i + 16), a2);
+            a3 = Vector256.FusedMultiplyAdd(Vector256.Load(x + i + 24), Vector256.Load(y + i + 24), a3);
+        }
+        for (; i <= count - 8; i += 8)
+        {
+            a0 = Vector256.FusedMultiplyAdd(Vector256.Load(x + i), Vector256.Load(y + i), a0);
+        }
+        float sum = Vector256.Sum((a0 + a1) + (a2 + a3));
+        for (; i < count; i++)
+        {
+            sum += x[i] * y[i];
+        }
+        return sum;
+    }
+
+    // A prefetch never faults, so it may point past the end of the data.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Prefetch(float* address)
+    {
+        if (Sse.IsSupported)
+        {
+            Sse.Prefetch0(address);
         }
     }
 
