@@ -11,7 +11,8 @@ namespace NormSharp;
 /// returns a new tensor. Operations that involve a tensor with <see cref="RequiresGrad"/> record
 /// themselves on the autograd tape unless a <see cref="NoGrad"/> scope is active.
 /// <para>Disposing a tensor is optional: it hands large storage back for reuse at once instead of after the next
-/// garbage collection (see <see cref="Dispose"/>).</para>
+/// garbage collection (see <see cref="Dispose"/>); <see cref="NewDisposeScope"/> disposes everything a block of code
+/// makes.</para>
 /// </remarks>
 public partial class Tensor : IDisposable
 {
@@ -103,7 +104,8 @@ public partial class Tensor : IDisposable
     /// Setting it (to null, as PyTorch's <c>x.grad = None</c>, or to another tensor) hands the previous gradient's
     /// storage back for reuse at once when no code outside the autograd engine can hold that gradient: it was written
     /// by <see cref="Backward"/> and never read through this property since. A gradient that was read stays alive for
-    /// whoever holds it and is reclaimed by the garbage collector, as before.
+    /// whoever holds it and is reclaimed by the garbage collector, as before. A gradient set here or accumulated by
+    /// <see cref="Backward"/> belongs to no <see cref="DisposeScope"/>: the leaf holds it.
     /// </remarks>
     public Tensor? Grad
     {
