@@ -30,16 +30,19 @@ public class StoragePoolTests
     }
 
     [Fact]
-    public void A_live_tensor_and_the_copy_made_by_FromArray_are_never_recycled()
+    public void A_live_tensor_is_never_recycled_and_a_dropped_FromArray_copy_is_but_never_the_caller_s_array()
     {
         const int length = StoragePool.PooledLength + 307;
         var live = Tensor.Full(5f, length);
-        int fromArrayIdentity = DropFromArray(length);
+        var callers = new float[length];
+        int fromArrayIdentity = DropFromArray(callers);
         CollectAndFinalize();
         var fresh = Tensor.Full(7f, length);
         Assert.NotSame(live.Storage, fresh.Storage);
-        Assert.NotEqual(fromArrayIdentity, RuntimeHelpers.GetHashCode(fresh.Storage));
+        Assert.NotSame(callers, fresh.Storage);
+        Assert.Equal(fromArrayIdentity, RuntimeHelpers.GetHashCode(fresh.Storage));   // FromArray's copy came from the pool
         Assert.All(live.ToArray(), v => Assert.Equal(5f, v));
+        Assert.All(callers, v => Assert.Equal(0f, v));
     }
 
     [Fact]
@@ -122,7 +125,7 @@ public class StoragePoolTests
     private static int DropTensor(int length) => RuntimeHelpers.GetHashCode(Tensor.Full(9f, length).Storage);
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static int DropFromArray(int length) => RuntimeHelpers.GetHashCode(Tensor.FromArray(new float[length], length).Storage);
+    private static int DropFromArray(float[] data) => RuntimeHelpers.GetHashCode(Tensor.FromArray(data, data.Length).Storage);
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static Tensor FilledTensor(int length, float value) => Tensor.Full(value, length);
