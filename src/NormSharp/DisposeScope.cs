@@ -14,11 +14,13 @@ namespace NormSharp;
 /// deterministically when the step ends, so the next step reuses it without a collection.</para>
 /// <para>What survives: tensors created before the scope began (inputs, parameters), tensors moved out, and what the
 /// library keeps beyond the step: a leaf's <see cref="Tensor.Grad"/> (accumulated by <see cref="Tensor.Backward"/> or
-/// set), module parameters and buffers (<see cref="Nn.Parameter"/>, registered buffers) and what a recorded
-/// operation saved for a backward that has not run yet (disposing such a tensor waits for that backward, see
-/// <see cref="Tensor.Dispose"/>). So a loss moved out of the scope can still be back-propagated after it ends.</para>
-/// <para>Scopes nest; each belongs to the thread that began it and must end there, innermost first (a <c>using</c>
-/// block does both). Tensors made on other threads (a data loader's workers) never join a scope.</para>
+/// set), module parameters and buffers (<see cref="Nn.Parameter"/>, registered buffers), a data set's images, and
+/// what a recorded operation saved for a backward that has not run yet (disposing such a tensor waits for that
+/// backward, see <see cref="Tensor.Dispose"/>). So a loss moved out of the scope can still be back-propagated after it
+/// ends.</para>
+/// <para>Scopes nest; ending one also ends the scopes begun inside it that are still open. Each belongs to the thread
+/// that began it: it ends there (a <c>using</c> block does both), and tensors move into it only there. Tensors made on
+/// other threads never join a scope.</para>
 /// </remarks>
 /// <example>
 /// <code>
@@ -65,6 +67,7 @@ public sealed class DisposeScope : IDisposable
         {
             throw new ObjectDisposedException(nameof(DisposeScope), "This dispose scope has ended; tensors cannot be moved into it.");
         }
+        CheckThread("take a tensor");
         tensors.Add(tensor);
         if (tensors.Count >= compactAt)
         {
@@ -75,27 +78,21 @@ public sealed class DisposeScope : IDisposable
     }
 
     /// <summary>
-    /// Ends the scope: disposes every tensor created in it that was not moved out, newest first, and makes the scope
-    /// that was innermost when it began the innermost again. Safe to repeat.
+    /// Ends the scope: ends any scope begun inside it that is still open, disposes every tensor created in it that was
+    /// not moved out, newest first, and makes the scope that was innermost when it began the innermost again. Safe to
+    /// repeat.
     /// </summary>
-    /// <exception cref="InvalidOperationException">
-    /// Called on another thread than the one that began the scope, or while a scope begun inside it is still open.
-    /// </exception>
+    /// <exception cref="InvalidOperationException">Called on another thread than the one that began the scope.</exception>
     public void Dispose()
     {
         if (ended)
         {
             return;
         }
-        if (Environment.CurrentManagedThreadId != threadId)
+        CheckThread("end");
+        while (!ReferenceEquals(current, this))
         {
-            throw new InvalidOperationException(
-                $"A dispose scope must end on the thread that began it (thread {threadId}), not on thread {Environment.CurrentManagedThreadId}.");
-        }
-        if (!ReferenceEquals(current, this))
-        {
-            throw new InvalidOperationException(
-                "A dispose scope must end after every scope begun inside it: end the inner scope first (a using block does).");
+            current!.Dispose();   // an inner scope left open (this thread's scopes form one chain up to this one)
         }
         ended = true;
         current = outer;
@@ -109,5 +106,15 @@ public sealed class DisposeScope : IDisposable
             }
         }
         tensors.Clear();
+    }
+
+    // A scope's list and its tensors' membership are touched only by the thread that began it.
+    private void CheckThread(string action)
+    {
+        if (Environment.CurrentManagedThreadId != threadId)
+        {
+            throw new InvalidOperationException(
+                $"A dispose scope can only {action} on the thread that began it (thread {threadId}), not on thread {Environment.CurrentManagedThreadId}.");
+        }
     }
 }

@@ -1,4 +1,5 @@
 using NormSharp.Autograd;
+using NormSharp.Data;
 using NormSharp.Functional;
 using NormSharp.Nn;
 using NormSharp.Optim;
@@ -58,7 +59,6 @@ public class DisposeScopeTests
     {
         var x = Tensor.FromArray([1f, -2f, 3f], 3);
         x.RequiresGrad = true;
-        var set = Tensor.FromArray([0f, 0f, 0f], 3);
         Tensor[] returned;
         using (Tensor.NewDisposeScope())
         {
@@ -74,17 +74,20 @@ public class DisposeScopeTests
             x.Grad = Tensor.FromArray([7f, 8f, 9f], 3);   // set inside: the leaf holds it beyond the scope
         }
         Assert.Equal([7f, 8f, 9f], x.Grad!.ToArray());
-        GC.KeepAlive(set);
     }
 
     [Fact]
     public void A_loss_moved_out_of_its_scope_still_back_propagates_through_what_the_scope_made()
     {
-        // ReLU saves a mask it made itself and the product saves its inputs: all made in the scope, all needed after it.
+        // ReLU saves a bit mask it made itself (pooled: 32 elements a float) and the product saves its inputs: all made
+        // in the scope, all needed after it.
+        const int columns = 8 * StoragePool.PooledLength + 40;
+        int maskFloats = (Kernels.Activation.MaskBytes(4 * columns) + sizeof(float) - 1) / sizeof(float);
+        Assert.True(maskFloats >= StoragePool.PooledLength);
         var generator = new Generator(11);
-        var x = Tensor.Randn(generator, 4, StoragePool.PooledLength / 2);
+        var x = Tensor.Randn(generator, 4, columns);
         x.RequiresGrad = true;
-        var weight = Tensor.Randn(generator, 4, StoragePool.PooledLength / 2);
+        var weight = Tensor.Randn(generator, 4, columns);
         var expected = Gradients.Of(((x * weight).Relu() * weight).Sum(), [x])[0].ToArray();
 
         Tensor loss;
@@ -92,15 +95,17 @@ public class DisposeScopeTests
         {
             loss = ((x * weight).Relu() * weight).Sum().MoveToOuterDisposeScope();
         }
-        // Whatever takes storage now must not get the saved tensors' arrays before the backward ran.
-        var meanwhile = Enumerable.Range(0, 4).Select(_ => Tensor.Full(-9f, 4, StoragePool.PooledLength / 2)).ToList();
+        // Whatever takes storage now must not get the saved tensors' arrays before the backward ran: a mask or a
+        // product overwritten with -9 would change the gradient (a disposed one would throw).
+        var meanwhile = new List<Tensor> { Tensor.Full(-9f, maskFloats), Tensor.Full(-9f, maskFloats) };
+        meanwhile.AddRange(Enumerable.Range(0, 4).Select(_ => Tensor.Full(-9f, 4, columns)));
         loss.Backward();
         Assert.Equal(expected, x.Grad!.ToArray());
         GC.KeepAlive(meanwhile);
     }
 
     [Fact]
-    public void A_model_and_its_optimizer_made_inside_a_scope_keep_their_state()
+    public void A_model_and_a_data_set_made_inside_a_scope_keep_their_tensors()
     {
         Sequential model;
         SGD optimizer;
@@ -120,23 +125,46 @@ public class DisposeScopeTests
         }
         Assert.All(model.Parameters(), p => Assert.Equal(p.Length, p.ToArray().Length));
         Assert.All(model.StateDict().Values, t => Assert.True(t.ToArray().All(float.IsFinite)));
+
+        Dataset data;
+        using (Tensor.NewDisposeScope())
+        {
+            data = new Dataset(Tensor.Full(1f, 6, 2), [0, 1, 0, 1, 0, 1]);
+        }
+        var loader = new DataLoader(data, 2, shuffle: true, generator: new Generator(2));
+        using (var scope = Tensor.NewDisposeScope())
+        {
+            using var batches = loader.GetEnumerator();   // the loader's view of the images is made at the first MoveNext
+            Assert.True(batches.MoveNext());
+            scope.Dispose();
+            Assert.True(batches.MoveNext());
+            Assert.Equal([1f, 1f, 1f, 1f], batches.Current.Images.ToArray());
+        }
     }
 
     [Fact]
-    public void Scopes_end_innermost_first_on_their_own_thread()
+    public void A_scope_ends_on_its_own_thread_and_ends_the_scopes_left_open_inside_it()
     {
         var outer = Tensor.NewDisposeScope();
         var inner = Tensor.NewDisposeScope();
-        var ex = Assert.Throws<InvalidOperationException>(outer.Dispose);
-        Assert.Contains("inner scope first", ex.Message, StringComparison.Ordinal);
-        var fromOtherThread = OnOtherThread(() => Record.Exception(inner.Dispose));
-        Assert.IsType<InvalidOperationException>(fromOtherThread);
-        Assert.Contains("thread", fromOtherThread!.Message, StringComparison.Ordinal);
-        inner.Dispose();
-        outer.Dispose();
-        outer.Dispose();   // safe to repeat
-        var after = Tensor.Zeros(2);
-        Assert.Equal([0f, 0f], after.ToArray());   // no scope is current any more
+        try
+        {
+            var made = Tensor.Zeros(2);
+            var fromOtherThread = OnOtherThread(() => Record.Exception(inner.Dispose));
+            Assert.IsType<InvalidOperationException>(fromOtherThread);
+            Assert.Contains("thread", fromOtherThread!.Message, StringComparison.Ordinal);
+            outer.Dispose();   // ends inner first
+            Assert.Throws<ObjectDisposedException>(() => made.ToArray());
+            Assert.Null(DisposeScope.Current);
+            outer.Dispose();   // safe to repeat, and so is ending the inner one now
+            inner.Dispose();
+            Assert.Null(DisposeScope.Current);
+        }
+        finally
+        {
+            inner.Dispose();
+            outer.Dispose();
+        }
     }
 
     [Fact]
@@ -181,14 +209,14 @@ public class DisposeScopeTests
             new Conv2d(1, 8, 3, padding: 1, bias: false, generator: generator), new BatchNorm2d(8), new ReLU(),
             new Flatten(), new Linear(8 * 28 * 28, 10, generator: generator));
         var optimizer = new Adam(model.Parameters());
-        var input = Tensor.Randn(generator, 8, 1, 28, 28);
-        int[] labels = [0, 1, 2, 3, 4, 5, 6, 7];
+        var input = Tensor.Randn(generator, 32, 1, 28, 28);   // 25,088 floats: a pooled size
+        int[] labels = [.. Enumerable.Range(0, 32).Select(i => i % 10)];
         PoolAssert.SteadyStepsReuseMemory(() =>
         {
             using var scope = Tensor.NewDisposeScope();
-            var logits = model.Forward(input);
-            var residual = logits * 2f;   // a second path that nothing disposes
-            var loss = F.CrossEntropy(residual, labels);
+            var scaled = input * 0.5f;   // dropped, and not part of the graph (input needs no gradient)
+            var logits = model.Forward(scaled);
+            var loss = F.CrossEntropy(logits, labels);
             optimizer.ZeroGrad();
             loss.Backward();
             optimizer.Step();

@@ -102,17 +102,23 @@ public abstract class Function
     // backward runs: it is held as an input is, so that its disposal waits for the backward.
     private void HoldSaved()
     {
+        var toHold = new List<Tensor>();
         foreach (var tensor in saved)
         {
-            if (ReferenceEquals(tensor, output) || Array.Exists(inputs, t => ReferenceEquals(t, tensor)) ||
-                Array.Exists(heldSaved, t => ReferenceEquals(t, tensor)))
+            if (tensor is null || ReferenceEquals(tensor, output) || Array.Exists(inputs, t => ReferenceEquals(t, tensor)) ||
+                Array.Exists(heldSaved, t => ReferenceEquals(t, tensor)) || toHold.Exists(t => ReferenceEquals(t, tensor)))
             {
                 continue;
             }
-            tensor.HoldForGraph();
-            heldSaved = [.. heldSaved, tensor];
-            graphStorage = [.. graphStorage, .. StoragePool.HoldForGraph([tensor])];
+            tensor.ThrowIfDisposed();   // before any hold is taken, so that a failed save leaves nothing held
+            toHold.Add(tensor);
         }
+        foreach (var tensor in toHold)
+        {
+            tensor.HoldForGraph();
+        }
+        heldSaved = [.. heldSaved, .. toHold];
+        graphStorage = [.. graphStorage, .. StoragePool.HoldForGraph([.. toHold])];
     }
 
     /// <summary>True when grad mode is on and any tensor requires gradients: whether a backward will run.</summary>

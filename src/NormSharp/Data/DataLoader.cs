@@ -63,7 +63,7 @@ public sealed class DataLoader : IEnumerable<Batch>
     {
         int n = Dataset.Count;
         int[]? order = Shuffle ? generator.Permutation(n) : null;
-        var images = Dataset.Images.Detach();
+        var images = Dataset.Images.Detach().DetachFromDisposeScope();   // made at the first MoveNext: maybe in a scope
         var labels = Dataset.Labels.ToArray();
         int batches = Count;
         for (int b = 0; b < batches; b++)

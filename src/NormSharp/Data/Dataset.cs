@@ -46,7 +46,7 @@ public sealed class Dataset
             }
             classCount = Math.Max(classCount, labels[i] + 1);
         }
-        Images = images;
+        Images = images.DetachFromDisposeScope();   // the data set holds its images beyond any scope it was made in
         this.labels = labels;
         ClassCount = classCount;
     }
