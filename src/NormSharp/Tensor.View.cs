@@ -66,7 +66,7 @@ public partial class Tensor
         }
         int rowLength = ShapeUtil.Product(shape, 1, Rank);
         int[] outShape = [indices.Length, .. shape[1..]];
-        var output = Zeros(outShape);
+        var output = Uninitialized(outShape);   // every row is copied below
         var src = Data;
         var dst = output.AsSpan();
         for (int i = 0; i < indices.Length; i++)
