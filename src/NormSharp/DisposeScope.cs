@@ -60,7 +60,7 @@ public sealed class DisposeScope : IDisposable
     /// <summary>How many tensors this scope disposes if it ends now.</summary>
     public int Count => tensors.Count(t => ReferenceEquals(t.Scope, this) && !t.IsDisposed);
 
-    /// <summary>Makes <paramref name="tensor"/> one of this scope's (its <see cref="Tensor.Scope"/> is set by the caller).</summary>
+    /// <summary>Makes <paramref name="tensor"/> one of this scope's (on a failed check, the tensor is left as it was).</summary>
     internal void Add(Tensor tensor)
     {
         if (ended)
@@ -68,6 +68,7 @@ public sealed class DisposeScope : IDisposable
             throw new ObjectDisposedException(nameof(DisposeScope), "This dispose scope has ended; tensors cannot be moved into it.");
         }
         CheckThread("take a tensor");
+        tensor.Scope = this;
         tensors.Add(tensor);
         if (tensors.Count >= compactAt)
         {

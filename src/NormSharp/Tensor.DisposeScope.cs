@@ -23,11 +23,13 @@ public partial class Tensor
     {
         if (Scope is { } scope)
         {
-            Scope = null;
             if (scope.Outer is { } outer)
             {
-                Scope = outer;
                 outer.Add(this);
+            }
+            else
+            {
+                Scope = null;
             }
         }
         return this;
@@ -44,12 +46,5 @@ public partial class Tensor
     }
 
     // Called by the constructor: a new tensor belongs to this thread's innermost scope.
-    private void JoinCurrentScope()
-    {
-        if (DisposeScope.Current is { } scope)
-        {
-            Scope = scope;
-            scope.Add(this);
-        }
-    }
+    private void JoinCurrentScope() => DisposeScope.Current?.Add(this);
 }
