@@ -105,6 +105,35 @@ public class DisposeScopeTests
     }
 
     [Fact]
+    public void A_user_written_operation_s_saved_tensors_outlive_the_scope_until_its_backward()
+    {
+        var x = Tensor.FromArray([1f, -2f, 3f], 3);
+        x.RequiresGrad = true;
+        Tensor loss;
+        using (Tensor.NewDisposeScope())
+        {
+            loss = new Twice().Forward(x).Sum().MoveToOuterDisposeScope();
+        }
+        loss.Backward();
+        Assert.Equal([2f, 2f, 2f], x.Grad!.ToArray());
+    }
+
+    // y = 2x, keeping for its backward a factor tensor it made in the forward and an absent (null) one.
+    private sealed class Twice : Function
+    {
+        public Tensor Forward(Tensor x)
+        {
+            var factor = Tensor.Full(2f, x.Shape);
+            var y = Tensor.FromArray([.. x.ToArray().Select(v => 2 * v)], x.Shape);
+            SaveForBackward(factor, null!);
+            return Record(y, x);
+        }
+
+        public override Tensor?[] Backward(Tensor gradOutput) =>
+            [Tensor.FromArray([.. gradOutput.ToArray().Zip(SavedTensors[0].ToArray(), (g, f) => g * f)], gradOutput.Shape)];
+    }
+
+    [Fact]
     public void A_model_and_a_data_set_made_inside_a_scope_keep_their_tensors()
     {
         Sequential model;
