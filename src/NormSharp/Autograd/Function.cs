@@ -102,16 +102,20 @@ public abstract class Function
     // backward runs: it is held as an input is, so that its disposal waits for the backward.
     private void HoldSaved()
     {
-        var toHold = new List<Tensor>();
+        List<Tensor>? toHold = null;   // most operations save only their inputs and output: nothing to add
         foreach (var tensor in saved)
         {
             if (tensor is null || ReferenceEquals(tensor, output) || Array.Exists(inputs, t => ReferenceEquals(t, tensor)) ||
-                Array.Exists(heldSaved, t => ReferenceEquals(t, tensor)) || toHold.Exists(t => ReferenceEquals(t, tensor)))
+                Array.Exists(heldSaved, t => ReferenceEquals(t, tensor)) || (toHold?.Exists(t => ReferenceEquals(t, tensor)) ?? false))
             {
                 continue;
             }
             tensor.ThrowIfDisposed();   // before any hold is taken, so that a failed save leaves nothing held
-            toHold.Add(tensor);
+            (toHold ??= []).Add(tensor);
+        }
+        if (toHold is null)
+        {
+            return;
         }
         foreach (var tensor in toHold)
         {
