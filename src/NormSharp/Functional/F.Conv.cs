@@ -110,9 +110,17 @@ public static partial class F
             int batch = input.Size(0), channels = input.Size(1), outChannels = weight.Size(0);
             var output = Tensor.Uninitialized(batch, outChannels, window.OutHeight, window.OutWidth);
             hasBias = bias is not null;
-            using var packedWeight = ImplicitConv.PackWeight(weight.Data, groups, outChannels / groups, weight.Length / outChannels);
-            ImplicitConv.Forward(input.Storage, input.Offset, batch, new ConvImage(window, channels), packedWeight,
-                bias?.ToArray(), output.Storage, output.Offset);
+            if (WinogradConv.Applies(window, groups, channels, outChannels))
+            {
+                using var transformed = WinogradConv.TransformWeight(weight.Storage, weight.Offset, outChannels, channels, flipped: false);
+                WinogradConv.Forward(input.Storage, input.Offset, batch, window, transformed, bias?.ToArray(), output.Storage, output.Offset);
+            }
+            else
+            {
+                using var packedWeight = ImplicitConv.PackWeight(weight.Data, groups, outChannels / groups, weight.Length / outChannels);
+                ImplicitConv.Forward(input.Storage, input.Offset, batch, new ConvImage(window, channels), packedWeight,
+                    bias?.ToArray(), output.Storage, output.Offset);
+            }
             SaveForBackward(input, weight);
             return bias is null ? Record(output, input, weight) : Record(output, input, weight, bias);
         }
@@ -132,7 +140,12 @@ public static partial class F
             if (NeedsInputGrad[0])
             {
                 gradInput = Tensor.Uninitialized(input.Shape);
-                if (TransposedWindow() is { } transposed)
+                if (TransposedWindow() is { } winograd && WinogradConv.Applies(winograd, groups, outChannels, channels))
+                {
+                    using var transformed = WinogradConv.TransformWeight(weight.Storage, weight.Offset, channels, outChannels, flipped: true);
+                    WinogradConv.Forward(gradOutput.Storage, gradOutput.Offset, batch, winograd, transformed, null, gradInput.Storage, gradInput.Offset);
+                }
+                else if (TransposedWindow() is { } transposed)
                 {
                     using var flipped = ImplicitConv.FlipWeight(weight.Data, outChannels, channels / groups, window.KernelArea, groups);
                     ImplicitConv.Forward(gradOutput.Storage, gradOutput.Offset, batch, new ConvImage(transposed, outChannels),

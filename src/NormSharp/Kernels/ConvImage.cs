@@ -193,11 +193,14 @@ internal sealed class ConvImage
         float* even = row + (padding & 1) * PhasePlane + (padding >> 1);
         float* odd = row + ((padding + 1) & 1) * PhasePlane + ((padding + 1) >> 1);
         int evenCount = (width + 1) / 2, oddCount = width / 2, i = 0;
-        if (Avx2.IsSupported)
+        if (Avx2.IsSupported && oddCount >= 8)
         {
             // Sixteen floats in, eight even and eight odd out: shuffle pairs within 128-bit lanes, then order the lanes.
-            for (; i + 8 <= oddCount; i += 8)
+            // The last step ends at the row's last pair, overlapping the one before (rows of 28 floats took one step
+            // and twelve scalar copies).
+            for (int step = 0; ; step += 8)
             {
+                i = Math.Min(step, oddCount - 8);
                 var low = Avx.LoadVector256(source + 2 * i);
                 var high = Avx.LoadVector256(source + 2 * i + 8);
                 if (evenRead)
@@ -208,7 +211,35 @@ internal sealed class ConvImage
                 {
                     Avx.Store(odd + i, Avx2.Permute4x64(Avx.Shuffle(low, high, 0xDD).AsDouble(), 0xD8).AsSingle());
                 }
+                if (i == oddCount - 8)
+                {
+                    break;
+                }
             }
+            i = oddCount;
+        }
+        else if (Sse.IsSupported && oddCount >= 4)
+        {
+            // Rows of 8-15 floats: eight in, four even and four odd out, the last step overlapping likewise.
+            for (int step = 0; ; step += 4)
+            {
+                i = Math.Min(step, oddCount - 4);
+                var low = Sse.LoadVector128(source + 2 * i);
+                var high = Sse.LoadVector128(source + 2 * i + 4);
+                if (evenRead)
+                {
+                    Sse.Store(even + i, Sse.Shuffle(low, high, 0x88));
+                }
+                if (oddRead)
+                {
+                    Sse.Store(odd + i, Sse.Shuffle(low, high, 0xDD));
+                }
+                if (i == oddCount - 4)
+                {
+                    break;
+                }
+            }
+            i = oddCount;
         }
         for (int e = i; evenRead && e < evenCount; e++)
         {

@@ -108,7 +108,7 @@ internal static unsafe class ImplicitConv
     // positions[r, q] = Σ_k packed[r, k] · image[offsets[k] + q] for one group's rows and the positions [first, end), in
     // the Goto order: per depth block, a tile of the image (depth x columns) meets every row strip of the weight.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void MultiplyGroup(
+    internal static void MultiplyGroup(
         SimdWidth width, float* packed, int rows, int depth, float* image, int* offsets, int first, int end, float* positions, int leading)
     {
         int columns = ImplicitGemm.Columns(width);
