@@ -321,5 +321,4 @@ internal static unsafe class WinogradConv
             Avx.MaskStore(to, Vector256.LessThan(lanes, Vector256.Create(count)).AsSingle(), first);
         }
     }
-
 }
