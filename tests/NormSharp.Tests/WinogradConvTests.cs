@@ -113,6 +113,19 @@ public class WinogradConvTests
         ReferenceConv.AssertClose(expected.GradWeight, grads[1].ToArray(), 1e-4, "gradWeight");
     }
 
+    [Fact]
+    public void An_empty_batch_gives_an_empty_output_and_gradients()
+    {
+        var x = Tensor.Zeros(0, 64, 5, 5);
+        var w = Tensor.Randn(new Generator(3), 64, 64, 3, 3);
+        x.RequiresGrad = w.RequiresGrad = true;
+        var y = NormSharp.Functional.F.Conv2d(x, w, null, 1, 1);
+        Assert.Equal([0, 64, 5, 5], y.Shape);
+        var grads = NormSharp.Autograd.Gradients.Of(y, [x, w], Tensor.Zeros(0, 64, 5, 5));
+        Assert.Equal([0, 64, 5, 5], grads[0].Shape);
+        Assert.All(grads[1].ToArray(), value => Assert.Equal(0f, value));
+    }
+
     private static ReferenceConv.Geometry Geometry(Case c) => new(1, 1, c.Padding, c.Padding, 1, 1, 1);
 
     private static int[] XShape(Case c) => [c.Batch, c.Channels, c.Height, c.Width];
