@@ -97,7 +97,9 @@ public static partial class F
     /// Convolution as an implicit GEMM per sample (<see cref="ImplicitConv"/>): y[n] = W_g · columns(x[n]) per channel
     /// group, with the column matrix read straight from a padded copy of the sample instead of unfolded. Backward:
     /// dW = Σ_n dy[n] · columns(x[n])ᵀ on the same images; db = Σ_{n, L} dy; dx of a stride-1 convolution is the
-    /// forward convolution of dy with the flipped, transposed weight, and of a strided one col2im(Wᵀ · dy[n]).
+    /// forward convolution of dy with the flipped, transposed weight, and of a strided one col2im(Wᵀ · dy[n]). A 3x3
+    /// stride-1 forward or input gradient of at least 64 channels runs as Winograd's F(2x2, 3x3) instead
+    /// (<see cref="WinogradConv"/>).
     /// </summary>
     private sealed class Conv2dFunction(Window2d window, int groups) : Function
     {
@@ -140,20 +142,20 @@ public static partial class F
             if (NeedsInputGrad[0])
             {
                 gradInput = Tensor.Uninitialized(input.Shape);
-                if (TransposedWindow() is { } winograd && WinogradConv.Applies(winograd, groups, outChannels, channels))
+                if (TransposedWindow() is not { } transposed)
+                {
+                    StridedInputGradient(gradOutput, weight, gradInput);
+                }
+                else if (WinogradConv.Applies(transposed, groups, outChannels, channels))
                 {
                     using var transformed = WinogradConv.TransformWeight(weight.Storage, weight.Offset, channels, outChannels, flipped: true);
-                    WinogradConv.Forward(gradOutput.Storage, gradOutput.Offset, batch, winograd, transformed, null, gradInput.Storage, gradInput.Offset);
+                    WinogradConv.Forward(gradOutput.Storage, gradOutput.Offset, batch, transposed, transformed, null, gradInput.Storage, gradInput.Offset);
                 }
-                else if (TransposedWindow() is { } transposed)
+                else
                 {
                     using var flipped = ImplicitConv.FlipWeight(weight.Data, outChannels, channels / groups, window.KernelArea, groups);
                     ImplicitConv.Forward(gradOutput.Storage, gradOutput.Offset, batch, new ConvImage(transposed, outChannels),
                         flipped, null, gradInput.Storage, gradInput.Offset);
-                }
-                else
-                {
-                    StridedInputGradient(gradOutput, weight, gradInput);
                 }
             }
             Tensor? gradBias = hasBias && NeedsInputGrad[2] ? BiasGradient(gradOutput, outChannels) : null;
