@@ -20,6 +20,23 @@ public class ElementwiseTests
     }
 
     [Theory]
+    [InlineData(0, 0)]
+    [InlineData(1, 5)]
+    [InlineData(3, 7)]
+    public void A_copy_past_the_streaming_size_copies_every_element_from_any_alignment(int destinationShift, int extra)
+    {
+        // Non-temporal stores from the first 32-byte boundary: a head of up to 7 floats, whole chunks, a tail.
+        int length = (int)(Elementwise.StreamingBytes / sizeof(float)) + extra;
+        var source = Random(length, 2);
+        var destination = new float[length + destinationShift + 1];
+        destination[^1] = 42;
+        Elementwise.Copy(source, destination.AsSpan(destinationShift, length));
+        Assert.True(source.AsSpan().SequenceEqual(destination.AsSpan(destinationShift, length)));
+        Assert.Equal(42, destination[^1]);
+        Assert.All(destination[..destinationShift], value => Assert.Equal(0f, value));
+    }
+
+    [Theory]
     [MemberData(nameof(Lengths))]
     public void AddInPlace_adds_every_element(int length)
     {
