@@ -40,6 +40,10 @@ public class ConvPoolLossOracleTests
             { 3011, "3x5x6x8", 7, "2x2", "2x2", "0x0", "1x1", 1, true },
             { 3012, "2x3x5x5", 4, "3x3", "3x3", "2x2", "1x1", 1, true },
             { 3013, "2x32x8x8", 32, "3x3", "1x1", "1x1", "1x1", 1, true },
+            // 64 channels and more, 3x3 at stride 1: Winograd's F(2x2, 3x3) forward and input gradient (odd output sizes,
+            // no padding, more outputs than inputs).
+            { 3014, "2x64x9x10", 64, "3x3", "1x1", "1x1", "1x1", 1, true },
+            { 3015, "3x64x8x7", 80, "3x3", "1x1", "0x0", "1x1", 1, false },
         };
         return data;
     }
