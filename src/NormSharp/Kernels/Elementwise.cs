@@ -61,20 +61,20 @@ internal static class Elementwise
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void CopyStreaming(float* from, float* to, int count)
     {
-        int i = 0, head = Alignment.FloatsToBoundary(to, Vector256<float>.Count * sizeof(float), count);
+        int i = 0, head = StreamingStores<Vector256<float>, Vector256Ops>.Head(to, count);
         for (; i < head; i++)
         {
             to[i] = from[i];
         }
-        for (; i + Vector256<float>.Count <= count; i += Vector256<float>.Count)
+        for (; i + Vector256Ops.Count <= count; i += Vector256Ops.Count)
         {
-            Avx.StoreAlignedNonTemporal(to + i, Avx.LoadVector256(from + i));
+            Vector256Ops.StoreStreaming(to + i, Vector256Ops.Load(from + i));
         }
         for (; i < count; i++)
         {
             to[i] = from[i];
         }
-        Sse.StoreFence();
+        StreamingStores<Vector256<float>, Vector256Ops>.End(streaming: true);
     }
 
     /// <summary>destination[i] += scale * source[i].</summary>
