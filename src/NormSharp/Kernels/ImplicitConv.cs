@@ -330,17 +330,15 @@ internal static unsafe class ImplicitConv
         var buffer = packed.Buffer;
         for (int g = 0; g < groups; g++)
         {
-            int groupStart = packed.GroupOffset(g);
             for (int r = 0, height; r < groupOut; r += height)
             {
                 height = ImplicitGemm.StripHeight(groupOut - r);
                 for (int o = r; o < Math.Min(groupOut, r + height); o++)
                 {
                     var row = weight.Slice((g * groupOut + o) * depth, depth);
-                    int strip = groupStart + r * depth + (o - r);
                     for (int k = 0; k < depth; k++)
                     {
-                        buffer[strip + k * height] = row[k];
+                        buffer[packed.Element(g, r, height, o, k)] = row[k];
                     }
                 }
             }
@@ -415,6 +413,13 @@ internal static unsafe class ImplicitConv
         public float[] Buffer => buffer ?? throw new ObjectDisposedException(nameof(PackedWeight));
 
         public int GroupOffset(int group) => group * GroupLength;
+
+        /// <summary>
+        /// Index in <see cref="Buffer"/> of element (row, column) of a group's matrix, in the strip of
+        /// <paramref name="stripHeight"/> rows that starts at row <paramref name="stripStart"/>.
+        /// </summary>
+        public int Element(int group, int stripStart, int stripHeight, int row, int column) =>
+            GroupOffset(group) + stripStart * Depth + column * stripHeight + (row - stripStart);
 
         public void Dispose()
         {

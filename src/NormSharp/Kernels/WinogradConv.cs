@@ -93,15 +93,14 @@ internal static unsafe class WinogradConv
                         gg[6 + j] = 0.5f * (g0 - g1 + g2);
                         gg[9 + j] = g2;
                     }
-                    // Element (r, c) of group ξ, in the strip of `height` rows from `first`.
-                    int at = first * inputs + c * height + (r - first);
+                    // Element (r, c) of group ξ = 4i + j.
                     for (int i = 0; i < 4; i++)
                     {
                         float h0 = gg[3 * i], h1 = gg[3 * i + 1], h2 = gg[3 * i + 2];
-                        buffer[packed.GroupOffset(4 * i) + at] = h0;
-                        buffer[packed.GroupOffset(4 * i + 1) + at] = 0.5f * (h0 + h1 + h2);
-                        buffer[packed.GroupOffset(4 * i + 2) + at] = 0.5f * (h0 - h1 + h2);
-                        buffer[packed.GroupOffset(4 * i + 3) + at] = h2;
+                        buffer[packed.Element(4 * i, first, height, r, c)] = h0;
+                        buffer[packed.Element(4 * i + 1, first, height, r, c)] = 0.5f * (h0 + h1 + h2);
+                        buffer[packed.Element(4 * i + 2, first, height, r, c)] = 0.5f * (h0 - h1 + h2);
+                        buffer[packed.Element(4 * i + 3, first, height, r, c)] = h2;
                     }
                 }
             }
