@@ -44,6 +44,10 @@ public class ConvPoolLossOracleTests
             // no padding, more outputs than inputs).
             { 3014, "2x64x9x10", 64, "3x3", "1x1", "1x1", "1x1", 1, true },
             { 3015, "3x64x8x7", 80, "3x3", "1x1", "0x0", "1x1", 1, false },
+            // A ResNet's downsampling convolutions, whose input gradients take one stride-1 convolution per stride phase
+            // (3x3 with an odd width; 1x1, where three phases of four get no tap).
+            { 3016, "2x16x12x11", 32, "3x3", "2x2", "1x1", "1x1", 1, false },
+            { 3017, "2x16x10x10", 32, "1x1", "2x2", "0x0", "1x1", 1, false },
         };
         return data;
     }

@@ -22,8 +22,8 @@ public class Conv2dTests
         new(4, 8, 16, 16, 16, 3, 3, 1, 1, 1, 1, true), // large enough to run samples in parallel
         new(4, 8, 12, 12, 8, 3, 3, 1, 1, 1, 2, true),  // two groups, samples in parallel (weight gradients per range)
         new(1, 32, 32, 32, 64, 3, 3, 1, 1, 1, 1, false), // one sample: its output rows are split between threads
-        new(2, 3, 6, 7, 4, 3, 3, 1, 3, 1, 1, true),    // padding beyond the kernel: the input gradient takes col2im
-        new(2, 16, 9, 9, 24, 3, 3, 2, 1, 1, 1, false), // stride 2 at more channels: col2im input gradient, threaded
+        new(2, 3, 6, 7, 4, 3, 3, 1, 3, 1, 1, true),    // padding beyond the kernel: the sub-pixel input gradient
+        new(2, 16, 9, 9, 24, 3, 3, 2, 1, 1, 1, false), // stride 2 at more channels: sub-pixel input gradient, threaded
     };
 
     [Theory]

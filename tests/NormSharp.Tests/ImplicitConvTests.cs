@@ -95,7 +95,7 @@ public class ImplicitConvTests
         int padding = c.Dilation * (c.KernelHeight - 1) - c.Padding, paddingWidth = c.Dilation * (c.KernelWidth - 1) - c.Padding;
         if (padding < 0 || paddingWidth < 0)
         {
-            return;   // the convolution crops: its input gradient takes the col2im path
+            return;   // the convolution crops: its input gradient takes the sub-pixel path (SubPixelConvTests)
         }
         var generator = new Generator(c.OutChannels * 17 + c.Width);
         var (x, w, window, geometry) = Problem(c, generator, 1, 1);

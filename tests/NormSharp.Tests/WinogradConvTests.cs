@@ -60,7 +60,7 @@ public class WinogradConvTests
         ArgumentNullException.ThrowIfNull(c);
         if (c.Padding > 2)
         {
-            return;   // the convolution crops: its input gradient takes the col2im path
+            return;   // the convolution crops: its input gradient takes the sub-pixel path (SubPixelConvTests)
         }
         var generator = new Generator(c.OutChannels * 7 + c.Height);
         var x = Tensor.Randn(generator, XShape(c)).ToArray();

@@ -97,9 +97,9 @@ public static partial class F
     /// Convolution as an implicit GEMM per sample (<see cref="ImplicitConv"/>): y[n] = W_g · columns(x[n]) per channel
     /// group, with the column matrix read straight from a padded copy of the sample instead of unfolded. Backward:
     /// dW = Σ_n dy[n] · columns(x[n])ᵀ on the same images; db = Σ_{n, L} dy; dx of a stride-1 convolution is the
-    /// forward convolution of dy with the flipped, transposed weight, and of a strided one col2im(Wᵀ · dy[n]). A 3x3
-    /// stride-1 forward or input gradient of at least 64 channels runs as Winograd's F(2x2, 3x3) instead
-    /// (<see cref="WinogradConv"/>).
+    /// forward convolution of dy with the flipped, transposed weight, and that of a strided one is one such convolution
+    /// per stride phase of the input (<see cref="SubPixelConv"/>). A 3x3 stride-1 forward or input gradient of at least
+    /// 64 channels runs as Winograd's F(2x2, 3x3) instead (<see cref="WinogradConv"/>).
     /// </summary>
     private sealed class Conv2dFunction(Window2d window, int groups) : Function
     {
@@ -144,7 +144,8 @@ public static partial class F
                 gradInput = Tensor.Uninitialized(input.Shape);
                 if (TransposedWindow() is not { } transposed)
                 {
-                    StridedInputGradient(gradOutput, weight, gradInput);
+                    SubPixelConv.InputGradient(gradOutput.Storage, gradOutput.Offset, batch, window, weight.Data, outChannels, channels, groups,
+                        gradInput.Storage, gradInput.Offset);
                 }
                 else if (WinogradConv.Applies(transposed, groups, outChannels, channels))
                 {
@@ -176,75 +177,6 @@ public static partial class F
             }
             return new Window2d(window.OutHeight, window.OutWidth, window.KernelHeight, window.KernelWidth, 1, 1,
                 padHeight, padWidth, window.DilationHeight, window.DilationWidth);
-        }
-
-        /// <summary>
-        /// dx[n] = col2im(Wᵀ · dy[n]) per group, for strided convolutions: threads take ranges of samples, each with a
-        /// column buffer of its own (nine times a sample for a 3x3 kernel, kept in L2 rather than unfolding the batch).
-        /// </summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private void StridedInputGradient(Tensor gradOutput, Tensor weight, Tensor gradInput)
-        {
-            int batch = gradInput.Size(0), channels = gradInput.Size(1), outChannels = weight.Size(0);
-            int outPlane = window.OutPlane, groupOut = outChannels / groups, groupRows = channels / groups * window.KernelArea;
-            int inputLength = channels * window.Plane, outputLength = outChannels * outPlane, columnLength = channels * window.KernelArea * outPlane;
-            float[] dy = gradOutput.Storage, dx = gradInput.Storage;
-            int dyOffset = gradOutput.Offset, dxOffset = gradInput.Offset;
-            int ranges = Parallelism.RangeCount(batch, (long)outChannels * groupRows * outPlane);
-            // Fewer sample ranges than cores (a batch of one): the GEMMs use the threads instead.
-            int gemmWorkers = ranges < Parallelism.Threads ? int.MaxValue : 1;
-            using var packedWeights = PackTransposedWeights(weight);
-            // Each sample writes only its own dx, so the ranges need no buffers of their own.
-            Parallelism.ForRanges(batch, Parallelism.BalancedRanges(batch, ranges), [MethodImpl(MethodImplOptions.AggressiveOptimization)] (_, start, end) =>
-            {
-                float[] buffer = ArrayPool<float>.Shared.Rent(Math.Max(1, columnLength));
-                try
-                {
-                    var gradColumns = buffer.AsSpan(0, columnLength);
-                    for (int n = start; n < end; n++)
-                    {
-                        var dySample = dy.AsSpan(dyOffset + n * outputLength, outputLength);
-                        for (int g = 0; g < groups; g++)
-                        {
-                            // dcols_g[groupRows, L] = W_g[groupOut, groupRows]ᵀ · dy[n]_g[groupOut, L]
-                            Gemm.MultiplyPacked(packedWeights.Groups[g], dySample.Slice(g * groupOut * outPlane, groupOut * outPlane),
-                                outPlane, false, false, gradColumns.Slice(g * groupRows * outPlane, groupRows * outPlane), gemmWorkers);
-                        }
-                        Im2Col.Fold(gradColumns, channels, window, dx.AsSpan(dxOffset + n * inputLength, inputLength));
-                    }
-                }
-                finally
-                {
-                    ArrayPool<float>.Shared.Return(buffer);
-                }
-            });
-        }
-
-        /// <summary>Each group's weight [groupOut, groupRows] packed transposed once per call, instead of once per sample.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private PackedWeights PackTransposedWeights(Tensor weight)
-        {
-            int outChannels = weight.Size(0), groupOut = outChannels / groups, groupRows = weight.Length / outChannels;
-            var data = weight.Data;
-            var packed = new Gemm.PackedMatrix[groups];
-            for (int g = 0; g < groups; g++)
-            {
-                packed[g] = new Gemm.PackedMatrix(data.Slice(g * groupOut * groupRows, groupOut * groupRows), groupRows, groupOut, transposeA: true);
-            }
-            return new PackedWeights(packed);
-        }
-
-        private sealed class PackedWeights(Gemm.PackedMatrix[] groups) : IDisposable
-        {
-            public Gemm.PackedMatrix[] Groups => groups;
-
-            public void Dispose()
-            {
-                foreach (var matrix in groups)
-                {
-                    matrix.Dispose();
-                }
-            }
         }
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]

@@ -6,8 +6,8 @@ using System.Runtime.Intrinsics.X86;
 namespace NormSharp.Kernels;
 
 /// <summary>
-/// Unfolds one image into the column matrix of a convolution (im2col) and folds it back (col2im, the
-/// adjoint), so that a convolution becomes one matrix product per sample:
+/// Unfolds one image into the column matrix of a convolution (im2col), so that a convolution becomes one matrix
+/// product per sample (the weight gradient of a first layer on one to three channels):
 /// output[outC, L] = weight[outC, C·kH·kW] · columns[C·kH·kW, L] with L = outH·outW.
 /// </summary>
 /// <remarks>
@@ -89,64 +89,6 @@ internal static unsafe class Im2Col
     }
 
     /// <summary>
-    /// image = col2im(columns), the adjoint of <see cref="Unfold"/>: <paramref name="image"/> [channels, height, width]
-    /// is overwritten with the sum of every column entry that Unfold would have read from each pixel.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Fold(ReadOnlySpan<float> columns, int channels, in Window2d window, Span<float> image)
-    {
-        int height = window.Height, width = window.Width, plane = window.Plane;
-        int outHeight = window.OutHeight, outWidth = window.OutWidth, outPlane = outHeight * outWidth;
-        int strideHeight = window.StrideHeight, strideWidth = window.StrideWidth;
-        CheckLengths(image.Length, channels * plane, columns.Length, channels * window.KernelArea * outPlane);
-        image[..(channels * plane)].Clear();
-        bool masked = MaskedRow.Fits(strideWidth, outWidth);
-        fixed (float* columnsBase = columns, imageBase = image)
-        {
-            int row = 0;
-            for (int c = 0; c < channels; c++)
-            {
-                float* destination = imageBase + (long)c * plane;
-                for (int i = 0; i < window.KernelHeight; i++)
-                {
-                    int rowOffset = i * window.DilationHeight - window.PaddingHeight;
-                    for (int j = 0; j < window.KernelWidth; j++, row++)
-                    {
-                        int columnOffset = j * window.DilationWidth - window.PaddingWidth;
-                        var (start, end) = Window2d.ValidRange(columnOffset, strideWidth, width, outWidth);
-                        float* source = columnsBase + (long)row * outPlane;
-                        var masks = masked ? new MaskedRow(start, end, outWidth) : default;
-                        for (int oy = 0; oy < outHeight; oy++, source += outWidth)
-                        {
-                            int iy = oy * strideHeight + rowOffset;
-                            if ((uint)iy >= (uint)height)
-                            {
-                                continue;
-                            }
-                            float* destinationRow = destination + (long)iy * width + columnOffset;
-                            if (masked)
-                            {
-                                masks.Add(source, destinationRow);
-                                continue;
-                            }
-                            if (strideWidth == 1 && outWidth > NarrowRow)
-                            {
-                                var target = new Span<float>(destinationRow + start, end - start);
-                                TensorPrimitives.Add(target, new ReadOnlySpan<float>(source + start, end - start), target);
-                                continue;
-                            }
-                            for (int ox = start; ox < end; ox++)
-                            {
-                                destinationRow[ox * strideWidth] += source[ox];
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    /// <summary>
     /// Stride-1 rows of up to 32 outputs on AVX-512: the in-image columns [start, end) of a row move with one masked load
     /// and store per 16 lanes, instead of a loop of a dozen scalar copies. Masked-off lanes are never read or written, so
     /// the addresses left or right of the image row are never touched.
@@ -176,18 +118,6 @@ internal static unsafe class Im2Col
             if (second)
             {
                 Avx512F.MaskStore(destination + 16, row1, Avx512F.MaskLoad(source + 16, valid1, Vector512<float>.Zero));
-            }
-        }
-
-        // destination[ox] += source[ox] for ox in [start, end).
-        public void Add(float* source, float* destination)
-        {
-            var sum = Avx512F.MaskLoad(destination, valid0, Vector512<float>.Zero) + Avx512F.MaskLoad(source, valid0, Vector512<float>.Zero);
-            Avx512F.MaskStore(destination, valid0, sum);
-            if (second)
-            {
-                sum = Avx512F.MaskLoad(destination + 16, valid1, Vector512<float>.Zero) + Avx512F.MaskLoad(source + 16, valid1, Vector512<float>.Zero);
-                Avx512F.MaskStore(destination + 16, valid1, sum);
             }
         }
     }

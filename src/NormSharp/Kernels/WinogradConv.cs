@@ -297,7 +297,7 @@ internal static unsafe class WinogradConv
     // to[2t] = even[t], to[2t + 1] = odd[t] for the first `count` (1-16) of those 16 floats; a short row's last floats
     // through a masked store.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StoreInterleaved(Vector256<float> even, Vector256<float> odd, float* to, int count)
+    internal static void StoreInterleaved(Vector256<float> even, Vector256<float> odd, float* to, int count)
     {
         // Unpack pairs within each 128-bit lane, then put the lanes in order.
         var low = Avx.UnpackLow(even, odd);
