@@ -121,6 +121,50 @@ public class WorkerTeamTests
         Assert.Equal(threads * loops, failures);
     }
     [Theory]
+    [InlineData(0, 12)]
+    [InlineData(5, 5)]
+    [InlineData(16, 12)]
+    [InlineData(128, 12)]
+    [InlineData(1000, 24)]
+    public void Shrinking_ranges_cover_the_items_in_order_largest_first(int count, int ranges)
+    {
+        int next = 0, previous = count;
+        for (int r = 0; r < ranges; r++)
+        {
+            var (start, end) = Parallelism.ShrinkingRange(r, ranges, count);
+            Assert.Equal(next, start);
+            Assert.True(end >= start, $"range {r} of {count} items: [{start}, {end})");
+            // Sizes never grow by more than the rounding of one boundary.
+            Assert.True(end - start <= previous + 1, $"range {r} of {count} items holds {end - start}, the one before {previous}");
+            previous = end - start;
+            next = end;
+        }
+        Assert.Equal(count, next);
+        if (count >= 100)
+        {
+            // The first range about 30% of the items (ratio 0.7), the last under 2%.
+            var (_, firstEnd) = Parallelism.ShrinkingRange(0, ranges, count);
+            var (lastStart, _) = Parallelism.ShrinkingRange(ranges - 1, ranges, count);
+            Assert.InRange(firstEnd, count / 4, count / 3);
+            Assert.InRange(count - lastStart, 0, count / 50);
+        }
+    }
+
+    [Fact]
+    public void Loops_of_more_ranges_than_threads_run_every_item_once()
+    {
+        var seen = new int[1000];
+        Parallelism.ForRanges(seen.Length, Parallelism.BalancedRanges(seen.Length, Parallelism.Threads), (_, start, end) =>
+        {
+            for (int i = start; i < end; i++)
+            {
+                Interlocked.Increment(ref seen[i]);
+            }
+        });
+        Assert.All(seen, times => Assert.Equal(1, times));
+    }
+
+    [Theory]
     [InlineData(2, null, 2)]
     [InlineData(2, "1", 2)]
     [InlineData(2, "2", 1)]

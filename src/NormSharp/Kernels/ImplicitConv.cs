@@ -9,8 +9,8 @@ namespace NormSharp.Kernels;
 /// gradient with the flipped, transposed weight: <see cref="FlipWeight"/>), so it runs on the same path.
 /// </summary>
 /// <remarks>
-/// Each range of samples (four a thread, handed out as threads come free; the weight gradient's ranges each sum into a
-/// buffer of their own, so it takes fewer when those buffers would be large) fills one image per sample in a buffer of
+/// Each range of samples (six a thread, shrinking, handed out as threads come free: <see cref="Parallelism.ShrinkingRange"/>;
+/// the weight gradient's ranges each sum into a buffer of their own, so it takes fewer when those buffers would be large) fills one image per sample in a buffer of
 /// its own that stays in the core's L2; the previous path unfolded each sample into a column matrix (nine times the
 /// sample for a 3x3 kernel) and then packed that matrix again for the GEMM, two passes that cost more than the
 /// multiply-adds at 16-64 channels.
