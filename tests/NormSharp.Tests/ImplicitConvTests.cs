@@ -114,10 +114,14 @@ public class ImplicitConvTests
     [Fact]
     public void Every_column_matrix_row_is_a_contiguous_run_of_the_image()
     {
-        // columns[k, oy·outW + ox] (Im2Col.Unfold) == image[offsets[k] + oy·PhaseWidth + ox], strides 1 to 3.
+        // columns[k, oy·outW + ox] (Im2Col.Unfold) == image[offsets[k] + oy·PhaseWidth + ox], strides 1 to 3; what Fill
+        // leaves unwritten (padding, junk) must be zero, as the cleared buffer is.
         foreach (var window in new[]
         {
             new Window2d(7, 6, 3, 3, 1, 1, 1, 1), new Window2d(9, 8, 3, 2, 2, 3, 1, 2, 2, 1), new Window2d(5, 5, 2, 2, 3, 3, 0, 0),
+            // Stride 1, rows copied whole: one vector (8), vectors ending in an overlapping one (13, 28), no padding.
+            new Window2d(3, 8, 3, 3, 1, 1, 1, 1), new Window2d(4, 13, 3, 3, 1, 1, 0, 0), new Window2d(4, 28, 3, 3, 1, 1, 2, 2),
+            new Window2d(6, 11, 3, 3, 2, 1, 1, 1),   // stride 2 down, 1 across: the general loop's whole rows
         })
         {
             const int channels = 3;
