@@ -49,6 +49,13 @@ internal static unsafe class ImplicitConv
     private const long MaxPartialFloats = 1L << 20;
 
     /// <summary>
+    /// Floats of the per-range weight-gradient buffers each thread adds up at a time (in range order, so the sums do not
+    /// depend on the threads). Added on the calling thread alone, twelve buffers of 64 channels' gradient took 3-4% of
+    /// the weight gradient at 8x8 and 28x28.
+    /// </summary>
+    private const int SumChunk = 4096;
+
+    /// <summary>
     /// y[n, g·og + r] = Σ_k weights[g][r, k] · columns(x[n])[g·kg + k, ·] (+ bias) for every sample and group: x
     /// [batch, channels, height, width] as <paramref name="layout"/> describes one sample, y [batch, groups·og, outH,
     /// outW]; <paramref name="weights"/> holds each group's [og, kg] matrix as <see cref="PackWeight"/> packs it.
@@ -294,14 +301,25 @@ internal static unsafe class ImplicitConv
         {
             for (int r = 0; r < partials.Length; r++)
             {
-                partials[r] = Scratch.RentCleared(length);
+                partials[r] = ArrayPool<float>.Shared.Rent(Math.Max(1, length));
             }
-            Parallelism.ForRanges(batch, ranges, (range, start, end) => body(start, end, partials[range]));
-            var total = partials[0].AsSpan(0, length);
-            for (int r = 1; r < partials.Length; r++)
+            // Each range clears its own buffer, on its thread (an empty batch runs none: its sum is zero).
+            partials[0].AsSpan(0, batch == 0 ? length : 0).Clear();
+            Parallelism.ForRanges(batch, ranges, (range, start, end) =>
             {
-                System.Numerics.Tensors.TensorPrimitives.Add(total, partials[r].AsSpan(0, length), total);
-            }
+                partials[range].AsSpan(0, length).Clear();
+                body(start, end, partials[range]);
+            });
+            // The buffers added in range order, element chunks in parallel: the same sums as one thread would make.
+            Parallelism.For(DivideUp(length, SumChunk), (long)SumChunk * partials.Length, (_, first, end) =>
+            {
+                int from = first * SumChunk, count = Math.Min(length, end * SumChunk) - from;
+                var total = partials[0].AsSpan(from, count);
+                for (int r = 1; r < partials.Length; r++)
+                {
+                    System.Numerics.Tensors.TensorPrimitives.Add(total, partials[r].AsSpan(from, count), total);
+                }
+            });
             var sum = partials[0];
             partials[0] = null!;
             return sum;
