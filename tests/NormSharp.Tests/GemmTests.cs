@@ -63,44 +63,6 @@ public class GemmTests
         }
     }
 
-    [Theory]
-    [MemberData(nameof(Shapes))]
-    public void Packed_left_operand_matches_reference(int m, int n, int k)
-    {
-        var g = new Generator(m * 1000 + n * 10 + k + 7);
-        var a = new float[m * k];
-        var b = new float[k * n];
-        g.FillNormal(a);
-        g.FillNormal(b);
-        foreach (bool ta in new[] { false, true })
-        {
-            using var packed = new Gemm.PackedMatrix(a, m, k, ta);
-            foreach (var kernel in new[] { SimdWidth.Scalar, SimdWidth.Vector256, SimdWidth.Vector512 }.Where(Simd.IsSupported))
-            {
-                foreach (bool tb in new[] { false, true })
-                {
-                    foreach (bool acc in new[] { false, true })
-                    {
-                        foreach (int workers in new[] { 1, int.MaxValue })
-                        {
-                            var expected = new float[m * n];
-                            var actual = new float[m * n];
-                            g.FillNormal(expected);
-                            expected.CopyTo(actual, 0);
-                            Gemm.Reference(a, b, m, n, k, ta, tb, acc, expected);
-                            Gemm.MultiplyPacked(packed, b, n, tb, acc, actual, kernel, workers);
-                            for (int i = 0; i < expected.Length; i++)
-                            {
-                                Assert.True(Math.Abs(expected[i] - actual[i]) <= 1e-4 * Math.Max(Math.Sqrt(k), Math.Abs(expected[i])),
-                                    $"packed {kernel} m={m} n={n} k={k} ta={ta} tb={tb} acc={acc} workers={workers} at {i}: {expected[i]} vs {actual[i]}");
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-
     [Fact]
     public void Short_destination_throws()
     {

@@ -119,8 +119,8 @@ internal static class Gemm
     }
 
     /// <summary>
-    /// op(a) [m, k] packed once into the micro-kernel's row-strip layout, for a left operand that many products share
-    /// (a convolution's weight, multiplied once per sample): <c>MultiplyPacked</c> then skips packing it again.
+    /// op(a) [m, k] packed once into the micro-kernel's row-strip layout, for a left operand that several products share
+    /// (the column chunks of <see cref="SplitColumns"/>), which then skip packing it again.
     /// Layout: depth block pc (every <c>DepthBlock</c> of k) starts at RoundUp(m, MR)·pc and holds the strips that
     /// <c>Job.PackA</c> writes for that block. The buffer is rented; dispose to return it.
     /// </summary>
@@ -159,24 +159,6 @@ internal static class Gemm
                 ArrayPool<float>.Shared.Return(buffer);
                 buffer = null;
             }
-        }
-    }
-
-    /// <summary>c[m, n] (+)= a · op(b) with a packed beforehand; same contract as <see cref="Multiply(ReadOnlySpan{float}, ReadOnlySpan{float}, int, int, int, bool, bool, bool, Span{float})"/>.</summary>
-    public static void MultiplyPacked(
-        PackedMatrix a, ReadOnlySpan<float> b, int n, bool transposeB, bool accumulate, Span<float> c, int maxWorkers = int.MaxValue)
-        => MultiplyPacked(a, b, n, transposeB, accumulate, c, Simd.MultiplyAdd, maxWorkers);
-
-    /// <summary><see cref="MultiplyPacked(PackedMatrix, ReadOnlySpan{float}, int, bool, bool, Span{float}, int)"/> with a chosen micro-kernel.</summary>
-    internal static unsafe void MultiplyPacked(
-        PackedMatrix a, ReadOnlySpan<float> b, int n, bool transposeB, bool accumulate, Span<float> c, SimdWidth kernel, int maxWorkers = int.MaxValue)
-    {
-        ArgumentNullException.ThrowIfNull(a);
-        int m = a.Rows, k = a.Depth;
-        CheckLengths(m * k, b.Length, c.Length, m, n, k);
-        fixed (float* packed = a.Buffer)
-        {
-            Multiply(null, b, m, n, k, false, transposeB, accumulate, c, kernel, maxWorkers, packed);
         }
     }
 
