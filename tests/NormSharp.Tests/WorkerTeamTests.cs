@@ -124,6 +124,8 @@ public class WorkerTeamTests
     [InlineData(0, 12)]
     [InlineData(5, 5)]
     [InlineData(16, 12)]
+    [InlineData(12, 12)]
+    [InlineData(13, 12)]
     [InlineData(128, 12)]
     [InlineData(1000, 24)]
     public void Shrinking_ranges_cover_the_items_in_order_largest_first(int count, int ranges)
@@ -133,7 +135,7 @@ public class WorkerTeamTests
         {
             var (start, end) = Parallelism.ShrinkingRange(r, ranges, count);
             Assert.Equal(next, start);
-            Assert.True(end >= start, $"range {r} of {count} items: [{start}, {end})");
+            Assert.True(count >= ranges ? end > start : end >= start, $"range {r} of {count} items: [{start}, {end})");
             // Sizes never grow by more than the rounding of one boundary.
             Assert.True(end - start <= previous + 1, $"range {r} of {count} items holds {end - start}, the one before {previous}");
             previous = end - start;

@@ -314,6 +314,10 @@ internal static unsafe class ImplicitConv
             Parallelism.For(DivideUp(length, SumChunk), (long)SumChunk * partials.Length, (_, first, end) =>
             {
                 int from = first * SumChunk, count = Math.Min(length, end * SumChunk) - from;
+                if (count <= 0)
+                {
+                    return;
+                }
                 var total = partials[0].AsSpan(from, count);
                 for (int r = 1; r < partials.Length; r++)
                 {

