@@ -120,6 +120,7 @@ public class WorkerTeamTests
         Assert.All(totals, total => Assert.Equal(loops * count * (count + 1) / 2, total));
         Assert.Equal(threads * loops, failures);
     }
+
     [Theory]
     [InlineData(0, 12)]
     [InlineData(5, 5)]
