@@ -68,11 +68,10 @@ internal static unsafe class SubPixelConv
             // Items are (sample, row phase): each computes its row phase's column phases, then writes those dx rows.
             Parallelism.ForRanges(items, Parallelism.BalancedRanges(items, workers), [MethodImpl(MethodImplOptions.AggressiveOptimization)] (_, start, end) =>
             {
-                float[] imageBuffer = ArrayPool<float>.Shared.Rent(imageLength);
+                float[] imageBuffer = Scratch.RentCleared(imageLength);
                 float[] positionBuffer = ArrayPool<float>.Shared.Rent(columnPhases.Length * channels * leading);
                 try
                 {
-                    imageBuffer.AsSpan(0, imageLength).Clear();
                     var image = imageBuffer.AsSpan(0, imageLength);
                     fixed (float* imageBase = imageBuffer, positions = positionBuffer, gradInput = dx)
                     {
