@@ -40,14 +40,19 @@ public class ConvPoolLossOracleTests
             { 3011, "3x5x6x8", 7, "2x2", "2x2", "0x0", "1x1", 1, true },
             { 3012, "2x3x5x5", 4, "3x3", "3x3", "2x2", "1x1", 1, true },
             { 3013, "2x32x8x8", 32, "3x3", "1x1", "1x1", "1x1", 1, true },
-            // 64 channels and more, 3x3 at stride 1: Winograd's F(2x2, 3x3) forward and input gradient (odd output sizes,
-            // no padding, more outputs than inputs).
+            // 64 channels and more, 3x3 at stride 1, narrower than 25: Winograd's F(2x2, 3x3) forward and input gradient
+            // (odd output sizes, no padding, more outputs than inputs).
             { 3014, "2x64x9x10", 64, "3x3", "1x1", "1x1", "1x1", 1, true },
             { 3015, "3x64x8x7", 80, "3x3", "1x1", "0x0", "1x1", 1, false },
             // A ResNet's downsampling convolutions, whose input gradients take one stride-1 convolution per stride phase
             // (3x3 with an odd width; 1x1, where three phases of four get no tap).
             { 3016, "2x16x12x11", 32, "3x3", "2x2", "1x1", "1x1", 1, false },
             { 3017, "2x16x10x10", 32, "1x1", "2x2", "0x0", "1x1", 1, false },
+            // 32 channels and more, 3x3 at stride 1, at least 25 wide: Winograd's F(4x4, 3x3) forward and input gradient
+            // (sizes not a multiple of 4, no padding, more outputs than inputs).
+            { 3018, "2x32x7x28", 32, "3x3", "1x1", "1x1", "1x1", 1, true },
+            { 3019, "2x48x6x30", 64, "3x3", "1x1", "0x0", "1x1", 1, false },
+            { 3020, "1x128x5x33", 128, "3x3", "1x1", "1x1", "1x1", 1, true },
         };
         return data;
     }

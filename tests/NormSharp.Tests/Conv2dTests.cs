@@ -45,12 +45,14 @@ public class Conv2dTests
         var expected = ReferenceConv.Forward(x.ToArray(), x.Shape, w.ToArray(), w.Shape, b?.ToArray(), geometry);
         var (outH, outW) = ReferenceConv.OutSize(x.Shape, w.Shape, geometry);
         Assert.Equal(new[] { batch, outChannels, outH, outW }, y.Shape);
-        ReferenceConv.AssertClose(expected, y.ToArray(), 1e-4, "output");
+        // The output and the input gradient to the outputs' scale: at 32 channels and more, a 3x3 stride-1 convolution
+        // runs as Winograd's F(4x4, 3x3), whose rounding grows with that scale.
+        ReferenceConv.AssertCloseToScale(expected, y.ToArray(), 1e-4, "output");
 
         var upstream = Tensor.Randn(generator, y.Shape);
         y.Backward(upstream);
         var (gradInput, gradWeight) = ReferenceConv.Backward(x.ToArray(), x.Shape, w.ToArray(), w.Shape, upstream.ToArray(), geometry);
-        ReferenceConv.AssertClose(gradInput, x.Grad!.ToArray(), 1e-4, "gradInput");
+        ReferenceConv.AssertCloseToScale(gradInput, x.Grad!.ToArray(), 1e-4, "gradInput");
         ReferenceConv.AssertClose(gradWeight, w.Grad!.ToArray(), 1e-4, "gradWeight");
     }
 

@@ -114,7 +114,7 @@ public class ImplicitConvTests
     [Fact]
     public void Every_column_matrix_row_is_a_contiguous_run_of_the_image()
     {
-        // columns[k, oy·outW + ox] (Im2Col.Unfold) == image[offsets[k] + oy·PhaseWidth + ox], strides 1 to 3; what Fill
+        // columns[k, oy·outW + ox] (Im2Col.Unfold) == image[offsets[k] + oy·PhaseWidth + ox], strides 1 to 4; what Fill
         // leaves unwritten (padding, junk) must be zero, as the cleared buffer is.
         foreach (var window in new[]
         {
@@ -122,6 +122,10 @@ public class ImplicitConvTests
             // Stride 1, rows copied whole: one vector (8), vectors ending in an overlapping one (13, 28), no padding.
             new Window2d(3, 8, 3, 3, 1, 1, 1, 1), new Window2d(4, 13, 3, 3, 1, 1, 0, 0), new Window2d(4, 28, 3, 3, 1, 1, 2, 2),
             new Window2d(6, 11, 3, 3, 2, 1, 1, 1),   // stride 2 down, 1 across: the general loop's whole rows
+            // Stride 3 and 4, columns scattered to their phases: one at a time (rows of 10), in 16-float steps (20, the
+            // last overlapping) and in 32-float steps (37, the last overlapping); paddings 0-3.
+            new Window2d(8, 10, 3, 3, 3, 3, 1, 1), new Window2d(9, 10, 4, 4, 4, 4, 1, 1), new Window2d(6, 20, 4, 4, 4, 4, 0, 3),
+            new Window2d(7, 37, 4, 4, 4, 4, 2, 2), new Window2d(5, 32, 4, 4, 4, 4, 1, 1),
         })
         {
             const int channels = 3;

@@ -111,4 +111,19 @@ internal static class ReferenceConv
             Assert.True(error <= tolerance, $"{what} at {i}: expected {expected[i]:G8}, got {actual[i]:G8} (error {error:G3})");
         }
     }
+
+    /// <summary>
+    /// Asserts |expected − actual| ≤ tolerance · max(1, rms(expected)) everywhere: for algorithms whose rounding grows
+    /// with the outputs' scale rather than with each output (Winograd's F(4x4, 3x3)).
+    /// </summary>
+    public static void AssertCloseToScale(double[] expected, float[] actual, double tolerance, string what)
+    {
+        double scale = Math.Max(1, Math.Sqrt(expected.Sum(v => v * v) / Math.Max(1, expected.Length)));
+        Assert.Equal(expected.Length, actual.Length);
+        for (int i = 0; i < expected.Length; i++)
+        {
+            double error = Math.Abs(expected[i] - actual[i]) / scale;
+            Assert.True(error <= tolerance, $"{what} at {i}: expected {expected[i]:G8}, got {actual[i]:G8} (error {error:G3} of the scale {scale:G3})");
+        }
+    }
 }

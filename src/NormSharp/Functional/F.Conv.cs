@@ -99,7 +99,8 @@ public static partial class F
     /// dW = Σ_n dy[n] · columns(x[n])ᵀ on the same images; db = Σ_{n, L} dy; dx of a stride-1 convolution is the
     /// forward convolution of dy with the flipped, transposed weight, and that of a strided one is one such convolution
     /// per stride phase of the input (<see cref="SubPixelConv"/>). A 3x3 stride-1 forward or input gradient of at least
-    /// 64 channels runs as Winograd's F(2x2, 3x3) instead (<see cref="WinogradConv"/>).
+    /// 32 channels runs as Winograd's F(4x4, 3x3) where the output is at least 25 wide, and of at least 64 channels as
+    /// F(2x2, 3x3) where it is narrower (<see cref="WinogradConv"/>).
     /// </summary>
     private sealed class Conv2dFunction(Window2d window, int groups) : Function
     {
@@ -112,9 +113,10 @@ public static partial class F
             int batch = input.Size(0), channels = input.Size(1), outChannels = weight.Size(0);
             var output = Tensor.Uninitialized(batch, outChannels, window.OutHeight, window.OutWidth);
             hasBias = bias is not null;
-            if (WinogradConv.Applies(window, groups, channels, outChannels))
+            int tileSize = WinogradConv.TileSize(window, groups, channels, outChannels);
+            if (tileSize > 0)
             {
-                using var transformed = WinogradConv.TransformWeight(weight.Storage, weight.Offset, outChannels, channels, flipped: false);
+                using var transformed = WinogradConv.TransformWeight(tileSize, weight.Storage, weight.Offset, outChannels, channels, flipped: false);
                 WinogradConv.Forward(input.Storage, input.Offset, batch, window, transformed, bias?.ToArray(), output.Storage, output.Offset);
             }
             else
@@ -147,9 +149,9 @@ public static partial class F
                     SubPixelConv.InputGradient(gradOutput.Storage, gradOutput.Offset, batch, window, weight.Data, outChannels, channels, groups,
                         gradInput.Storage, gradInput.Offset);
                 }
-                else if (WinogradConv.Applies(transposed, groups, outChannels, channels))
+                else if (WinogradConv.TileSize(transposed, groups, outChannels, channels) is > 0 and var tileSize)
                 {
-                    using var transformed = WinogradConv.TransformWeight(weight.Storage, weight.Offset, channels, outChannels, flipped: true);
+                    using var transformed = WinogradConv.TransformWeight(tileSize, weight.Storage, weight.Offset, channels, outChannels, flipped: true);
                     WinogradConv.Forward(gradOutput.Storage, gradOutput.Offset, batch, transposed, transformed, null, gradInput.Storage, gradInput.Offset);
                 }
                 else

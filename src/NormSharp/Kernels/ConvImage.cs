@@ -31,6 +31,10 @@ internal sealed class ConvImage
     // Whether any tap reads stride phase (a, b) at [a·sW + b]: a 1x1 kernel with stride 2 reads one phase of four.
     private readonly bool[] phaseRead;
 
+    // At strides of 3 and more, input column x's place in a row of phase (a, 0): phase b = (x + pW) mod sW, column
+    // (x + pW) / sW.
+    private readonly int[] columnOffsets = [];
+
     public ConvImage(in Window2d window, int channels)
     {
         Window = window;
@@ -63,6 +67,15 @@ internal sealed class ConvImage
             }
         }
         Length = Math.Max(channels * ChannelStride, last + Positions + TileColumns);
+        if (strideWidth > 2)
+        {
+            columnOffsets = new int[window.Width];
+            for (int x = 0; x < window.Width; x++)
+            {
+                int column = x + window.PaddingWidth;
+                columnOffsets[x] = column % strideWidth * PhasePlane + column / strideWidth;
+            }
+        }
     }
 
     public Window2d Window { get; }
@@ -120,6 +133,30 @@ internal sealed class ConvImage
                             float* source = input + (long)c * plane + (long)(y * strideHeight + a - window.PaddingHeight) * width;
                             float* row = output + (long)c * ChannelStride + a * 2 * PhasePlane + y * PhaseWidth;
                             SplitColumnPhases(source, width, row, a * 2);
+                        }
+                        continue;
+                    }
+                    if (strideWidth > 2)
+                    {
+                        // Each input row scattered once, column x to its phase and column (ColumnOffsets), into every
+                        // phase, read or not: a loop over phases and then columns took longer than the transforms
+                        // of Winograd's F(4x4, 3x3), whose phases at stride 4 hold rows of 2-9 floats.
+                        fixed (int* columns = columnOffsets)
+                        {
+                            for (int y = firstRow; y < endRow; y++)
+                            {
+                                float* source = input + (long)c * plane + (long)(y * strideHeight + a - window.PaddingHeight) * width;
+                                float* row = output + (long)c * ChannelStride + a * strideWidth * PhasePlane + y * PhaseWidth;
+                                if (strideWidth == 4 && Avx2.IsSupported && width >= 16)
+                                {
+                                    SplitColumnPhases4(source, width, row);
+                                    continue;
+                                }
+                                for (int x = 0; x < width; x++)
+                                {
+                                    row[columns[x]] = source[x];
+                                }
+                            }
                         }
                         continue;
                     }
@@ -267,6 +304,53 @@ internal sealed class ConvImage
             odd[o] = source[2 * o + 1];
         }
     }
+
+    // Stride 4: input column x goes to phase (x + pW) mod 4, column (x + pW) / 4; row points at the row of phase (a, 0).
+    // A 4x4 transpose within each 128-bit lane sorts 16 or 32 floats by column mod 4; the last step ends at the row's end
+    // and may overlap the one before (the same values stored twice).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private unsafe void SplitColumnPhases4(float* source, int width, float* row)
+    {
+        int padding = Window.PaddingWidth;
+        if (width >= 32)
+        {
+            // Lane l of sorted k holds columns s + k + 4·(2m + l) at m: the permutation puts them in order.
+            var order = Vector256.Create(0, 4, 1, 5, 2, 6, 3, 7);
+            for (int step = 0; ; step += 32)
+            {
+                int s = Math.Min(step, width - 32);
+                var (c0, c1, c2, c3) = Gemm.TransposeLanes(
+                    Avx.LoadVector256(source + s), Avx.LoadVector256(source + s + 8),
+                    Avx.LoadVector256(source + s + 16), Avx.LoadVector256(source + s + 24));
+                Avx2.PermuteVar8x32(c0, order).Store(PhaseColumn(row, s + padding));
+                Avx2.PermuteVar8x32(c1, order).Store(PhaseColumn(row, s + 1 + padding));
+                Avx2.PermuteVar8x32(c2, order).Store(PhaseColumn(row, s + 2 + padding));
+                Avx2.PermuteVar8x32(c3, order).Store(PhaseColumn(row, s + 3 + padding));
+                if (s == width - 32)
+                {
+                    return;
+                }
+            }
+        }
+        for (int step = 0; ; step += 16)
+        {
+            int s = Math.Min(step, width - 16);
+            var (c0, c1, c2, c3) = Gemm.TransposeLanes(
+                Sse.LoadVector128(source + s), Sse.LoadVector128(source + s + 4), Sse.LoadVector128(source + s + 8), Sse.LoadVector128(source + s + 12));
+            c0.Store(PhaseColumn(row, s + padding));
+            c1.Store(PhaseColumn(row, s + 1 + padding));
+            c2.Store(PhaseColumn(row, s + 2 + padding));
+            c3.Store(PhaseColumn(row, s + 3 + padding));
+            if (s == width - 16)
+            {
+                return;
+            }
+        }
+    }
+
+    // Padded column `column` of a stride-4 phase row: phase column mod 4, column / 4.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private unsafe float* PhaseColumn(float* row, int column) => row + (column & 3) * PhasePlane + (column >> 2);
 
     /// <summary>
     /// output[r, oy, ox] = positions[r·<paramref name="leading"/> + oy·PhaseWidth + ox] (+ bias[r]) for the rows r of

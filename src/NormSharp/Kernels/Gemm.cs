@@ -608,7 +608,7 @@ internal static class Gemm
     }
 
     // destination[p·destinationStride + r] = source[r·sourceStride + p] for r, p in 0..8: the usual unpack, shuffle,
-    // lane-permute transpose of an 8x8 block.
+    // lane-permute transpose of an 8x8 block, its 4x4 quarters transposed within lanes first.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static unsafe void Transpose8x8(float* source, int sourceStride, float* destination, int destinationStride)
     {
@@ -620,22 +620,8 @@ internal static class Gemm
         var r5 = Avx.LoadVector256(source + 5L * sourceStride);
         var r6 = Avx.LoadVector256(source + 6L * sourceStride);
         var r7 = Avx.LoadVector256(source + 7L * sourceStride);
-        var t0 = Avx.UnpackLow(r0, r1);
-        var t1 = Avx.UnpackHigh(r0, r1);
-        var t2 = Avx.UnpackLow(r2, r3);
-        var t3 = Avx.UnpackHigh(r2, r3);
-        var t4 = Avx.UnpackLow(r4, r5);
-        var t5 = Avx.UnpackHigh(r4, r5);
-        var t6 = Avx.UnpackLow(r6, r7);
-        var t7 = Avx.UnpackHigh(r6, r7);
-        var s0 = Avx.Shuffle(t0, t2, 0x44);
-        var s1 = Avx.Shuffle(t0, t2, 0xEE);
-        var s2 = Avx.Shuffle(t1, t3, 0x44);
-        var s3 = Avx.Shuffle(t1, t3, 0xEE);
-        var s4 = Avx.Shuffle(t4, t6, 0x44);
-        var s5 = Avx.Shuffle(t4, t6, 0xEE);
-        var s6 = Avx.Shuffle(t5, t7, 0x44);
-        var s7 = Avx.Shuffle(t5, t7, 0xEE);
+        var (s0, s1, s2, s3) = TransposeLanes(r0, r1, r2, r3);
+        var (s4, s5, s6, s7) = TransposeLanes(r4, r5, r6, r7);
         Avx.Store(destination, Avx.Permute2x128(s0, s4, 0x20));
         Avx.Store(destination + destinationStride, Avx.Permute2x128(s1, s5, 0x20));
         Avx.Store(destination + 2L * destinationStride, Avx.Permute2x128(s2, s6, 0x20));
@@ -644,6 +630,30 @@ internal static class Gemm
         Avx.Store(destination + 5L * destinationStride, Avx.Permute2x128(s1, s5, 0x31));
         Avx.Store(destination + 6L * destinationStride, Avx.Permute2x128(s2, s6, 0x31));
         Avx.Store(destination + 7L * destinationStride, Avx.Permute2x128(s3, s7, 0x31));
+    }
+
+    /// <summary>The 4x4 transposes of the rows r0..r3 within each 128-bit lane: lane l of result k is column k of lane l.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static (Vector256<float>, Vector256<float>, Vector256<float>, Vector256<float>) TransposeLanes(
+        Vector256<float> r0, Vector256<float> r1, Vector256<float> r2, Vector256<float> r3)
+    {
+        var t0 = Avx.UnpackLow(r0, r1);
+        var t1 = Avx.UnpackHigh(r0, r1);
+        var t2 = Avx.UnpackLow(r2, r3);
+        var t3 = Avx.UnpackHigh(r2, r3);
+        return (Avx.Shuffle(t0, t2, 0x44), Avx.Shuffle(t0, t2, 0xEE), Avx.Shuffle(t1, t3, 0x44), Avx.Shuffle(t1, t3, 0xEE));
+    }
+
+    /// <summary>The 4x4 transpose of the rows r0..r3: result k is column k.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static (Vector128<float>, Vector128<float>, Vector128<float>, Vector128<float>) TransposeLanes(
+        Vector128<float> r0, Vector128<float> r1, Vector128<float> r2, Vector128<float> r3)
+    {
+        var t0 = Sse.UnpackLow(r0, r1);
+        var t1 = Sse.UnpackHigh(r0, r1);
+        var t2 = Sse.UnpackLow(r2, r3);
+        var t3 = Sse.UnpackHigh(r2, r3);
+        return (Sse.MoveLowToHigh(t0, t2), Sse.MoveHighToLow(t2, t0), Sse.MoveLowToHigh(t1, t3), Sse.MoveHighToLow(t3, t1));
     }
 
     private static int RoundUp(int value, int multiple) => (value + multiple - 1) / multiple * multiple;

@@ -178,7 +178,7 @@ internal static unsafe class SubPixelConv
                     for (int x = 0; x < width; x += 16)
                     {
                         // An odd width's last odd column reads a junk position, which the masked store drops.
-                        WinogradConv.StoreInterleaved(evenTaps ? Vector256.Load(even + x / 2) : default, oddTaps ? Vector256.Load(odd + x / 2) : default,
+                        WinogradF2.StoreInterleaved(evenTaps ? Vector256.Load(even + x / 2) : default, oddTaps ? Vector256.Load(odd + x / 2) : default,
                             to + x, Math.Min(16, width - x));
                     }
                 }

@@ -1,37 +1,28 @@
 using System.Buffers;
 using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
 namespace NormSharp.Kernels;
 
 /// <summary>
-/// 3x3 stride-1 convolution by Winograd's minimal filtering F(2x2, 3x3) (Lavin and Gray, "Fast Algorithms for
-/// Convolutional Neural Networks", 2016): each 2x2 block of outputs takes 16 multiply-adds a channel pair instead of 36.
-/// Y = Aᵀ [(G g Gᵀ) ⊙ (Bᵀ d B)] A for a 4x4 input tile d and a 3x3 filter g, with
-/// <code>
-///        | 1  0 -1  0 |         | 1    0    0  |
-///   Bᵀ = | 0  1  1  0 |     G = | 1/2  1/2  1/2|     Aᵀ = | 1  1  1  0 |
-///        | 0 -1  1  0 |         | 1/2 -1/2  1/2|          | 0  1 -1 -1 |
-///        | 0  1  0 -1 |         | 0    0    1  |
-/// </code>
-/// Summed over input channels, the elementwise product becomes 16 matrix products, one per position ξ of the 4x4
+/// 3x3 stride-1 convolution by Winograd's minimal filtering F(m x m, 3x3) (Lavin and Gray, "Fast Algorithms for
+/// Convolutional Neural Networks", 2016), for output tiles of m = 2 (<see cref="WinogradF2"/>) or m = 4
+/// (<see cref="WinogradF4"/>): Y = Aᵀ [(G g Gᵀ) ⊙ (Bᵀ d B)] A for an (m + 2)x(m + 2) input tile d and a 3x3 filter g.
+/// Summed over input channels, the elementwise product becomes (m + 2)² matrix products, one per position ξ of the
 /// transformed tile: M[ξ] (outChannels x tiles) = U[ξ] (outChannels x channels) · V[ξ] (channels x tiles). They run on
 /// <see cref="ImplicitGemm"/>'s forward tiles, with V[ξ] as an "image" whose row c starts c·stride floats in.
 /// </summary>
 /// <remarks>
-/// <para>The tiles: tile (ty, tx) reads padded rows 2·ty..2·ty + 3 and columns 2·tx..2·tx + 3. A <see cref="ConvImage"/>
-/// with stride 2 splits the padded input into its four stride phases, and then tap (i, j) of tile q = ty·PhaseWidth + tx
-/// is one contiguous run over q, as for the implicit GEMM: phase (i mod 2, j mod 2) at row ty + i / 2, column tx + j / 2.
-/// The transformed tiles leave out the image's junk column (tx = PhaseWidth − 1), so the products compute no junk: a
-/// block is <see cref="BlockColumns"/> consecutive tiles of the batch, in pieces of tile rows, across samples where an
-/// image is small. An odd output size gets a last tile whose second row or column is junk; it reads a phase row past
-/// the padded input that Fill leaves zero.</para>
-/// <para>Threads take ranges of blocks. A block's transformed input and products, 16 · (channels + outChannels) ·
-/// 32 floats, stay in L2 between the transforms and the products; blocks of 64 tiles ran 2-3% slower at 64 channels,
-/// of 96-128 tiles 8-25% slower.</para>
-/// <para>The transforms only add and subtract (G's halves are exact), so the rounding is that of a few more additions;
-/// the tests hold the results to 1e-4 of the direct convolution computed in double.</para>
+/// <para>The tiles: tile (ty, tx) reads padded rows m·ty..m·ty + m + 1 and the same columns. A <see cref="ConvImage"/>
+/// with stride m splits the padded input into its m² stride phases, and then tap (i, j) of tile q = ty·PhaseWidth + tx
+/// is one contiguous run over q, as for the implicit GEMM: phase (i mod m, j mod m) at row ty + i / m, column
+/// tx + j / m. The transformed tiles leave out the image's junk columns, so the products compute no junk: a block is
+/// <see cref="BlockColumns"/> consecutive tiles of the batch, in pieces of tile rows, across samples where an image is
+/// small. An output size that is not a multiple of m gets last tiles whose last rows or columns are junk; they read
+/// phase rows and columns past the padded input (zeros, or the next row's values) and are dropped.</para>
+/// <para>Threads take ranges of blocks. A block's transformed input and products, (m + 2)² · (channels + outChannels)
+/// · 32 floats, stay in L2 between the transforms and the products; F(2x2) blocks of 64 tiles ran 2-3% slower at
+/// 64 channels, of 96-128 tiles 8-25% slower.</para>
 /// </remarks>
 internal static unsafe class WinogradConv
 {
@@ -39,79 +30,66 @@ internal static unsafe class WinogradConv
     private const int BlockColumns = 32;
 
     /// <summary>
-    /// Fewest input and output channels for which the transforms pay; below, the implicit GEMM runs. The transforms cost
+    /// Fewest input and output channels for which F(2x2, 3x3) pays; below, the implicit GEMM runs. The transforms cost
     /// in proportion to channels + outChannels, the products to their product: forward, batch 16-32 on the 2-core VM
     /// against the implicit GEMM, 64 channels at 28x28 took 0.80-0.87 of its time, at 8x8 0.93-0.97, 128 at 8x8 0.80;
     /// 32 channels at 32x32 were even, at 16x16 10% slower, 16 channels at 32x32 35% slower.
     /// </summary>
-    private const int MinChannels = 64;
+    private const int MinChannels2x2 = 64;
 
     /// <summary>
-    /// Whether <see cref="Forward"/> runs this convolution: a 3x3 kernel at stride and dilation 1, one group, at least
-    /// <see cref="MinChannels"/> input and output channels, on a machine with AVX2 and FMA.
+    /// Fewest input and output channels for F(4x4, 3x3), which needs <see cref="MinWidth4x4"/> as well. Forward, against
+    /// the implicit GEMM (I) and F(2x2) (F2), alternating in one process: 32 channels at 32x32, batch 32, 2.9 ms against
+    /// 3.4-3.5 (I) and 3.5-3.7 (F2); 64 at 28x28, batch 16, 3.9 against 4.6-5.2 (I) and 4.4 (F2); 128 and 256 at 28x28
+    /// 11.6 and 28.0 ms against 13.4 and 28.8 (F2). At 16 channels the products' depth is too shallow: 4.8 ms against
+    /// 3.8-4.2 (I) at 32x32, batch 128.
     /// </summary>
-    public static bool Applies(in Window2d window, int groups, int channels, int outChannels) =>
-        window is { KernelHeight: 3, KernelWidth: 3, StrideHeight: 1, StrideWidth: 1, DilationHeight: 1, DilationWidth: 1 }
-        && groups == 1 && channels >= MinChannels && outChannels >= MinChannels && Avx2.IsSupported && Fma.IsSupported;
+    private const int MinChannels4x4 = 32;
 
     /// <summary>
-    /// U[ξ] = G g Gᵀ for every filter (the weight from <paramref name="weightOffset"/>), packed as 16 groups of
-    /// [outputs, inputs] as <see cref="ImplicitConv.PackWeight"/> packs them (written in place, strips threaded). The
-    /// filter of (output r, input c) is weight[r, c] ([outputs, inputs, 3, 3]), or with <paramref name="flipped"/>
-    /// weight[c, r] turned by 180 degrees ([inputs, outputs, 3, 3]): the convolution that takes a stride-1
-    /// convolution's output gradient to its input gradient (see <see cref="ImplicitConv.FlipWeight"/>).
+    /// Narrowest output for F(4x4, 3x3): 7 tiles a row. The transforms take 8 tiles of a row at once, so narrower
+    /// outputs leave lanes idle: at 16x16 (4 tiles a row) 32 channels took 3.8-3.9 ms against 3.3 (I), and at 8x8
+    /// 64 channels 3.4-3.6 against 3.4 (F2).
     /// </summary>
-    public static ImplicitConv.PackedWeight TransformWeight(float[] weight, int weightOffset, int outputs, int inputs, bool flipped)
+    private const int MinWidth4x4 = 25;
+
+    /// <summary>
+    /// The output tile size m of the F(m x m, 3x3) that runs this convolution: 4 where it has at least
+    /// <see cref="MinChannels4x4"/> input and output channels and an output at least <see cref="MinWidth4x4"/> wide,
+    /// else 2 where it has at least <see cref="MinChannels2x2"/>, else 0 (Winograd does not pay: the implicit GEMM
+    /// runs). Only a 3x3 kernel at stride and dilation 1 in one group, on a machine with AVX2 and FMA, takes either.
+    /// </summary>
+    public static int TileSize(in Window2d window, int groups, int channels, int outChannels)
     {
-        var packed = new ImplicitConv.PackedWeight(16, outputs, inputs);
-        var strips = new List<int>();
-        for (int r = 0; r < outputs; r += ImplicitGemm.StripHeight(outputs - r))
+        if (window is not { KernelHeight: 3, KernelWidth: 3, StrideHeight: 1, StrideWidth: 1, DilationHeight: 1, DilationWidth: 1 }
+            || groups != 1 || !Avx2.IsSupported || !Fma.IsSupported)
         {
-            strips.Add(r);
+            return 0;
         }
-        float[] buffer = packed.Buffer;
-        Parallelism.ForEach(strips.Count, Parallelism.Workers(16L * outputs * inputs * Parallelism.WorkPerNormalizedElement), s =>
-        {
-            int first = strips[s], height = ImplicitGemm.StripHeight(outputs - first);
-            Span<float> g = stackalloc float[9];
-            Span<float> gg = stackalloc float[12];
-            for (int c = 0; c < inputs; c++)
-            {
-                for (int r = first; r < Math.Min(outputs, first + height); r++)
-                {
-                    var filter = weight.AsSpan(weightOffset + (flipped ? c * outputs + r : r * inputs + c) * 9, 9);
-                    for (int t = 0; t < 9; t++)
-                    {
-                        g[t] = flipped ? filter[8 - t] : filter[t];
-                    }
-                    // gg = G g (4x3), then U = gg Gᵀ (4x4).
-                    for (int j = 0; j < 3; j++)
-                    {
-                        float g0 = g[j], g1 = g[3 + j], g2 = g[6 + j];
-                        gg[j] = g0;
-                        gg[3 + j] = 0.5f * (g0 + g1 + g2);
-                        gg[6 + j] = 0.5f * (g0 - g1 + g2);
-                        gg[9 + j] = g2;
-                    }
-                    // Element (r, c) of group ξ = 4i + j.
-                    for (int i = 0; i < 4; i++)
-                    {
-                        float h0 = gg[3 * i], h1 = gg[3 * i + 1], h2 = gg[3 * i + 2];
-                        buffer[packed.Element(4 * i, first, height, r, c)] = h0;
-                        buffer[packed.Element(4 * i + 1, first, height, r, c)] = 0.5f * (h0 + h1 + h2);
-                        buffer[packed.Element(4 * i + 2, first, height, r, c)] = 0.5f * (h0 - h1 + h2);
-                        buffer[packed.Element(4 * i + 3, first, height, r, c)] = h2;
-                    }
-                }
-            }
-        });
-        return packed;
+        int fewest = Math.Min(channels, outChannels);
+        return fewest >= MinChannels4x4 && window.OutWidth >= MinWidth4x4 ? 4 : fewest >= MinChannels2x2 ? 2 : 0;
     }
+
+    /// <summary>
+    /// U[ξ] = G g Gᵀ of F(<paramref name="tileSize"/>, 3x3) for every filter (the weight from
+    /// <paramref name="weightOffset"/>), packed as (m + 2)² groups of [outputs, inputs] as
+    /// <see cref="ImplicitConv.PackWeight"/> packs them. The filter of (output r, input c) is weight[r, c]
+    /// ([outputs, inputs, 3, 3]), or with <paramref name="flipped"/> weight[c, r] turned by 180 degrees
+    /// ([inputs, outputs, 3, 3]): the convolution that takes a stride-1 convolution's output gradient to its input
+    /// gradient (see <see cref="ImplicitConv.FlipWeight"/>).
+    /// </summary>
+    public static ImplicitConv.PackedWeight TransformWeight(int tileSize, float[] weight, int weightOffset, int outputs, int inputs, bool flipped) =>
+        tileSize switch
+        {
+            2 => WinogradF2.TransformWeight(weight, weightOffset, outputs, inputs, flipped),
+            4 => WinogradF4.TransformWeight(weight, weightOffset, outputs, inputs, flipped),
+            _ => throw new ArgumentOutOfRangeException(nameof(tileSize), tileSize, "Winograd tiles are 2x2 or 4x4 outputs."),
+        };
 
     /// <summary>
     /// y[n] = the 3x3 stride-1 convolution of x[n] ([batch, channels, height, width], padded as <paramref name="window"/>
     /// says) with the filters <see cref="TransformWeight"/> transformed into <paramref name="weights"/> (+ bias):
-    /// y [batch, outputs, outH, outW].
+    /// y [batch, outputs, outH, outW]. The tile size is that of the transform.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Forward(
@@ -119,23 +97,26 @@ internal static unsafe class WinogradConv
         SimdWidth width = SimdWidth.Auto)
     {
         width = Simd.ResolveMultiplyAdd(width);
-        int channels = weights.Depth, outputs = weights.Rows;
-        // Tile (ty, tx) is output (ty, tx) of a 3x3 window at stride 2: ⌈outH / 2⌉ x ⌈outW / 2⌉ of them. Tiles are
-        // numbered over the batch without the junk column of each row: J = (n·tileRows + ty)·tilesWide + tx.
-        var tiles = new ConvImage(window with { StrideHeight = 2, StrideWidth = 2 }, channels);
-        int tileRows = tiles.Window.OutHeight, tilesWide = tiles.Window.OutWidth;
+        int channels = weights.Depth, outputs = weights.Rows, points = weights.Groups;
+        int m = points == 36 ? 4 : 2;
+        // The stride phases of the padded input: an m x m window at stride m reads every one of them, so Fill writes
+        // them all. Tile (ty, tx) covers outputs m·ty.. and m·tx..; tiles are numbered over the batch without the junk
+        // columns of each phase row: J = (n·tileRows + ty)·tilesWide + tx.
+        var tiles = new ConvImage(window with { KernelHeight = m, KernelWidth = m, StrideHeight = m, StrideWidth = m }, channels);
         int outHeight = window.OutHeight, outWidth = window.OutWidth;
+        int tileRows = (outHeight + m - 1) / m, tilesWide = (outWidth + m - 1) / m;
         int inputLength = channels * window.Plane, outputLength = outputs * outHeight * outWidth;
         long total = (long)batch * tileRows * tilesWide;
         int blocks = (int)((total + BlockColumns - 1) / BlockColumns);
         // Rows of V hold a block's tiles and the up to 7 more the input transform's last step writes. Reads past a row's
         // end (the product tiles' and the output transform's) see the next row: junk columns, dropped.
         int inputStride = BlockColumns + 8, productStride = BlockColumns;
-        // The transforms read or write all 16 planes at once: planes a whole number of 4 KiB apart would all map to the
+        // The transforms read or write all planes at once: planes a whole number of 4 KiB apart would all map to the
         // same L1 sets (8 ways), so each is a cache line longer than its rows.
         long inputPlane = (long)channels * inputStride + 16, productPlane = (long)outputs * productStride + 16;
+        // Tiles read a phase row and column past the last tile's, and vectors up to 7 tiles past a piece.
         int imageLength = tiles.Length + 2 * tiles.PhaseWidth + 32;
-        int workers = Parallelism.Workers(total * 16 * channels * outputs);
+        int workers = Parallelism.Workers(total * points * channels * outputs);
         var rowOffsets = new int[channels];
         for (int c = 0; c < channels; c++)
         {
@@ -144,9 +125,9 @@ internal static unsafe class WinogradConv
         Parallelism.ForRanges(blocks, Parallelism.BalancedRanges(blocks, workers), [MethodImpl(MethodImplOptions.AggressiveOptimization)] (_, start, end) =>
         {
             float[] imageBuffer = Scratch.RentCleared(imageLength);
-            // Columns past a block's tiles are read by the products; cleared once, they only ever hold finite values.
-            float[] inputBuffer = Scratch.RentCleared((int)(16 * inputPlane) + ConvImage.TileColumns);
-            float[] productBuffer = ArrayPool<float>.Shared.Rent((int)(16 * productPlane) + ConvImage.TileColumns);
+            // Every block but the batch's last transforms all BlockColumns tiles that the products read.
+            float[] inputBuffer = ArrayPool<float>.Shared.Rent((int)(points * inputPlane) + ConvImage.TileColumns);
+            float[] productBuffer = ArrayPool<float>.Shared.Rent((int)(points * productPlane) + ConvImage.TileColumns);
             try
             {
                 fixed (float* image = imageBuffer, transformed = inputBuffer, products = productBuffer, packed = weights.Buffer, output = y)
@@ -156,6 +137,11 @@ internal static unsafe class WinogradConv
                     for (int block = start; block < end; block++)
                     {
                         long first = (long)block * BlockColumns, last = Math.Min(total, first + BlockColumns);
+                        if (last - first < BlockColumns)
+                        {
+                            // The last block's products read columns past its tiles: junk, dropped, but finite.
+                            inputBuffer.AsSpan().Clear();
+                        }
                         // Transform the block's tiles a tile row (or the part of one in the block) at a time.
                         for (long j = first; j < last;)
                         {
@@ -165,11 +151,19 @@ internal static unsafe class WinogradConv
                                 tiles.Fill(x.AsSpan(xOffset + n * inputLength, inputLength), imageBuffer);
                                 filled = n;
                             }
-                            TransformInput(tiles, image, ty * tiles.PhaseWidth + tx, count, transformed + (j - first), inputStride, inputPlane);
+                            float* to = transformed + (j - first);
+                            if (m == 4)
+                            {
+                                WinogradF4.TransformInput(tiles, image, ty * tiles.PhaseWidth + tx, count, to, inputStride, inputPlane);
+                            }
+                            else
+                            {
+                                WinogradF2.TransformInput(tiles, image, ty * tiles.PhaseWidth + tx, count, to, inputStride, inputPlane);
+                            }
                             j += count;
                         }
                         int columns = (int)(last - first);
-                        for (int xi = 0; xi < 16; xi++)
+                        for (int xi = 0; xi < points; xi++)
                         {
                             ImplicitConv.MultiplyGroup(width, packed + weights.GroupOffset(xi), outputs, channels,
                                 transformed + xi * inputPlane, offsets, 0, columns, products + xi * productPlane, productStride);
@@ -177,8 +171,15 @@ internal static unsafe class WinogradConv
                         for (long j = first; j < last;)
                         {
                             var (n, ty, tx, count) = Piece(j, last, tileRows, tilesWide);
-                            TransformOutput(products + (j - first), productStride, productPlane, outputs, bias, ty, tx, count,
-                                outHeight, outWidth, output + yOffset + (long)n * outputLength);
+                            float* from = products + (j - first), sample = output + yOffset + (long)n * outputLength;
+                            if (m == 4)
+                            {
+                                WinogradF4.TransformOutput(from, productStride, productPlane, outputs, bias, ty, tx, count, outHeight, outWidth, sample);
+                            }
+                            else
+                            {
+                                WinogradF2.TransformOutput(from, productStride, productPlane, outputs, bias, ty, tx, count, outHeight, outWidth, sample);
+                            }
                             j += count;
                         }
                     }
@@ -200,125 +201,5 @@ internal static unsafe class WinogradConv
         long row = j / tilesWide;
         int tx = (int)(j - row * tilesWide);
         return ((int)(row / tileRows), (int)(row % tileRows), tx, (int)Math.Min(tilesWide - tx, last - j));
-    }
-
-    // V[ξ][c][t] (at transformed + ξ·plane + c·stride + t) = (Bᵀ d B)[ξ] of tiles q0 + t, t < count, for every
-    // channel: 8 tiles a step, d's 16 taps read from the four stride phases. The last step may write up to 7 columns
-    // past count (the next piece's, or the stride's slack).
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void TransformInput(ConvImage tiles, float* image, int q0, int count, float* transformed, int stride, long plane)
-    {
-        int channels = tiles.Channels, phasePlane = tiles.PhasePlane, rowWidth = tiles.PhaseWidth;
-        for (int c = 0; c < channels; c++)
-        {
-            // Phase (a, b) of channel c; tap (i, j) reads phase (i mod 2, j mod 2) at row offset i / 2 and column j / 2.
-            float* p00 = image + (long)c * tiles.ChannelStride + q0, p01 = p00 + phasePlane, p10 = p01 + phasePlane, p11 = p10 + phasePlane;
-            float* v = transformed + (long)c * stride;
-            for (int t = 0; t < count; t += 8)
-            {
-                // Row i of d: d[i][0..3] = phase (i mod 2, 0) col 0, phase (i mod 2, 1) col 0, phase (i mod 2, 0) col 1, phase (i mod 2, 1) col 1.
-                var (d00, d01, d02, d03) = TapRow(p00 + t, p01 + t);
-                var (d10, d11, d12, d13) = TapRow(p10 + t, p11 + t);
-                var (d20, d21, d22, d23) = TapRow(p00 + rowWidth + t, p01 + rowWidth + t);
-                var (d30, d31, d32, d33) = TapRow(p10 + rowWidth + t, p11 + rowWidth + t);
-                // Bᵀ d: rows d0 − d2, d1 + d2, d2 − d1, d1 − d3.
-                var t00 = d00 - d20; var t01 = d01 - d21; var t02 = d02 - d22; var t03 = d03 - d23;
-                var t10 = d10 + d20; var t11 = d11 + d21; var t12 = d12 + d22; var t13 = d13 + d23;
-                var t20 = d20 - d10; var t21 = d21 - d11; var t22 = d22 - d12; var t23 = d23 - d13;
-                var t30 = d10 - d30; var t31 = d11 - d31; var t32 = d12 - d32; var t33 = d13 - d33;
-                // (Bᵀ d) B: the same on the columns; ξ = 4i + j.
-                StoreRow(v + t, plane, 0, t00, t01, t02, t03);
-                StoreRow(v + t, plane, 4, t10, t11, t12, t13);
-                StoreRow(v + t, plane, 8, t20, t21, t22, t23);
-                StoreRow(v + t, plane, 12, t30, t31, t32, t33);
-            }
-        }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static (Vector256<float>, Vector256<float>, Vector256<float>, Vector256<float>) TapRow(float* even, float* odd) =>
-        (Vector256.Load(even), Vector256.Load(odd), Vector256.Load(even + 1), Vector256.Load(odd + 1));
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StoreRow(float* v, long plane, int xi, Vector256<float> t0, Vector256<float> t1, Vector256<float> t2, Vector256<float> t3)
-    {
-        (t0 - t2).Store(v + xi * plane);
-        (t1 + t2).Store(v + (xi + 1) * plane);
-        (t2 - t1).Store(v + (xi + 2) * plane);
-        (t1 - t3).Store(v + (xi + 3) * plane);
-    }
-
-    // y[r, 2·ty + a, 2·tx + b] = (Aᵀ M A)[a, b] (+ bias[r]) of the tiles tx in [first, first + count) of tile row ty,
-    // whose products M[ξ][r] start at products + ξ·plane + r·stride: 8 tiles a step, their 2x2 outputs interleaved
-    // into rows of 16 floats. The second row of the last tile row and the last column of an odd output width are dropped.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void TransformOutput(
-        float* products, int stride, long plane, int outputs, float[]? bias, int ty, int first, int count, int outHeight, int outWidth, float* y)
-    {
-        bool secondRow = 2 * ty + 1 < outHeight;
-        for (int r = 0; r < outputs; r++)
-        {
-            var shift = Vector256.Create(bias is null ? 0f : bias[r]);
-            float* m = products + (long)r * stride;
-            float* row0 = y + ((long)r * outHeight + 2 * ty) * outWidth + 2 * first, row1 = row0 + outWidth;
-            for (int t = 0; t < count; t += 8)
-            {
-                // Aᵀ M: s0 = m0 + m1 + m2, s1 = m1 − m2 − m3 over the rows i of the 4x4 products.
-                var (s00, s10) = Combine(m + t, plane, 0);
-                var (s01, s11) = Combine(m + t, plane, 1);
-                var (s02, s12) = Combine(m + t, plane, 2);
-                var (s03, s13) = Combine(m + t, plane, 3);
-                // (Aᵀ M) A over the columns.
-                var y00 = s00 + s01 + s02 + shift;
-                var y01 = s01 - s02 - s03 + shift;
-                int written = Math.Min(16, Math.Min(2 * (count - t), outWidth - 2 * (first + t)));
-                StoreInterleaved(y00, y01, row0 + 2 * t, written);
-                if (secondRow)
-                {
-                    var y10 = s10 + s11 + s12 + shift;
-                    var y11 = s11 - s12 - s13 + shift;
-                    StoreInterleaved(y10, y11, row1 + 2 * t, written);
-                }
-            }
-        }
-    }
-
-    // Column j of Aᵀ M for 8 tiles: (m0j + m1j + m2j, m1j − m2j − m3j), with m_ij at m + (4i + j)·plane.
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static (Vector256<float>, Vector256<float>) Combine(float* m, long plane, int j)
-    {
-        var m0 = Vector256.Load(m + j * plane);
-        var m1 = Vector256.Load(m + (4 + j) * plane);
-        var m2 = Vector256.Load(m + (8 + j) * plane);
-        var m3 = Vector256.Load(m + (12 + j) * plane);
-        return (m0 + m1 + m2, m1 - m2 - m3);
-    }
-
-    // to[2t] = even[t], to[2t + 1] = odd[t] for the first `count` (1-16) of those 16 floats; a short row's last floats
-    // through a masked store.
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static void StoreInterleaved(Vector256<float> even, Vector256<float> odd, float* to, int count)
-    {
-        // Unpack pairs within each 128-bit lane, then put the lanes in order.
-        var low = Avx.UnpackLow(even, odd);
-        var high = Avx.UnpackHigh(even, odd);
-        var first = Avx.Permute2x128(low, high, 0x20);
-        var second = Avx.Permute2x128(low, high, 0x31);
-        if (count == 16)
-        {
-            first.Store(to);
-            second.Store(to + 8);
-            return;
-        }
-        var lanes = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7);
-        if (count > 8)
-        {
-            first.Store(to);
-            Avx.MaskStore(to + 8, Vector256.LessThan(lanes, Vector256.Create(count - 8)).AsSingle(), second);
-        }
-        else
-        {
-            Avx.MaskStore(to, Vector256.LessThan(lanes, Vector256.Create(count)).AsSingle(), first);
-        }
     }
 }
