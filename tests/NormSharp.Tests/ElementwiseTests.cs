@@ -25,12 +25,35 @@ public class ElementwiseTests
     [InlineData(3, 7)]
     public void A_copy_past_the_streaming_size_copies_every_element_from_any_alignment(int destinationShift, int extra)
     {
-        // Non-temporal stores from the first 32-byte boundary: a head of up to 7 floats, whole chunks, a tail.
+        // The large copy's loop: with non-temporal stores from the first 32-byte boundary a head of up to 7 floats,
+        // whole vectors, a tail.
         int length = (int)(Elementwise.StreamingBytes / sizeof(float)) + extra;
         var source = Random(length, 2);
         var destination = new float[length + destinationShift + 1];
         destination[^1] = 42;
         Elementwise.Copy(source, destination.AsSpan(destinationShift, length));
+        Assert.True(source.AsSpan().SequenceEqual(destination.AsSpan(destinationShift, length)));
+        Assert.Equal(42, destination[^1]);
+        Assert.All(destination[..destinationShift], value => Assert.Equal(0f, value));
+    }
+
+    [Theory]
+    [InlineData(0, 0, true)]
+    [InlineData(1, 13, true)]
+    [InlineData(7, 9, true)]
+    [InlineData(0, 0, false)]
+    [InlineData(3, 13, false)]
+    public unsafe void The_large_copy_loop_copies_every_element_with_either_kind_of_store(int destinationShift, int length, bool streaming)
+    {
+        // Both store kinds on any CPU, whichever Copy picks here (Simd.NonTemporalStoresPay).
+        length += 64;
+        var source = Random(length, 3);
+        var destination = new float[length + destinationShift + 1];
+        destination[^1] = 42;
+        fixed (float* from = source, to = destination)
+        {
+            Elementwise.CopyLarge(from, to + destinationShift, length, streaming);
+        }
         Assert.True(source.AsSpan().SequenceEqual(destination.AsSpan(destinationShift, length)));
         Assert.Equal(42, destination[^1]);
         Assert.All(destination[..destinationShift], value => Assert.Equal(0f, value));

@@ -28,22 +28,24 @@ internal static class Elementwise
 
     /// <summary>
     /// destination[i] = source[i], threaded for long spans: one thread copied 25 MB at half libtorch's rate (5.2 against
-    /// 2.7 ms for a clone of (32,64,56,56)). From <see cref="StreamingBytes"/> the copy bypasses the caches
-    /// (non-temporal stores): a plain store first reads each line of the destination from memory, a third of a large
-    /// copy's traffic, and a copy that large does not stay in the caches anyway.
+    /// 2.7 ms for a clone of (32,64,56,56)). From <see cref="StreamingBytes"/> the copy runs a vector loop of its own,
+    /// with non-temporal stores where they pay (<see cref="Simd.NonTemporalStoresPay"/>): a plain store first reads each
+    /// line of the destination from memory, a third of a large copy's traffic. Where they do not, the loop's plain stores
+    /// still beat the runtime's memmove: a leaf gradient copied inside (x * g).Sum().Backward() took 2.37 against
+    /// 2.90 ms (non-temporal 2.74) on the Intel VM, and the whole step 7.6-7.8 against 8.1-8.3 ms.
     /// </summary>
     public static unsafe void Copy(ReadOnlySpan<float> source, Span<float> destination)
     {
         CheckSameLength(source.Length, destination.Length);
-        bool streaming = (long)source.Length * sizeof(float) >= StreamingBytes && Avx.IsSupported;
+        bool large = (long)source.Length * sizeof(float) >= StreamingBytes && Avx.IsSupported;
         fixed (float* from = source, to = destination)
         {
             var (pf, pt) = ((nint)from, (nint)to);
             ForChunks(source.Length, (start, count) =>
             {
-                if (streaming)
+                if (large)
                 {
-                    CopyStreaming((float*)pf + start, (float*)pt + start, count);
+                    CopyLarge((float*)pf + start, (float*)pt + start, count, Simd.NonTemporalStoresPay);
                 }
                 else
                 {
@@ -53,28 +55,28 @@ internal static class Elementwise
         }
     }
 
-    /// <summary>Bytes from which <see cref="Copy"/> writes with non-temporal stores: 16 MiB, as batch norm's outputs.</summary>
+    /// <summary>Bytes from which <see cref="Copy"/> runs its own vector loop: 16 MiB, as batch norm's outputs.</summary>
     public const long StreamingBytes = 16L << 20;
 
-    // to[i] = from[i] with non-temporal Vector256 stores from the first 32-byte-aligned element of `to`, then a fence:
-    // the stores are weakly ordered, and another thread may read the copy next.
+    // to[i] = from[i] in Vector256 steps; with `streaming`, non-temporal stores from the first 32-byte-aligned element of
+    // `to`, then a fence: the stores are weakly ordered, and another thread may read the copy next.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void CopyStreaming(float* from, float* to, int count)
+    internal static unsafe void CopyLarge(float* from, float* to, int count, bool streaming)
     {
-        int i = 0, head = StreamingStores<Vector256<float>, Vector256Ops>.Head(to, count);
+        int i = 0, head = streaming ? StreamingStores<Vector256<float>, Vector256Ops>.Head(to, count) : 0;
         for (; i < head; i++)
         {
             to[i] = from[i];
         }
         for (; i + Vector256Ops.Count <= count; i += Vector256Ops.Count)
         {
-            Vector256Ops.StoreStreaming(to + i, Vector256Ops.Load(from + i));
+            StreamingStores<Vector256<float>, Vector256Ops>.Put(to + i, Vector256Ops.Load(from + i), streaming);
         }
         for (; i < count; i++)
         {
             to[i] = from[i];
         }
-        StreamingStores<Vector256<float>, Vector256Ops>.End(streaming: true);
+        StreamingStores<Vector256<float>, Vector256Ops>.End(streaming);
     }
 
     /// <summary>destination[i] += scale * source[i].</summary>

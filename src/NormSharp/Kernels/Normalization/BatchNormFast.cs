@@ -44,7 +44,7 @@ internal static unsafe class BatchNormFast
 {
     /// <summary>
     /// Training outputs (y, dx) of at least this many floats (16 MiB, beyond what the caches keep for the next layer) are
-    /// written with non-temporal stores when the layout is channels first with runs of at least <see cref="StreamingRun"/> floats, or
+    /// written with non-temporal stores, where they pay (<see cref="Simd.NonTemporalStoresPay"/>), when the layout is channels first with runs of at least <see cref="StreamingRun"/> floats, or
     /// channels last with every row vector-aligned (whole vectors of channels, an aligned output such as a pooled tensor's):
     /// a normal store to a line that is not cached first reads it from memory, a third more traffic for an output.
     /// </summary>
@@ -190,5 +190,5 @@ internal static unsafe class BatchNormFast
 
     /// <summary>Whether training outputs of the [outer, channels, inner] view are written with non-temporal stores by default.</summary>
     internal static bool ChoosesStreaming(int outer, int channels, int inner) =>
-        (inner >= StreamingRun || inner == 1) && (long)outer * channels * inner >= StreamingFloats;
+        Simd.NonTemporalStoresPay && (inner >= StreamingRun || inner == 1) && (long)outer * channels * inner >= StreamingFloats;
 }
