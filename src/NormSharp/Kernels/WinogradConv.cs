@@ -78,13 +78,34 @@ internal static unsafe class WinogradConv
     /// ([inputs, outputs, 3, 3]): the convolution that takes a stride-1 convolution's output gradient to its input
     /// gradient (see <see cref="ImplicitConv.FlipWeight"/>).
     /// </summary>
-    public static ImplicitConv.PackedWeight TransformWeight(int tileSize, float[] weight, int weightOffset, int outputs, int inputs, bool flipped) =>
-        tileSize switch
+    public static ImplicitConv.PackedWeight TransformWeight(int tileSize, float[] weight, int weightOffset, int outputs, int inputs, bool flipped)
+    {
+        int points = tileSize switch
         {
-            2 => WinogradF2.TransformWeight(weight, weightOffset, outputs, inputs, flipped),
-            4 => WinogradF4.TransformWeight(weight, weightOffset, outputs, inputs, flipped),
+            2 => 16,
+            4 => 36,
             _ => throw new ArgumentOutOfRangeException(nameof(tileSize), tileSize, "Winograd tiles are 2x2 or 4x4 outputs."),
         };
+        var packed = new ImplicitConv.PackedWeight(points, outputs, inputs);
+        var strips = new List<int>();
+        for (int r = 0; r < outputs; r += ImplicitGemm.StripHeight(outputs - r))
+        {
+            strips.Add(r);
+        }
+        // Strips are written in place, threaded.
+        Parallelism.ForEach(strips.Count, Parallelism.Workers((long)points * outputs * inputs * Parallelism.WorkPerNormalizedElement), s =>
+        {
+            if (tileSize == 4)
+            {
+                WinogradF4.TransformStrip(weight, weightOffset, outputs, inputs, flipped, packed, strips[s]);
+            }
+            else
+            {
+                WinogradF2.TransformStrip(weight, weightOffset, outputs, inputs, flipped, packed, strips[s]);
+            }
+        });
+        return packed;
+    }
 
     /// <summary>
     /// y[n] = the 3x3 stride-1 convolution of x[n] ([batch, channels, height, width], padded as <paramref name="window"/>

@@ -20,53 +20,44 @@ namespace NormSharp.Kernels;
 internal static unsafe class WinogradF2
 {
     /// <summary>
-    /// <see cref="WinogradConv.TransformWeight"/>: 16 groups of [outputs, inputs], written in place, strips threaded.
+    /// <see cref="WinogradConv.TransformWeight"/>'s 16 groups for the outputs of the strip that starts at output
+    /// <paramref name="first"/>.
     /// </summary>
-    public static ImplicitConv.PackedWeight TransformWeight(float[] weight, int weightOffset, int outputs, int inputs, bool flipped)
+    internal static void TransformStrip(float[] weight, int weightOffset, int outputs, int inputs, bool flipped, ImplicitConv.PackedWeight packed, int first)
     {
-        var packed = new ImplicitConv.PackedWeight(16, outputs, inputs);
-        var strips = new List<int>();
-        for (int r = 0; r < outputs; r += ImplicitGemm.StripHeight(outputs - r))
-        {
-            strips.Add(r);
-        }
         float[] buffer = packed.Buffer;
-        Parallelism.ForEach(strips.Count, Parallelism.Workers(16L * outputs * inputs * Parallelism.WorkPerNormalizedElement), s =>
+        int height = ImplicitGemm.StripHeight(outputs - first);
+        Span<float> g = stackalloc float[9];
+        Span<float> gg = stackalloc float[12];
+        for (int c = 0; c < inputs; c++)
         {
-            int first = strips[s], height = ImplicitGemm.StripHeight(outputs - first);
-            Span<float> g = stackalloc float[9];
-            Span<float> gg = stackalloc float[12];
-            for (int c = 0; c < inputs; c++)
+            for (int r = first; r < Math.Min(outputs, first + height); r++)
             {
-                for (int r = first; r < Math.Min(outputs, first + height); r++)
+                var filter = weight.AsSpan(weightOffset + (flipped ? c * outputs + r : r * inputs + c) * 9, 9);
+                for (int t = 0; t < 9; t++)
                 {
-                    var filter = weight.AsSpan(weightOffset + (flipped ? c * outputs + r : r * inputs + c) * 9, 9);
-                    for (int t = 0; t < 9; t++)
-                    {
-                        g[t] = flipped ? filter[8 - t] : filter[t];
-                    }
-                    // gg = G g (4x3), then U = gg Gᵀ (4x4).
-                    for (int j = 0; j < 3; j++)
-                    {
-                        float g0 = g[j], g1 = g[3 + j], g2 = g[6 + j];
-                        gg[j] = g0;
-                        gg[3 + j] = 0.5f * (g0 + g1 + g2);
-                        gg[6 + j] = 0.5f * (g0 - g1 + g2);
-                        gg[9 + j] = g2;
-                    }
-                    // Element (r, c) of group ξ = 4i + j.
-                    for (int i = 0; i < 4; i++)
-                    {
-                        float h0 = gg[3 * i], h1 = gg[3 * i + 1], h2 = gg[3 * i + 2];
-                        buffer[packed.Element(4 * i, first, height, r, c)] = h0;
-                        buffer[packed.Element(4 * i + 1, first, height, r, c)] = 0.5f * (h0 + h1 + h2);
-                        buffer[packed.Element(4 * i + 2, first, height, r, c)] = 0.5f * (h0 - h1 + h2);
-                        buffer[packed.Element(4 * i + 3, first, height, r, c)] = h2;
-                    }
+                    g[t] = flipped ? filter[8 - t] : filter[t];
+                }
+                // gg = G g (4x3), then U = gg Gᵀ (4x4).
+                for (int j = 0; j < 3; j++)
+                {
+                    float g0 = g[j], g1 = g[3 + j], g2 = g[6 + j];
+                    gg[j] = g0;
+                    gg[3 + j] = 0.5f * (g0 + g1 + g2);
+                    gg[6 + j] = 0.5f * (g0 - g1 + g2);
+                    gg[9 + j] = g2;
+                }
+                // Element (r, c) of group ξ = 4i + j.
+                for (int i = 0; i < 4; i++)
+                {
+                    float h0 = gg[3 * i], h1 = gg[3 * i + 1], h2 = gg[3 * i + 2];
+                    buffer[packed.Element(4 * i, first, height, r, c)] = h0;
+                    buffer[packed.Element(4 * i + 1, first, height, r, c)] = 0.5f * (h0 + h1 + h2);
+                    buffer[packed.Element(4 * i + 2, first, height, r, c)] = 0.5f * (h0 - h1 + h2);
+                    buffer[packed.Element(4 * i + 3, first, height, r, c)] = h2;
                 }
             }
-        });
-        return packed;
+        }
     }
 
     // V[ξ][c][t] (at transformed + ξ·plane + c·stride + t) = (Bᵀ d B)[ξ] of tiles q0 + t, t < count, for every

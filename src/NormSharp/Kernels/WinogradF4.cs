@@ -35,58 +35,48 @@ internal static unsafe class WinogradF4
     private const int Points = 36;
 
     /// <summary>
-    /// <see cref="WinogradConv.TransformWeight"/>: 36 groups of [outputs, inputs], written in place, strips threaded.
+    /// <see cref="WinogradConv.TransformWeight"/>'s 36 groups for the outputs of the strip that starts at output
+    /// <paramref name="first"/>.
     /// </summary>
-    public static ImplicitConv.PackedWeight TransformWeight(float[] weight, int weightOffset, int outputs, int inputs, bool flipped)
+    internal static void TransformStrip(float[] weight, int weightOffset, int outputs, int inputs, bool flipped, ImplicitConv.PackedWeight packed, int first)
     {
-        var packed = new ImplicitConv.PackedWeight(Points, outputs, inputs);
-        var strips = new List<int>();
-        for (int r = 0; r < outputs; r += ImplicitGemm.StripHeight(outputs - r))
+        int height = ImplicitGemm.StripHeight(outputs - first), rows = Math.Min(height, outputs - first);
+        var lanes = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7);
+        Vector256<float>* g = stackalloc Vector256<float>[9];
+        Vector256<float>* gg = stackalloc Vector256<float>[18];
+        Vector256<float>* u = stackalloc Vector256<float>[6];
+        fixed (float* filters = weight, to = packed.Buffer)
         {
-            strips.Add(r);
-        }
-        float[] buffer = packed.Buffer;
-        Parallelism.ForEach(strips.Count, Parallelism.Workers((long)Points * outputs * inputs * Parallelism.WorkPerNormalizedElement), s =>
-        {
-            int first = strips[s], height = ImplicitGemm.StripHeight(outputs - first), rows = Math.Min(height, outputs - first);
-            var lanes = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7);
-            Vector256<float>* g = stackalloc Vector256<float>[9];
-            Vector256<float>* gg = stackalloc Vector256<float>[18];
-            Vector256<float>* u = stackalloc Vector256<float>[6];
-            fixed (float* filters = weight, to = buffer)
+            float* from = filters + weightOffset;
+            for (int c = 0; c < inputs; c++)
             {
-                float* from = filters + weightOffset;
-                for (int c = 0; c < inputs; c++)
+                // Eight filters at once, outputs first + r0 + l: in a group they are eight consecutive floats.
+                for (int r0 = 0; r0 < rows; r0 += 8)
                 {
-                    // Eight filters at once, outputs first + r0 + l: in a group they are eight consecutive floats.
-                    for (int r0 = 0; r0 < rows; r0 += 8)
+                    int count = Math.Min(8, rows - r0);
+                    var output = Vector256.Create(first + r0) + Vector256.Min(lanes, Vector256.Create(count - 1));
+                    var start = (flipped ? Vector256.Create(c * outputs) + output : output * inputs + Vector256.Create(c)) * 9;
+                    for (int t = 0; t < 9; t++)
                     {
-                        int count = Math.Min(8, rows - r0);
-                        var output = Vector256.Create(first + r0) + Vector256.Min(lanes, Vector256.Create(count - 1));
-                        var start = (flipped ? Vector256.Create(c * outputs) + output : output * inputs + Vector256.Create(c)) * 9;
-                        for (int t = 0; t < 9; t++)
+                        g[t] = Avx2.GatherVector256(from + (flipped ? 8 - t : t), start, 4);
+                    }
+                    // gg = G g (6x3), column by column; then row i of U = gg Gᵀ is G applied to row i of gg.
+                    for (int j = 0; j < 3; j++)
+                    {
+                        TransformFilter(g[j], g[3 + j], g[6 + j], gg + j, 3);
+                    }
+                    var mask = Vector256.LessThan(lanes, Vector256.Create(count)).AsSingle();
+                    for (int i = 0; i < 6; i++)
+                    {
+                        TransformFilter(gg[3 * i], gg[3 * i + 1], gg[3 * i + 2], u, 1);
+                        for (int k = 0; k < 6; k++)
                         {
-                            g[t] = Avx2.GatherVector256(from + (flipped ? 8 - t : t), start, 4);
-                        }
-                        // gg = G g (6x3), column by column; then row i of U = gg Gᵀ is G applied to row i of gg.
-                        for (int j = 0; j < 3; j++)
-                        {
-                            TransformFilter(g[j], g[3 + j], g[6 + j], gg + j, 3);
-                        }
-                        var mask = Vector256.LessThan(lanes, Vector256.Create(count)).AsSingle();
-                        for (int i = 0; i < 6; i++)
-                        {
-                            TransformFilter(gg[3 * i], gg[3 * i + 1], gg[3 * i + 2], u, 1);
-                            for (int k = 0; k < 6; k++)
-                            {
-                                Avx.MaskStore(to + packed.Element(6 * i + k, first, height, first + r0, c), mask, u[k]);
-                            }
+                            Avx.MaskStore(to + packed.Element(6 * i + k, first, height, first + r0, c), mask, u[k]);
                         }
                     }
                 }
             }
-        });
-        return packed;
+        }
     }
 
     // to[k·step] = (G (g0, g1, g2))[k] for k = 0..5, for eight filters.
